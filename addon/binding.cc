@@ -1,0 +1,13 @@
+// Addon entry point. No C++ exceptions cross this boundary (built with -fno-exceptions):
+// every native call returns a count or -errno, and TypeScript turns that into an Error.
+#include "modules.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitNetns(env, exports);
+  InitNetlinkSocket(env, exports);
+  InitPacketIo(env, exports);
+  InitEngine(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(macdemux, Init)

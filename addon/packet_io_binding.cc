@@ -1,0 +1,4 @@
+// Exports of this module are registered here as they are implemented.
+#include "modules.h"
+
+void InitPacketIo(Napi::Env /*env*/, Napi::Object /*exports*/) {}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests and benchmarks use, when missing and when we can (root + apt).
+# Idempotent and quick when everything is present. Tests that need a missing tool skip with a note.
+set -u
+need=()
+command -v ip >/dev/null       || need+=(iproute2)
+command -v ping >/dev/null     || need+=(iputils-ping)
+command -v iperf3 >/dev/null   || need+=(iperf3)
+command -v trafgen >/dev/null  || need+=(netsniff-ng)
+command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
+command -v cmake >/dev/null    || need+=(cmake)
+command -v g++ >/dev/null      || need+=(g++)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2
+  exit 0
+fi
+echo "installing Debian packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
+  echo "warning: apt-get install ${need[*]} failed; dependent tests will skip" >&2
+# The Debian package starts OVS system services; the benchmark runs its own instance instead.
+exit 0

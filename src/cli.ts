@@ -1,0 +1,54 @@
+/**
+ * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts.
+ * Each command module exports `run(argv): Promise<number>` (the exit code).
+ */
+import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Commands and a one-line summary each; the module is src/cli/<name>.ts. */
+export const COMMANDS: Record<string, string> = {
+  demo: 'build a lab, run the userspace switch with traffic next to the kernel bridge, print a table',
+  link: 'create/delete/list macvlan, macvtap, veth and bridge links (iproute2 words)',
+  switch: 'run a userspace switch in the foreground',
+  bench: 'benchmark macdemux side by side with the Linux bridge, kernel macvlan and OVS',
+  up: 'apply a network config (idempotent)',
+  down: 'tear down what a config created',
+  status: 'show the daemon\'s networks, ports and counters',
+  top: 'live per-port rates from the daemon',
+  lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`);
+  return `usage: macdemux <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+/** Run the CLI with argv (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(usage());
+    return command ? 0 : 2;
+  }
+  if (!(command in COMMANDS)) {
+    process.stderr.write(`macdemux: unknown command "${command}"\n\n${usage()}`);
+    return 2;
+  }
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}.ts`);
+  if (!existsSync(file)) {
+    process.stderr.write(`macdemux: command "${command}" is not part of this build\n`);
+    return 2;
+  }
+  const mod = (await import(pathToFileURL(file).href)) as { run(argv: string[]): Promise<number> };
+  try {
+    return await mod.run(rest);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    process.stderr.write(`macdemux ${command}: ${e.message}\n`);
+    if (process.env.MACDEMUX_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}

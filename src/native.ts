@@ -1,0 +1,51 @@
+/**
+ * Loader for the native addon (build/Release/macdemux.node) and the types of its exports.
+ * Each native module adds its functions to {@link NativeAddon} as it lands.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Functions exported by addon/*.cc. Native calls return a count or -errno; never throw. */
+export interface NativeAddon {
+  /** close(2); 0 or -errno. */
+  closeFd(fd: number): number;
+  /** 0 when the namespace (name, /run/netns/NAME or /proc/PID/ns/net) can be entered, else -errno. */
+  netnsCheck(netns: string): number;
+  /** Open a NETLINK_ROUTE socket (inside netns when given): fd or -errno. */
+  nlOpen(netns?: string): number;
+  /** Send one netlink request to the kernel: bytes or -errno. */
+  nlSend(fd: number, buf: Uint8Array): number;
+  /** Receive one netlink datagram into buf: bytes, -ETIMEDOUT or -errno. */
+  nlRecv(fd: number, buf: Uint8Array, timeoutMs: number): number;
+  // Further exports (packet I/O, engine) are declared by their own modules through
+  // interface merging; see src/io/native-types.ts and src/dataplane/native-types.ts.
+  [name: string]: unknown;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const candidates = [
+  process.env.MACDEMUX_ADDON,
+  join(root, 'build', 'Release', 'macdemux.node'),
+  join(root, 'build', 'Debug', 'macdemux.node'),
+].filter((p): p is string => typeof p === 'string' && p.length > 0);
+
+let cached: NativeAddon | undefined;
+
+/** The loaded addon. Throws a clear error naming the command to run when it is missing. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    const err = new Error(
+      `macdemux native addon not found (looked in ${candidates.join(', ')}). ` +
+        'Build it with `npm install` (or `npm run build:native`); it needs g++ and cmake.',
+    ) as Error & { code: string };
+    err.code = 'ERR_MACDEMUX_NO_ADDON';
+    throw err;
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(path) as NativeAddon;
+  return cached;
+}
