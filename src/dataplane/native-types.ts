@@ -1,0 +1,79 @@
+/** Types of the engine's native exports (addon/engine_binding.cc) and a typed accessor. */
+import { native } from '../native.ts';
+
+/** Opaque native handle (a napi External). */
+export type NativeHandle = { readonly __nativeHandle: unique symbol };
+
+/** Output buffers of {@link EngineNative.decideBatch}. */
+export interface DecideBatchOut {
+  reasons: Uint8Array;
+  uplink: Uint8Array;
+  egressCount: Uint32Array;
+  egress: Uint32Array;
+  drops: BigUint64Array;
+  forwarded: BigUint64Array;
+  txPerSlot: BigUint64Array;
+}
+
+export interface EngineNative {
+  /** Build a native port-table snapshot from PortTable.encode(). */
+  tableCreate(blob: Uint8Array, maxSlots: number): { handle?: NativeHandle; errno?: number; message?: string };
+  /** Run frames through the C++ parse + decide; frames processed or -errno. */
+  decideBatch(
+    table: NativeHandle,
+    frames: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    ingressSlots: Uint32Array,
+    tci: Uint32Array | null,
+    out: DecideBatchOut,
+  ): number;
+  /** Create an engine: handle or -errno. */
+  engineCreate(opts: EngineCreateOptions): NativeHandle | number;
+  engineStart(e: NativeHandle): number;
+  engineStop(e: NativeHandle): number;
+  engineDestroy(e: NativeHandle): number;
+  /** Attach an egress/ingress backend to a slot (before or while running). 0 or -errno. */
+  engineAttachPacket(e: NativeHandle, slot: number, ifname: string, opts: { ringBlockSize?: number; ringBlocks?: number; txFrames?: number }): number;
+  engineAttachJs(e: NativeHandle, slot: number, cb: (data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void): number;
+  engineAttachTap(e: NativeHandle, slot: number, ifname: string, queues: number): number;
+  engineDetach(e: NativeHandle, slot: number): number;
+  /** Publish a new table (waits for workers to pass a quiescent point). 0 or -errno. */
+  engineSetTable(e: NativeHandle, blob: Uint8Array): number;
+  engineLastError(e: NativeHandle): string;
+  /** Frames from a JS port into the switch: frames queued or -errno. */
+  engineInject(e: NativeHandle, slot: number, data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): number;
+  /** Shared counters (BigUint64Array over engine memory; layout in engine.h). */
+  engineCounters(e: NativeHandle): BigUint64Array;
+  engineLayout(e: NativeHandle): EngineLayout;
+}
+
+export interface EngineCreateOptions {
+  uplink: string;
+  netns?: string;
+  workers: number;
+  maxSlots: number;
+  learning: boolean;
+  fanoutGroup: number;
+  ringBlockSize?: number;
+  ringBlocks?: number;
+  txFrames?: number;
+  promisc?: boolean;
+  ageingMs?: number;
+}
+
+export interface EngineLayout {
+  headerWords: number;
+  workerWords: number;
+  slotWords: number;
+  workers: number;
+  maxSlots: number;
+  /** Index of fields inside a worker block / a slot block. */
+  workerFields: Record<string, number>;
+  slotFields: Record<string, number>;
+}
+
+/** The addon, typed for the engine's exports. */
+export function engineNative(): EngineNative {
+  return native() as unknown as EngineNative;
+}

@@ -1,0 +1,78 @@
+/** Public types of the userspace switch (the TEAM.md "Demux engine" contract). */
+
+/** The kernel's macvlan modes. */
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+
+/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/port_table.h). */
+export const MODE_BITS: Record<MacvlanMode, number> = {
+  private: 1,
+  vepa: 2,
+  bridge: 4,
+  passthru: 8,
+  source: 16,
+};
+
+/** A batch of frames handed to a JS port, or injected by one. Frame i is
+ * `data.subarray(offsets[i], offsets[i] + lengths[i])`. The views are valid only during the call. */
+export interface FrameBatch {
+  readonly count: number;
+  readonly data: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** Copy frame i out (when it must outlive the callback). */
+  frame(i: number): Uint8Array;
+}
+
+/** Where a port's frames go to and come from. */
+export type PortBackend =
+  /** An AF_PACKET port on a device (e.g. a veth into a namespace). */
+  | { kind: 'packet'; ifname: string }
+  /** A macvtap or tap device, opened with `queues` queues (multiqueue). */
+  | { kind: 'tap'; ifname: string; queues?: number }
+  /** Frames to a JS handler, in batches. Frames from JS: {@link Switch.inject}. */
+  | { kind: 'js'; onFrames(batch: FrameBatch): void };
+
+/** One virtual port of the switch. */
+export interface PortSpec {
+  /** Unique name (for counters, removePort, setPortMode). */
+  name: string;
+  /** The port's MAC: frames for it are delivered to this port. */
+  mac: string;
+  /** Forwarding mode (default: the switch's default mode, 'bridge' unless set). */
+  mode?: MacvlanMode;
+  /** 802.1Q VLAN id 1..4094: the port sees untagged frames of this VLAN; its transmit is tagged on the uplink. */
+  vlan?: number;
+  /** Source mode: the remote MACs whose frames this port receives. */
+  sourceMacs?: string[];
+  /** Source mode: consume matching frames (no destination delivery), like MACVLAN_FLAG_NODST. */
+  nodst?: boolean;
+  /** Multicast groups the port joined. When given, only these groups (and broadcast) are delivered;
+   * when absent all multicast of the mode's domain is flooded to it (userspace cannot see joins). */
+  multicastGroups?: string[];
+  backend: PortBackend;
+}
+
+/** Counters of one port (or the uplink). */
+export interface PortCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** Frames that could not be queued for transmit on this port (ring full, JS queue full). */
+  txDropped: number;
+  /** Frames received on this port that were dropped (by any reason). */
+  rxDropped: number;
+  /** Frames received on this port that went somewhere. */
+  forwarded: number;
+}
+
+/** Snapshot of all counters. Invariant: rxFrames = forwarded + sum(drops). */
+export interface SwitchCounters {
+  uplink: PortCounters;
+  ports: Record<string, PortCounters>;
+  rxFrames: number;
+  forwarded: number;
+  drops: Record<string, number>;
+  /** Per worker: rx frames, forwarded, loops. */
+  workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
+}
