@@ -1,0 +1,643 @@
+/**
+ * The service's declarative config: networks like Docker's macvlan driver, with endpoints, IPAM
+ * settings, the data plane to use and an optional host shim. Parsed from YAML or JSON and checked
+ * by a hand-written schema that is strict (unknown keys are errors) and reports every problem at
+ * once, each naming its path (e.g. `networks[0].subnet`) and the reason.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import {
+  type Cidr,
+  type Family,
+  type IpAddr,
+  cidrContains,
+  cidrWithin,
+  formatCidr,
+  formatIp,
+  isReserved,
+  parseCidr,
+  parseIp,
+} from './ipaddr.ts';
+
+/** macvlan modes (the kernel's words). */
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
+/** Which data plane carries a network's frames. */
+export type Dataplane = 'kernel' | 'userspace';
+
+/** The parent (uplink) interface, optionally inside a network namespace. */
+export interface ParentRef {
+  /** Namespace name (as in `ip netns`); undefined = the daemon's own namespace. */
+  netns?: string;
+  dev: string;
+}
+
+/** IP settings of one address family of a network. */
+export interface IpamConfig {
+  subnet: Cidr;
+  /** Default gateway handed to endpoints; reserved, never allocated. */
+  gateway?: IpAddr;
+  /** Allocation range (within the subnet); the whole subnet when absent. */
+  ipRange?: Cidr;
+  /** Addresses never allocated (Docker's --aux-address), by name. */
+  auxAddresses: Record<string, IpAddr>;
+}
+
+/** One endpoint: a namespace (with an interface in it) or a VM tap. */
+export interface EndpointConfig {
+  /** Unique across the whole config; the port's name in the API and metrics. */
+  name: string;
+  /** Namespace the endpoint's interface lives in (created when missing). */
+  netns?: string;
+  /** Interface name inside `netns` (default `eth0`). */
+  ifname: string;
+  /** Name of the VM tap (kernel: a macvtap device in the parent's namespace). */
+  tap?: string;
+  mac?: string;
+  ip?: IpAddr;
+  ipv6?: IpAddr;
+  /** VLAN id (userspace data plane); overrides the network's. */
+  vlan?: number;
+  /** Source-mode allow list (mode `source` only). */
+  sourceMacs?: string[];
+}
+
+/** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 and a route to the range. */
+export interface HostShimConfig {
+  name: string;
+  ip: IpAddr;
+}
+
+/** One network. */
+export interface NetworkConfig {
+  name: string;
+  parent: ParentRef;
+  mode: MacvlanMode;
+  dataplane: Dataplane;
+  /** passthru only: do not put the parent in promiscuous mode. */
+  nopromisc: boolean;
+  ipv4?: IpamConfig;
+  ipv6?: IpamConfig;
+  vlan?: number;
+  hostShim?: HostShimConfig;
+  endpoints: EndpointConfig[];
+}
+
+/** A validated config. */
+export interface ServiceConfig {
+  version: 1;
+  networks: NetworkConfig[];
+}
+
+/** One validation problem. */
+export interface ConfigIssue {
+  /** Path of the offending value, e.g. `networks[0].subnet` (`` for the document). */
+  path: string;
+  reason: string;
+}
+
+/** Thrown when a config is invalid; lists every problem. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_MACDEMUX_CONFIG';
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], source?: string) {
+    const lines = issues.map((i) => `  ${i.path || '(document)'}: ${i.reason}`);
+    super(
+      `${source ? `${source}: ` : ''}invalid config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+/** Whether a string is a usable interface name (1-15 chars, no '/', ':', whitespace, not . or ..). */
+export function isIfname(s: string): boolean {
+  return /^[^/:\s]{1,15}$/.test(s) && s !== '.' && s !== '..';
+}
+
+/** Normalized MAC (lower case) or the reason it is not a unicast MAC. */
+export function checkMac(s: unknown): { mac: string } | { reason: string } {
+  if (typeof s !== 'string' || !MAC_RE.test(s))
+    return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
+  const mac = s.toLowerCase();
+  if (parseInt(mac.slice(0, 2), 16) & 1) return { reason: `${mac} is a multicast MAC (a port needs a unicast MAC)` };
+  if (mac === '00:00:00:00:00:00') return { reason: 'the all-zero MAC is not usable' };
+  return { mac };
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `${typeof v} ${show(v)}`;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Collects issues while walking the raw document. */
+class Checker {
+  readonly issues: ConfigIssue[] = [];
+  add(path: string, reason: string): void {
+    this.issues.push({ path, reason });
+  }
+  /** A map with only the allowed keys (unknown keys are reported); undefined when not a map. */
+  map(v: unknown, path: string, allowed: readonly string[], required: readonly string[] = []): Obj | undefined {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.add(path, `expected a map, got ${typeName(v)}`);
+      return undefined;
+    }
+    const o = v as Obj;
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.add(join(path, k), `unknown key (allowed: ${allowed.join(', ')})`);
+    }
+    for (const k of required) {
+      if (o[k] === undefined || o[k] === null) this.add(join(path, k), 'is required');
+    }
+    return o;
+  }
+  string(v: unknown, path: string, re?: RegExp, what?: string): string | undefined {
+    if (typeof v !== 'string') {
+      this.add(path, `expected ${what ?? 'a string'}, got ${typeName(v)}`);
+      return undefined;
+    }
+    if (re && !re.test(v)) {
+      this.add(path, `${show(v)} is not ${what ?? `a string matching ${re}`}`);
+      return undefined;
+    }
+    return v;
+  }
+  int(v: unknown, path: string, min: number, max: number, what: string): number | undefined {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.add(path, `expected ${what} (an integer ${min}..${max}), got ${typeName(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+  ip(v: unknown, path: string, family?: Family): IpAddr | undefined {
+    if (typeof v !== 'string') {
+      this.add(path, `expected an IP address, got ${typeName(v)}`);
+      return undefined;
+    }
+    const a = parseIp(v);
+    if (!a) {
+      this.add(path, `${show(v)} is not an IPv4 or IPv6 address`);
+      return undefined;
+    }
+    if (family && a.family !== family) {
+      this.add(path, `${v} is IPv${a.family}, expected an IPv${family} address`);
+      return undefined;
+    }
+    return a;
+  }
+  cidr(v: unknown, path: string, family?: Family): Cidr | undefined {
+    if (typeof v !== 'string') {
+      this.add(path, `expected a prefix like "10.0.0.0/24", got ${typeName(v)}`);
+      return undefined;
+    }
+    const r = parseCidr(v);
+    if (!r.ok) {
+      this.add(path, r.reason);
+      return undefined;
+    }
+    if (family && r.cidr.family !== family) {
+      this.add(path, `${v} is IPv${r.cidr.family}, expected an IPv${family} prefix`);
+      return undefined;
+    }
+    return r.cidr;
+  }
+}
+
+function join(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+const TOP_KEYS = ['version', 'networks'] as const;
+const NETWORK_KEYS = [
+  'name',
+  'parent',
+  'mode',
+  'dataplane',
+  'nopromisc',
+  'subnet',
+  'gateway',
+  'ip-range',
+  'aux-addresses',
+  'ipv6',
+  'vlan',
+  'host-shim',
+  'endpoints',
+] as const;
+const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
+const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'vlan', 'source-macs'] as const;
+const SHIM_KEYS = ['name', 'ip'] as const;
+const PARENT_KEYS = ['netns', 'dev'] as const;
+
+function parseParent(c: Checker, v: unknown, path: string): ParentRef | undefined {
+  if (typeof v === 'string') {
+    const idx = v.indexOf(':');
+    const netns = idx >= 0 ? v.slice(0, idx) : undefined;
+    const dev = idx >= 0 ? v.slice(idx + 1) : v;
+    let ok = true;
+    if (netns !== undefined && !NETNS_RE.test(netns)) {
+      c.add(path, `namespace ${show(netns)} in ${show(v)} is not a valid namespace name`);
+      ok = false;
+    }
+    if (!isIfname(dev)) {
+      c.add(path, `${show(dev)} is not a valid interface name (1-15 characters, no '/', ':' or spaces)`);
+      ok = false;
+    }
+    if (!ok) return undefined;
+    return netns !== undefined ? { netns, dev } : { dev };
+  }
+  const o = c.map(v, path, PARENT_KEYS, ['dev']);
+  if (!o) return undefined;
+  const dev = o.dev === undefined ? undefined : c.string(o.dev, join(path, 'dev'));
+  if (dev !== undefined && !isIfname(dev)) {
+    c.add(join(path, 'dev'), `${show(dev)} is not a valid interface name (1-15 characters, no '/', ':' or spaces)`);
+    return undefined;
+  }
+  const netns =
+    o.netns === undefined ? undefined : c.string(o.netns, join(path, 'netns'), NETNS_RE, 'a namespace name');
+  if (dev === undefined || (o.netns !== undefined && netns === undefined)) return undefined;
+  return netns !== undefined ? { netns, dev } : { dev };
+}
+
+function parseIpam(
+  c: Checker,
+  o: Obj,
+  path: string,
+  family: Family | undefined,
+): IpamConfig | undefined {
+  if (o.subnet === undefined) {
+    for (const k of ['gateway', 'ip-range', 'aux-addresses']) {
+      if (o[k] !== undefined) c.add(join(path, k), `needs ${join(path, 'subnet')}`);
+    }
+    return undefined;
+  }
+  const subnet = c.cidr(o.subnet, join(path, 'subnet'), family);
+  if (!subnet) return undefined;
+  const fam = subnet.family;
+  const inSubnet = (a: IpAddr | undefined, p: string): IpAddr | undefined => {
+    if (!a) return undefined;
+    if (!cidrContains(subnet, a)) {
+      c.add(p, `${formatIp(a)} is outside the subnet ${formatCidr(subnet)}`);
+      return undefined;
+    }
+    return a;
+  };
+  const ipam: IpamConfig = { subnet, auxAddresses: {} };
+  if (o.gateway !== undefined) {
+    const g = inSubnet(c.ip(o.gateway, join(path, 'gateway'), fam), join(path, 'gateway'));
+    if (g && isReserved(subnet, g))
+      c.add(join(path, 'gateway'), `${formatIp(g)} is the subnet's network or broadcast address`);
+    else if (g) ipam.gateway = g;
+  }
+  if (o['ip-range'] !== undefined) {
+    const r = c.cidr(o['ip-range'], join(path, 'ip-range'), fam);
+    if (r && !cidrWithin(r, subnet))
+      c.add(join(path, 'ip-range'), `${formatCidr(r)} is not within the subnet ${formatCidr(subnet)}`);
+    else if (r) ipam.ipRange = r;
+  }
+  if (o['aux-addresses'] !== undefined) {
+    const m = c.map(o['aux-addresses'], join(path, 'aux-addresses'), Object.keys(o['aux-addresses'] ?? {}));
+    if (m) {
+      for (const [k, v] of Object.entries(m)) {
+        const p = join(join(path, 'aux-addresses'), k);
+        const a = inSubnet(c.ip(v, p, fam), p);
+        if (a) ipam.auxAddresses[k] = a;
+      }
+    }
+  }
+  return ipam;
+}
+
+/** Deterministic text of a parent, e.g. "host1:eth0" or "eth0". */
+export function parentKey(p: ParentRef): string {
+  return p.netns ? `${p.netns}:${p.dev}` : p.dev;
+}
+
+/**
+ * Validate a raw (already parsed) document. Returns the typed config or throws {@link ConfigError}
+ * listing every problem.
+ */
+export function validateConfig(raw: unknown, source?: string): ServiceConfig {
+  const c = new Checker();
+  const top = c.map(raw, '', TOP_KEYS, ['networks']);
+  const networks: NetworkConfig[] = [];
+  if (top) {
+    if (top.version !== undefined && top.version !== 1) c.add('version', `unsupported version ${show(top.version)} (expected 1)`);
+    if (top.networks !== undefined && !Array.isArray(top.networks))
+      c.add('networks', `expected a list of networks, got ${typeName(top.networks)}`);
+    else if (Array.isArray(top.networks)) {
+      top.networks.forEach((n, i) => {
+        const net = parseNetwork(c, n, `networks[${i}]`);
+        if (net) networks.push(net);
+      });
+    }
+  }
+  if (c.issues.length === 0) crossCheck(c, networks);
+  if (c.issues.length) throw new ConfigError(c.issues, source);
+  return { version: 1, networks };
+}
+
+function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | undefined {
+  const o = c.map(v, path, NETWORK_KEYS, ['name', 'parent']);
+  if (!o) return undefined;
+  const before = c.issues.length;
+  const name = o.name === undefined ? undefined : c.string(o.name, join(path, 'name'), NAME_RE, 'a name ([A-Za-z0-9_.-], up to 64 characters)');
+  const parent = o.parent === undefined ? undefined : parseParent(c, o.parent, join(path, 'parent'));
+  let mode: MacvlanMode = 'bridge';
+  if (o.mode !== undefined) {
+    if (typeof o.mode === 'string' && (MACVLAN_MODES as readonly string[]).includes(o.mode)) mode = o.mode as MacvlanMode;
+    else c.add(join(path, 'mode'), `expected one of ${MACVLAN_MODES.join(', ')}, got ${typeName(o.mode)}`);
+  }
+  let dataplane: Dataplane = 'kernel';
+  if (o.dataplane !== undefined) {
+    if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
+    else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
+  }
+  let nopromisc = false;
+  if (o.nopromisc !== undefined) {
+    if (typeof o.nopromisc !== 'boolean') c.add(join(path, 'nopromisc'), `expected true or false, got ${typeName(o.nopromisc)}`);
+    else if (o.nopromisc && mode !== 'passthru') c.add(join(path, 'nopromisc'), 'only applies to mode passthru');
+    else nopromisc = o.nopromisc;
+  }
+  const ipv4 = parseIpam(c, o, path, undefined);
+  let ipv6: IpamConfig | undefined;
+  if (o.ipv6 !== undefined) {
+    const v6 = c.map(o.ipv6, join(path, 'ipv6'), IPV6_KEYS, ['subnet']);
+    if (v6) ipv6 = parseIpam(c, v6, join(path, 'ipv6'), 6);
+    if (ipv4 && ipv4.subnet.family === 6)
+      c.add(join(path, 'subnet'), 'must be IPv4 when the network also has an ipv6 block (put the IPv6 prefix there)');
+  }
+  // A network with only an IPv6 subnet may write it at the top level: normalize to the ipv6 slot.
+  let v4 = ipv4;
+  if (ipv4 && ipv4.subnet.family === 6 && !ipv6) {
+    ipv6 = ipv4;
+    v4 = undefined;
+  }
+  let vlan: number | undefined;
+  if (o.vlan !== undefined) {
+    vlan = c.int(o.vlan, join(path, 'vlan'), 1, 4094, 'a VLAN id');
+    if (vlan !== undefined && dataplane !== 'userspace') {
+      c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
+    }
+  }
+  let hostShim: HostShimConfig | undefined;
+  if (o['host-shim'] !== undefined) {
+    const s = c.map(o['host-shim'], join(path, 'host-shim'), SHIM_KEYS, ['name', 'ip']);
+    if (s) {
+      const sname = s.name === undefined ? undefined : c.string(s.name, `${path}.host-shim.name`);
+      if (sname !== undefined && !isIfname(sname))
+        c.add(`${path}.host-shim.name`, `${show(sname)} is not a valid interface name (1-15 characters)`);
+      const sip = s.ip === undefined ? undefined : c.ip(s.ip, `${path}.host-shim.ip`);
+      if (sip) {
+        const fam = sip.family === 4 ? v4 : ipv6;
+        if (!fam) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+        else if (!cidrContains(fam.subnet, sip))
+          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
+        else if (fam.gateway?.value === sip.value)
+          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is the network's gateway`);
+      }
+      if (mode === 'passthru') c.add(join(path, 'host-shim'), 'a passthru network has a single port: no room for a host shim');
+      if (sname && isIfname(sname) && sip) hostShim = { name: sname, ip: sip };
+    }
+  }
+  const endpoints: EndpointConfig[] = [];
+  if (o.endpoints !== undefined) {
+    if (!Array.isArray(o.endpoints)) c.add(join(path, 'endpoints'), `expected a list of endpoints, got ${typeName(o.endpoints)}`);
+    else
+      o.endpoints.forEach((e, i) => {
+        const ep = parseEndpoint(c, e, `${path}.endpoints[${i}]`, { v4, ipv6, mode, dataplane });
+        if (ep) endpoints.push(ep);
+      });
+  }
+  if (mode === 'passthru' && endpoints.length > 1)
+    c.add(join(path, 'endpoints'), `a passthru network takes one endpoint (the port owns the parent), got ${endpoints.length}`);
+  if (c.issues.length > before || !name || !parent) return undefined;
+  const net: NetworkConfig = { name, parent, mode, dataplane, nopromisc, endpoints };
+  if (v4) net.ipv4 = v4;
+  if (ipv6) net.ipv6 = ipv6;
+  if (vlan !== undefined) net.vlan = vlan;
+  if (hostShim) net.hostShim = hostShim;
+  return net;
+}
+
+function parseEndpoint(
+  c: Checker,
+  v: unknown,
+  path: string,
+  net: { v4?: IpamConfig; ipv6?: IpamConfig; mode: MacvlanMode; dataplane: Dataplane },
+): EndpointConfig | undefined {
+  const o = c.map(v, path, ENDPOINT_KEYS, ['name']);
+  if (!o) return undefined;
+  const before = c.issues.length;
+  const name = o.name === undefined ? undefined : c.string(o.name, join(path, 'name'), NAME_RE, 'a name ([A-Za-z0-9_.-], up to 64 characters)');
+  let netns: string | undefined;
+  let tap: string | undefined;
+  if (o.netns !== undefined) netns = c.string(o.netns, join(path, 'netns'), NETNS_RE, 'a namespace name');
+  if (o.tap !== undefined) {
+    tap = c.string(o.tap, join(path, 'tap'));
+    if (tap !== undefined && !isIfname(tap)) {
+      c.add(join(path, 'tap'), `${show(tap)} is not a valid interface name (1-15 characters)`);
+      tap = undefined;
+    }
+  }
+  if (o.netns === undefined && o.tap === undefined) c.add(path, 'needs either netns (a namespace endpoint) or tap (a VM tap)');
+  if (o.netns !== undefined && o.tap !== undefined) c.add(path, 'has both netns and tap: choose one');
+  let ifname = 'eth0';
+  if (o.ifname !== undefined) {
+    if (o.tap !== undefined) c.add(join(path, 'ifname'), 'only applies to netns endpoints (a tap endpoint is named by tap)');
+    const s = c.string(o.ifname, join(path, 'ifname'));
+    if (s !== undefined && !isIfname(s)) c.add(join(path, 'ifname'), `${show(s)} is not a valid interface name (1-15 characters)`);
+    else if (s !== undefined) ifname = s;
+  }
+  if (tap !== undefined && net.dataplane === 'userspace')
+    c.add(join(path, 'tap'), 'tap endpoints are supported on dataplane: kernel (macvtap) only');
+  let mac: string | undefined;
+  if (o.mac !== undefined) {
+    const m = checkMac(o.mac);
+    if ('reason' in m) c.add(join(path, 'mac'), m.reason);
+    else mac = m.mac;
+  }
+  const fixed = (key: 'ip' | 'ipv6', ipam: IpamConfig | undefined, family: Family): IpAddr | undefined => {
+    if (o[key] === undefined) return undefined;
+    const p = join(path, key);
+    const a = c.ip(o[key], p, family);
+    if (!a) return undefined;
+    if (!ipam) {
+      c.add(p, `needs an IPv${family} subnet on the network`);
+      return undefined;
+    }
+    if (!cidrContains(ipam.subnet, a)) {
+      c.add(p, `${formatIp(a)} is outside the subnet ${formatCidr(ipam.subnet)}`);
+      return undefined;
+    }
+    if (isReserved(ipam.subnet, a)) {
+      c.add(p, `${formatIp(a)} is the subnet's network or broadcast address`);
+      return undefined;
+    }
+    if (ipam.gateway?.value === a.value) {
+      c.add(p, `${formatIp(a)} is the network's gateway`);
+      return undefined;
+    }
+    const aux = Object.entries(ipam.auxAddresses).find(([, x]) => x.value === a.value);
+    if (aux) {
+      c.add(p, `${formatIp(a)} is reserved as aux address "${aux[0]}"`);
+      return undefined;
+    }
+    return a;
+  };
+  const ip = fixed('ip', net.v4, 4);
+  const ipv6 = fixed('ipv6', net.ipv6, 6);
+  let vlan: number | undefined;
+  if (o.vlan !== undefined) {
+    vlan = c.int(o.vlan, join(path, 'vlan'), 1, 4094, 'a VLAN id');
+    if (vlan !== undefined && net.dataplane !== 'userspace')
+      c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
+  }
+  let sourceMacs: string[] | undefined;
+  if (o['source-macs'] !== undefined) {
+    const p = join(path, 'source-macs');
+    if (net.mode !== 'source') c.add(p, 'only applies to networks with mode: source');
+    if (!Array.isArray(o['source-macs'])) c.add(p, `expected a list of MAC addresses, got ${typeName(o['source-macs'])}`);
+    else {
+      sourceMacs = [];
+      o['source-macs'].forEach((m, i) => {
+        const r = checkMac(m);
+        if ('reason' in r) c.add(`${p}[${i}]`, r.reason);
+        else sourceMacs!.push(r.mac);
+      });
+    }
+  }
+  if (c.issues.length > before || !name) return undefined;
+  const ep: EndpointConfig = { name, ifname };
+  if (netns !== undefined) ep.netns = netns;
+  if (tap !== undefined) ep.tap = tap;
+  if (mac) ep.mac = mac;
+  if (ip) ep.ip = ip;
+  if (ipv6) ep.ipv6 = ipv6;
+  if (vlan !== undefined) ep.vlan = vlan;
+  if (sourceMacs) ep.sourceMacs = sourceMacs;
+  return ep;
+}
+
+/** Checks across networks and endpoints (names, addresses, MACs, parents unique). */
+function crossCheck(c: Checker, networks: NetworkConfig[]): void {
+  const netNames = new Map<string, number>();
+  const epNames = new Map<string, string>();
+  const nsIfnames = new Map<string, string>();
+  const taps = new Map<string, string>();
+  const kernelParents = new Map<string, string>();
+  const userspaceParents = new Map<string, { vlan: number | undefined; path: string }[]>();
+  networks.forEach((n, i) => {
+    const np = `networks[${i}]`;
+    if (netNames.has(n.name)) c.add(`${np}.name`, `duplicate network name "${n.name}" (also networks[${netNames.get(n.name)}])`);
+    else netNames.set(n.name, i);
+    const pk = parentKey(n.parent);
+    if (n.dataplane === 'kernel') {
+      const other = kernelParents.get(pk);
+      if (other)
+        c.add(`${np}.parent`, `parent ${pk} already serves ${other} (one kernel macvlan network per parent; use vlan on the userspace data plane for more)`);
+      else kernelParents.set(pk, `networks[${i}] "${n.name}"`);
+    } else {
+      const list = userspaceParents.get(pk) ?? [];
+      const clash = list.find((x) => x.vlan === n.vlan);
+      if (clash)
+        c.add(`${np}.vlan`, `parent ${pk} already carries ${clash.path} on ${n.vlan === undefined ? 'the untagged LAN' : `VLAN ${n.vlan}`}: networks sharing a parent need distinct VLANs`);
+      list.push({ vlan: n.vlan, path: `networks[${i}] "${n.name}"` });
+      userspaceParents.set(pk, list);
+    }
+    const ips = new Map<string, string>();
+    const macs = new Map<string, string>();
+    const shimIps = [n.hostShim?.ip].filter((x): x is IpAddr => !!x).map((a) => formatIp(a));
+    n.endpoints.forEach((e, j) => {
+      const ep = `${np}.endpoints[${j}]`;
+      const prev = epNames.get(e.name);
+      if (prev) c.add(`${ep}.name`, `duplicate endpoint name "${e.name}" (also ${prev}); endpoint names are unique across the config`);
+      else epNames.set(e.name, ep);
+      if (e.netns !== undefined) {
+        const key = `${e.netns}/${e.ifname}`;
+        const p2 = nsIfnames.get(key);
+        if (p2) c.add(`${ep}.ifname`, `interface ${e.ifname} in namespace ${e.netns} is already used by ${p2} (set ifname)`);
+        else nsIfnames.set(key, ep);
+        if (e.netns === n.parent.netns && e.ifname === n.parent.dev)
+          c.add(`${ep}.ifname`, `would replace the parent ${pk} itself`);
+      }
+      if (e.tap !== undefined) {
+        const key = `${n.parent.netns ?? ''}/${e.tap}`;
+        const p2 = taps.get(key);
+        if (p2) c.add(`${ep}.tap`, `tap ${e.tap} is already used by ${p2}`);
+        else taps.set(key, ep);
+        if (e.tap === n.parent.dev) c.add(`${ep}.tap`, `is the parent's name`);
+      }
+      for (const a of [e.ip, e.ipv6]) {
+        if (!a) continue;
+        const t = formatIp(a);
+        const k = a.family === 4 ? 'ip' : 'ipv6';
+        if (ips.has(t)) c.add(`${ep}.${k}`, `${t} is already assigned to ${ips.get(t)}`);
+        else ips.set(t, ep);
+        if (shimIps.includes(t)) c.add(`${ep}.${k}`, `${t} is the host shim's address`);
+      }
+      if (e.mac) {
+        const vlan = e.vlan ?? n.vlan ?? 0;
+        const k = `${vlan}/${e.mac}`;
+        if (macs.has(k)) c.add(`${ep}.mac`, `${e.mac} is already used by ${macs.get(k)}`);
+        else macs.set(k, ep);
+      }
+    });
+  });
+  // MACs must be unique per (parent, VLAN) across networks too.
+  const seen = new Map<string, string>();
+  networks.forEach((n, i) =>
+    n.endpoints.forEach((e, j) => {
+      if (!e.mac) return;
+      const k = `${parentKey(n.parent)}/${e.vlan ?? n.vlan ?? 0}/${e.mac}`;
+      const ep = `networks[${i}].endpoints[${j}]`;
+      const prev = seen.get(k);
+      if (prev && !prev.startsWith(`networks[${i}].`)) c.add(`${ep}.mac`, `${e.mac} is already used on parent ${parentKey(n.parent)} by ${prev}`);
+      else if (!prev) seen.set(k, ep);
+    }),
+  );
+}
+
+/** Parse YAML or JSON text (JSON is YAML) and validate it. */
+export function parseConfig(text: string, source?: string): ServiceConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ path: '', reason: `YAML: ${e.message.split('\n')[0]}` })),
+      source,
+    );
+  }
+  return validateConfig(doc.toJS({ maxAliasCount: 100 }), source);
+}
+
+/** Read, parse and validate a config file. */
+export async function loadConfig(file: string): Promise<ServiceConfig> {
+  return parseConfig(await readFile(file, 'utf8'), file);
+}
+
+/** The JSON form of a validated config's addresses (for the API/status output). */
+export function ipamSummary(ipam: IpamConfig | undefined): Record<string, unknown> | undefined {
+  if (!ipam) return undefined;
+  return {
+    subnet: formatCidr(ipam.subnet),
+    ...(ipam.gateway ? { gateway: formatIp(ipam.gateway) } : {}),
+    ...(ipam.ipRange ? { ipRange: formatCidr(ipam.ipRange) } : {}),
+    auxAddresses: Object.fromEntries(Object.entries(ipam.auxAddresses).map(([k, v]) => [k, formatIp(v)])),
+  };
+}
