@@ -1,0 +1,12 @@
+/**
+ * Native packet I/O: AF_PACKET ports (TPACKET_V3 rings), macvtap/tap queues, and the native
+ * traffic generator and sink used by tests, the demo and the benchmarks.
+ */
+export { startGenerator, TEST_PAYLOAD } from './generator.ts';
+export type { FrameTemplate, Generator, GeneratorOptions, GeneratorStats } from './generator.ts';
+export { openSink } from './sink.ts';
+export type { Sink, SinkOptions, SinkStats } from './sink.ts';
+export { PortCountersView, PORT_COUNTER_NAMES } from './counters.ts';
+export type { PortCounterName, PortCounterSnapshot } from './counters.ts';
+export { parseMac, formatMac, isMac } from './mac.ts';
+export type { RingTuning } from './options.ts';

@@ -1,0 +1,95 @@
+/**
+ * Typed view of the packet I/O exports of the native addon (addon/packet_io_binding.cc and
+ * friends). Native calls return a handle, a count, or a negative errno; they never throw.
+ */
+import { native } from '../native.ts';
+
+/** Opaque native handle (a napi External). */
+export type NativeHandle = object & { readonly __nativeHandle?: never };
+
+/** Options understood by every ring-based native object (see addon/packet_ring.h RingOptions). */
+export interface NativeRingOptions {
+  ifname: string;
+  netns?: string;
+  blockSize?: number;
+  blockCount?: number;
+  frameSize?: number;
+  retireTovMs?: number;
+  txFrameSize?: number;
+  txFrameCount?: number;
+  rx?: boolean;
+  tx?: boolean;
+  promisc?: boolean;
+  qdiscBypass?: boolean;
+  ignoreOutgoing?: boolean;
+  vnetHdr?: boolean;
+  auxVlan?: boolean;
+  fanoutGroup?: number;
+  fanoutMode?: number;
+}
+
+export interface NativeGeneratorTemplate {
+  dst: Uint8Array;
+  src: Uint8Array;
+  vlan?: number;
+  size: number;
+}
+
+export interface NativeGeneratorOptions extends NativeRingOptions {
+  templates: NativeGeneratorTemplate[];
+  ratePps?: number;
+  count?: number;
+  durationMs?: number;
+  cpu?: number;
+  streamBase?: number;
+  burst?: number;
+}
+
+export interface NativeGeneratorStats {
+  sent: number;
+  bytes: number;
+  backpressure: number;
+  elapsedNs: number;
+  /** 0 or -errno of the hard error that stopped the generator. */
+  error: number;
+}
+
+export interface NativeSinkStats {
+  packets: number;
+  bytes: number;
+  lost: number;
+  reordered: number;
+  duplicates: number;
+  malformed: number;
+  other: number;
+  kernelDrops: number;
+  freezes: number;
+  truncated: number;
+  streams: number;
+  latencyUs: { p50: number; p99: number; p999: number; max: number; samples: number };
+  perDst: Record<string, number>;
+  error: number;
+}
+
+/** Per-batch descriptor layout written by portRecv (4 uint32 per frame). */
+export const DESC_WORDS = 4;
+
+export interface PacketIoNative {
+  ioLastFailedStep(): string;
+  ioCounterNames(): string[];
+  genStart(opts: NativeGeneratorOptions, onDone: () => void): NativeHandle | number;
+  genStop(h: NativeHandle): void;
+  genStats(h: NativeHandle): NativeGeneratorStats;
+  genJoin(h: NativeHandle): NativeGeneratorStats;
+  genCounters(h: NativeHandle): ArrayBuffer;
+  sinkOpen(opts: NativeRingOptions & { cpu?: number }): NativeHandle | number;
+  sinkStats(h: NativeHandle): NativeSinkStats;
+  sinkReset(h: NativeHandle): void;
+  sinkClose(h: NativeHandle): NativeSinkStats;
+  sinkCounters(h: NativeHandle): ArrayBuffer;
+}
+
+/** The addon, typed for packet I/O. */
+export function io(): PacketIoNative {
+  return native() as unknown as PacketIoNative;
+}
