@@ -1,0 +1,50 @@
+/**
+ * `bridge`: the Linux bridge in the switch namespace, uplink and sink ports enslaved.
+ * - `static-fdb`: a static FDB entry per sink MAC (the sinks never send, so a learning bridge would
+ *   flood every frame to every port); extra ports for scaling are more static entries on p1.
+ * - `learning`: no static entries; before each trial every sink pings the generator once, so the
+ *   bridge learns where the sinks are (ageing 3600 s).
+ */
+import { buildBase, bridgeBatch, extraMac, GEN_IP, type Testbed } from '../testbed.ts';
+import type { BuildContext, Scenario } from './scenario.ts';
+
+export const bridgeScenario: Scenario = {
+  name: 'bridge',
+  variants: ['static-fdb', 'learning'],
+  description: 'Linux bridge, static FDB entries for the sink MACs (learning variant: learned from the sinks)',
+  scalable: true,
+  async unavailable() {
+    return null;
+  },
+  async build(ctx: BuildContext): Promise<Testbed> {
+    const base = await buildBase(ctx.lab, { sinks: ctx.sinks, sinkVeths: true });
+    const learning = ctx.variant === 'learning';
+    await ctx.lab.addBridge(base.sw, 'br0', { ports: [base.uplink, ...base.ports], ageingTime: 3600 });
+    const fdb: string[] = [];
+    if (!learning) base.sinks.forEach((s, i) => fdb.push(`fdb add ${s.mac} dev ${base.ports[i]} master static`));
+    for (let j = 1; j <= ctx.ports - ctx.sinks; j++) fdb.push(`fdb add ${extraMac(j)} dev ${base.ports[0]} master static`);
+    await bridgeBatch(base.sw, fdb);
+    const notes: string[] = [];
+    const nf = await base.sw.exec('sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables']);
+    if (nf.code === 0 && nf.stdout.trim() === '1') notes.push('br_netfilter is loaded with bridge-nf-call-iptables=1');
+    const tb: Testbed = {
+      lab: ctx.lab,
+      gen: base.gen,
+      sw: base.sw,
+      sinks: base.sinks,
+      dsts: base.sinks.map((s) => s.mac),
+      countAt: base.sinks.map((s) => ({ netns: s.ns.name, ifname: s.ifname })),
+      latency: true,
+      tcp: true,
+      ports: ctx.ports,
+      notes,
+      stop: async () => {},
+    };
+    if (learning) {
+      tb.prepare = async () => {
+        for (const s of base.sinks) await s.ns.ping(GEN_IP, { count: 1, timeoutS: 1 });
+      };
+    }
+    return tb;
+  },
+};

@@ -1,0 +1,89 @@
+/**
+ * The macdemux engine (src/dataplane Switch) on the uplink, in three flavours:
+ * - `macdemux`: AF_PACKET ports (TX rings) on p1..pN, whose peers are the sinks;
+ * - `macdemux-tap`: macvtap queues as ports: a passthru macvtap on each p<i>; the engine writes the
+ *   port's frames into the macvtap queue, which sends them out p<i> to the sink;
+ * - `macdemux-js`: JS ports; frames are counted in the JS callback (delivered in batches).
+ * Port-count scaling adds JS ports (table entries that receive no traffic).
+ * The engine's threads are started with the main thread pinned to the forwarder CPU.
+ */
+import { loadDataplane, type PortSpec, type SwitchLike } from '../../src/demo/deps.ts';
+import { withMainThreadOn } from '../affinity.ts';
+import { buildBase, extraMac, sinkMac, type Testbed } from '../testbed.ts';
+import type { BuildContext, Scenario } from './scenario.ts';
+import type { ScenarioName } from '../types.ts';
+
+/** Number of frames in a JS port batch, whatever shape the engine hands over. */
+export function batchFrameCount(batch: unknown): number {
+  if (typeof batch === 'number') return batch;
+  if (Array.isArray(batch)) return batch.length;
+  if (batch && typeof batch === 'object') {
+    const b = batch as Record<string, unknown>;
+    for (const k of ['count', 'length', 'size']) if (typeof b[k] === 'number') return b[k] as number;
+    if (Array.isArray(b.frames)) return b.frames.length;
+    if (Array.isArray(b.lengths) || ArrayBuffer.isView(b.lengths)) return (b.lengths as ArrayLike<number>).length;
+  }
+  return 0;
+}
+
+async function dataplaneUnavailable(): Promise<string | null> {
+  const dp = await loadDataplane();
+  return dp.ok ? null : `the engine is not available: ${dp.reason}`;
+}
+
+function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', description: string): Scenario {
+  return {
+    name,
+    variants: ['default'],
+    description,
+    scalable: true,
+    unavailable: () => dataplaneUnavailable(),
+    async build(ctx: BuildContext): Promise<Testbed> {
+      const dp = await loadDataplane();
+      if (!dp.ok) throw new Error(dp.reason);
+      const base = await buildBase(ctx.lab, { sinks: kind === 'js' ? 0 : ctx.sinks, sinkVeths: kind !== 'js' });
+      const sw: SwitchLike = new dp.mod.Switch({ uplink: base.uplink, netns: base.sw.name, name: `bench-${name}` });
+      let jsFrames = 0;
+      const dsts: string[] = [];
+      for (let i = 1; i <= ctx.sinks; i++) {
+        const mac = sinkMac(i);
+        dsts.push(mac);
+        let backend: PortSpec['backend'];
+        if (kind === 'packet') backend = { kind: 'packet', ifname: base.ports[i - 1]! };
+        else if (kind === 'tap') {
+          const tap = `mvt${i}`;
+          await base.sw.ip(['link', 'add', tap, 'link', base.ports[i - 1]!, 'type', 'macvtap', 'mode', 'passthru']);
+          await base.sw.ip(['link', 'set', 'dev', tap, 'up']);
+          backend = { kind: 'tap', ifname: tap };
+        } else {
+          backend = { kind: 'js', onFrames: (batch) => (jsFrames += batchFrameCount(batch)) };
+        }
+        sw.addPort({ name: `port${i}`, mac, mode: 'bridge', backend });
+      }
+      for (let j = 1; j <= ctx.ports - ctx.sinks; j++) {
+        sw.addPort({ name: `x${j}`, mac: extraMac(j), mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
+      }
+      const { pinned } = await withMainThreadOn(ctx.forwarderCpu, () => sw.start());
+      const notes = [pinned ? `engine threads started on CPU ${ctx.forwarderCpu}` : 'engine threads not pinned (taskset failed)'];
+      if (ctx.ports > ctx.sinks) notes.push(`${ctx.ports - ctx.sinks} extra ports are JS ports that receive no traffic`);
+      return {
+        lab: ctx.lab,
+        gen: base.gen,
+        sw: base.sw,
+        sinks: base.sinks,
+        dsts,
+        countAt: kind === 'js' ? [] : base.sinks.map((s) => ({ netns: s.ns.name, ifname: s.ifname })),
+        ...(kind === 'js' ? { forwarded: () => jsFrames } : {}),
+        latency: kind !== 'js',
+        tcp: kind !== 'js',
+        ports: ctx.ports,
+        notes,
+        stop: () => sw.stop(),
+      };
+    },
+  };
+}
+
+export const macdemuxScenario = makeScenario('macdemux', 'packet', 'macdemux engine, AF_PACKET ports into the sinks');
+export const macdemuxTapScenario = makeScenario('macdemux-tap', 'tap', 'macdemux engine, macvtap queues as ports');
+export const macdemuxJsScenario = makeScenario('macdemux-js', 'js', 'macdemux engine, frames delivered to JS ports in batches');
