@@ -1,0 +1,164 @@
+/**
+ * What a validated config plus its leases mean in kernel objects: the namespaces to have and, per
+ * endpoint or host shim, one link (kernel data plane: a macvlan/macvtap on the parent; userspace
+ * data plane: a veth pair whose far end is a switch port in the parent's namespace) with its MAC,
+ * addresses and routes. Pure: no I/O.
+ */
+import { createHash } from 'node:crypto';
+import type { MacvlanMode, NetworkConfig, ParentRef, ServiceConfig } from './config.ts';
+import { formatCidr, formatIp } from './ipaddr.ts';
+import type { LeaseTable } from './leases.ts';
+import { derivedMac } from './leases.ts';
+import { resourceKey } from './ownership.ts';
+
+/** A userspace switch port (for the macdemux engine). */
+export interface DesiredPort {
+  /** Port name (endpoint name, or `<network>.shim`). */
+  name: string;
+  network: string;
+  mac: string;
+  mode: MacvlanMode;
+  vlan?: number;
+  /** The veth end in the parent's namespace the engine reads and writes. */
+  ifname: string;
+}
+
+/** One link to have. */
+export interface DesiredLink {
+  key: string;
+  netns?: string;
+  name: string;
+  role: 'endpoint' | 'shim' | 'tap';
+  network: string;
+  endpoint?: string;
+  type: 'macvlan' | 'macvtap' | 'veth';
+  /** macvlan/macvtap: the lower device. */
+  parent?: ParentRef;
+  mode?: MacvlanMode;
+  nopromisc?: boolean;
+  sourceMacs?: string[];
+  /** veth: the far end (switch port) in the parent's namespace. */
+  peer?: { netns?: string; name: string };
+  mac: string;
+  /** Addresses as canonical "addr/len". */
+  addresses: string[];
+  /** Routes through this link (host shim: the endpoints' range). */
+  routes: string[];
+  /** Gateways for a default route, added when the namespace has none. */
+  gateways: string[];
+  /** userspace: the switch port this link feeds. */
+  port?: DesiredPort;
+}
+
+/** Everything a config asks for. */
+export interface DesiredState {
+  /** Namespaces endpoints live in (created when missing). */
+  namespaces: string[];
+  /** Parents that must exist (and be up). */
+  parents: { network: string; parent: ParentRef }[];
+  links: DesiredLink[];
+}
+
+/** Deterministic switch-port interface name in the parent's namespace: `mdx` + 8 hex (11 chars). */
+export function portIfname(network: string, endpoint: string): string {
+  return `mdx${createHash('sha256').update(`${network}\0${endpoint}`).digest('hex').slice(0, 8)}`;
+}
+
+/** Derive the desired state. Every endpoint must have a lease (see planLeases). */
+export function desiredState(config: ServiceConfig, leases: LeaseTable): DesiredState {
+  const namespaces = new Set<string>();
+  const links: DesiredLink[] = [];
+  const parents: DesiredState['parents'] = [];
+  for (const n of config.networks) {
+    parents.push({ network: n.name, parent: n.parent });
+    for (const e of n.endpoints) {
+      const lease = leases[n.name]?.[e.name];
+      if (!lease) throw new Error(`internal: no lease for ${n.name}/${e.name}`);
+      const addresses: string[] = [];
+      if (lease.ipv4 && n.ipv4) addresses.push(`${lease.ipv4}/${n.ipv4.subnet.prefix}`);
+      if (lease.ipv6 && n.ipv6) addresses.push(`${lease.ipv6}/${n.ipv6.subnet.prefix}`);
+      const gateways = [n.ipv4?.gateway, n.ipv6?.gateway].filter((g) => g !== undefined).map((g) => formatIp(g));
+      if (e.tap !== undefined) {
+        links.push({
+          key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),
+          ...(n.parent.netns ? { netns: n.parent.netns } : {}),
+          name: e.tap,
+          role: 'tap',
+          network: n.name,
+          endpoint: e.name,
+          type: 'macvtap',
+          parent: n.parent,
+          mode: n.mode,
+          ...(n.nopromisc ? { nopromisc: true } : {}),
+          ...(e.sourceMacs ? { sourceMacs: e.sourceMacs } : {}),
+          mac: lease.mac,
+          addresses: [], // the VM configures its own address; the lease is reported by the API
+          routes: [],
+          gateways: [],
+        });
+        continue;
+      }
+      const netns = e.netns as string;
+      namespaces.add(netns);
+      const base = {
+        key: resourceKey({ kind: 'link', netns, name: e.ifname }),
+        netns,
+        name: e.ifname,
+        role: 'endpoint' as const,
+        network: n.name,
+        endpoint: e.name,
+        mac: lease.mac,
+        addresses,
+        routes: [],
+        gateways,
+      };
+      if (n.dataplane === 'kernel') {
+        links.push({
+          ...base,
+          type: 'macvlan',
+          parent: n.parent,
+          mode: n.mode,
+          ...(n.nopromisc ? { nopromisc: true } : {}),
+          ...(e.sourceMacs ? { sourceMacs: e.sourceMacs } : {}),
+        });
+      } else {
+        const ifname = portIfname(n.name, e.name);
+        const vlan = e.vlan ?? n.vlan;
+        links.push({
+          ...base,
+          type: 'veth',
+          peer: { ...(n.parent.netns ? { netns: n.parent.netns } : {}), name: ifname },
+          port: { name: e.name, network: n.name, mac: lease.mac, mode: n.mode, ...(vlan !== undefined ? { vlan } : {}), ifname },
+        });
+      }
+    }
+    if (n.hostShim) links.push(shimLink(n));
+  }
+  return { namespaces: [...namespaces].sort(), parents, links };
+}
+
+function shimLink(n: NetworkConfig): DesiredLink {
+  const shim = n.hostShim!;
+  const fam = shim.ip.family === 4 ? n.ipv4! : n.ipv6!;
+  const routes = [formatCidr(fam.ipRange ?? fam.subnet)];
+  const mac = derivedMac(n.name, '#host-shim');
+  const base = {
+    key: resourceKey({ kind: 'link', netns: n.parent.netns, name: shim.name }),
+    ...(n.parent.netns ? { netns: n.parent.netns } : {}),
+    name: shim.name,
+    role: 'shim' as const,
+    network: n.name,
+    mac,
+    addresses: [`${formatIp(shim.ip)}/${shim.ip.family === 4 ? 32 : 128}`],
+    routes,
+    gateways: [],
+  };
+  if (n.dataplane === 'kernel') return { ...base, type: 'macvlan', parent: n.parent, mode: 'bridge' };
+  const ifname = portIfname(n.name, '#host-shim');
+  return {
+    ...base,
+    type: 'veth',
+    peer: { ...(n.parent.netns ? { netns: n.parent.netns } : {}), name: ifname },
+    port: { name: `${n.name}.shim`, network: n.name, mac, mode: 'bridge', ...(n.vlan !== undefined ? { vlan: n.vlan } : {}), ifname },
+  };
+}

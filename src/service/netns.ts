@@ -1,0 +1,53 @@
+/**
+ * Named network namespaces (`ip netns` bind mounts under /run/netns) and the few operations the
+ * rtnetlink API does not cover (checksum offload through ethtool), run with iproute2.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Run a command; throws with its stderr on failure. */
+export async function sh(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 });
+    return stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${(e.stderr ?? '').trim() || e.message}`);
+  }
+}
+
+/** Whether the named namespace exists. */
+export function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
+
+/** Names of all named namespaces. */
+export function listNetns(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+}
+
+/** Create a named namespace with `lo` up. */
+export async function createNetns(name: string): Promise<void> {
+  await sh('ip', ['netns', 'add', name]);
+  await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** Delete a named namespace (the bind mount; the namespace dies with its last user). */
+export async function deleteNetns(name: string): Promise<void> {
+  if (!netnsExists(name)) return;
+  await sh('ip', ['netns', 'del', name]);
+}
+
+/** Turn off TX checksum offload (and with it TSO) on a veth end, so frames that cross AF_PACKET carry valid checksums. */
+export async function disableTxOffload(ifname: string, netns?: string): Promise<void> {
+  const args = ['-K', ifname, 'tx', 'off'];
+  if (netns) await sh('ip', ['netns', 'exec', netns, 'ethtool', ...args]);
+  else await sh('ethtool', args);
+}

@@ -1,0 +1,161 @@
+/**
+ * What this state directory's config created (namespaces and links), persisted in
+ * `<state-dir>/owned.json` with atomic writes. A resource is recorded *before* it is created
+ * (write-ahead), so after a crash anything recorded that exists is ours, and teardown removes
+ * exactly what was created and nothing else. Also: the state directory's lock.
+ */
+import { open, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readJsonFile, removeStaleTemporaries, writeFileAtomic } from './atomic-file.ts';
+
+/** A namespace created by macdemux. */
+export interface OwnedNetns {
+  kind: 'netns';
+  name: string;
+}
+
+/** A link created by macdemux (for a veth: this end; deleting it removes the peer too). */
+export interface OwnedLink {
+  kind: 'link';
+  /** Namespace it lives in (undefined: the daemon's own). */
+  netns?: string;
+  name: string;
+  role: 'endpoint' | 'shim' | 'tap';
+  network: string;
+  endpoint?: string;
+  /** Device type created: macvlan, macvtap or veth. */
+  type: 'macvlan' | 'macvtap' | 'veth';
+  /** veth: the other end (the switch port in the parent's namespace). */
+  peer?: { netns?: string; name: string };
+}
+
+export type OwnedResource = OwnedNetns | OwnedLink;
+
+/** Stable key of a resource: `netns:NAME` or `link:NETNS/NAME` (empty NETNS = own namespace). */
+export function resourceKey(r: { kind: 'netns'; name: string } | { kind: 'link'; netns?: string; name: string }): string {
+  return r.kind === 'netns' ? `netns:${r.name}` : `link:${r.netns ?? ''}/${r.name}`;
+}
+
+const FILE = 'owned.json';
+
+/** The persisted ownership records of one state directory. */
+export class OwnershipStore {
+  private resources: Map<string, OwnedResource>;
+  private configPath: string | undefined;
+
+  private constructor(
+    readonly path: string,
+    configPath: string | undefined,
+    resources: Map<string, OwnedResource>,
+  ) {
+    this.configPath = configPath;
+    this.resources = resources;
+  }
+
+  static async open(dir: string): Promise<OwnershipStore> {
+    await removeStaleTemporaries(dir, FILE);
+    const raw = (await readJsonFile(join(dir, FILE))) as { config?: string; resources?: OwnedResource[] } | undefined;
+    const map = new Map<string, OwnedResource>();
+    for (const r of raw?.resources ?? []) map.set(resourceKey(r), r);
+    return new OwnershipStore(join(dir, FILE), raw?.config, map);
+  }
+
+  /** The config file this state belongs to (absolute path), if recorded. */
+  get config(): string | undefined {
+    return this.configPath;
+  }
+
+  /**
+   * Bind the state to a config file. Refuses another config while resources are recorded (the
+   * other config's resources would be torn down as "no longer declared").
+   */
+  async bindConfig(file: string, force = false): Promise<void> {
+    const abs = resolve(file);
+    if (this.configPath && this.configPath !== abs && this.resources.size && !force) {
+      throw new Error(
+        `state directory holds resources of ${this.configPath}, not ${abs}: use another --state-dir, or run \`macdemux down ${this.configPath}\` first`,
+      );
+    }
+    if (this.configPath !== abs) {
+      this.configPath = abs;
+      await this.save();
+    }
+  }
+
+  has(key: string): boolean {
+    return this.resources.has(key);
+  }
+
+  get(key: string): OwnedResource | undefined {
+    return this.resources.get(key);
+  }
+
+  list(): OwnedResource[] {
+    return [...this.resources.values()];
+  }
+
+  /** Record a resource (before creating it) and persist. */
+  async record(r: OwnedResource): Promise<void> {
+    const key = resourceKey(r);
+    if (JSON.stringify(this.resources.get(key)) === JSON.stringify(r)) return;
+    this.resources.set(key, r);
+    await this.save();
+  }
+
+  /** Forget a resource (after removing it) and persist. */
+  async forget(key: string): Promise<void> {
+    if (!this.resources.delete(key)) return;
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    const resources = [...this.resources.values()].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
+    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, config: this.configPath, resources }, null, 2)}\n`);
+  }
+}
+
+/** Whether a process is alive (signal 0). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** An exclusive lock on a state directory (a pid file; a dead owner's lock is taken over). */
+export class StateLock {
+  private constructor(readonly path: string) {}
+
+  static async acquire(dir: string, what = 'macdemux'): Promise<StateLock> {
+    const path = join(dir, 'lock');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(path, 'wx', 0o600);
+        await fh.writeFile(`${process.pid} ${what}\n`);
+        await fh.close();
+        return new StateLock(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const text = await readFile(path, 'utf8').catch(() => '');
+      const pid = Number(text.split(/\s/)[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        const err = new Error(`state directory ${dir} is in use by pid ${pid} (${text.trim().split(' ').slice(1).join(' ') || 'unknown'})`) as Error & { code: string; pid: number };
+        err.code = 'ERR_MACDEMUX_LOCKED';
+        err.pid = pid;
+        throw err;
+      }
+      await unlink(path).catch(() => {});
+    }
+    // Last resort: overwrite (the owner is gone).
+    await writeFile(path, `${process.pid} ${what}\n`, { mode: 0o600 });
+    return new StateLock(path);
+  }
+
+  async release(): Promise<void> {
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    if (Number(text.split(/\s/)[0]) === process.pid) await unlink(this.path).catch(() => {});
+  }
+}
