@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 export const COMMANDS: Record<string, string> = {
   demo: 'build a lab, run the userspace switch with traffic next to the kernel bridge, print a table',
   link: 'create/delete/list macvlan, macvtap, veth and bridge links (iproute2 words)',
+  addr: 'add/delete/list IPv4 and IPv6 addresses (iproute2 words)',
+  route: 'add/delete/list routes (iproute2 words)',
   switch: 'run a userspace switch in the foreground',
   bench: 'benchmark macdemux side by side with the Linux bridge, kernel macvlan and OVS',
   up: 'apply a network config (idempotent)',
@@ -23,12 +25,20 @@ export const COMMANDS: Record<string, string> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`);
-  return `usage: macdemux <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: macdemux [-n NETNS] <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
 /** Run the CLI with argv (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // Global `-n NS` / `--netns NS` before the command (like `ip -n NS link ...`) is handed to
+  // the command as its first two arguments.
+  let global: string[] = [];
+  if ((argv[0] === '-n' || argv[0] === '--netns') && argv.length >= 2) {
+    global = argv.slice(0, 2);
+    argv = argv.slice(2);
+  }
+  const [command, ...cmdArgs] = argv;
+  const rest = [...global, ...cmdArgs];
   if (!command || command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(usage());
     return command ? 0 : 2;

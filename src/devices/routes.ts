@@ -52,7 +52,7 @@ interface ParsedSpec {
   family: 4 | 6;
 }
 
-function parseSpec(r: RouteSpec): ParsedSpec {
+function parseSpec(r: RouteSpec, forAdd: boolean): ParsedSpec {
   if (!r || typeof r !== 'object') throw new InvalidArgumentError('route', 'an object with dst', r);
   if (r.dev !== undefined) validateIfname(r.dev, 'route.dev');
   if (r.metric !== undefined) validateInt(r.metric, 'route.metric', 0, 0xffffffff);
@@ -69,7 +69,7 @@ function parseSpec(r: RouteSpec): ParsedSpec {
   }
   if (via && via.family !== dst.family) throw new InvalidArgumentError('route.via', `an IPv${dst.family} gateway`, r.via);
   if (src && src.family !== dst.family) throw new InvalidArgumentError('route.src', `an IPv${dst.family} address`, r.src);
-  if (!r.dev && !via) throw new InvalidArgumentError('route', 'dev or via', r);
+  if (forAdd && !r.dev && !via) throw new InvalidArgumentError('route', 'dev or via', r);
   return { dst, via, src, family: dst.family };
 }
 
@@ -98,7 +98,7 @@ function routeMessage(type: number, flags: number, r: RouteSpec, p: ParsedSpec, 
 }
 
 async function routeOp(type: number, flags: number, r: RouteSpec, opts: NetnsOption, op: string): Promise<void> {
-  const p = parseSpec(r);
+  const p = parseSpec(r, type === RTM.NEWROUTE);
   const ctx: ErrorContext = { what: 'route', ifname: r.dst, op };
   await withRtnl(opts.netns, (s) => {
     const oif = r.dev !== undefined ? getLinkOn(s, r.dev, { ...ctx, op: `${op} (dev ${r.dev})` }).ifindex : undefined;

@@ -1,0 +1,367 @@
+/**
+ * `macdemux link ...`: iproute2-style link management over rtnetlink.
+ *
+ *   macdemux [-n NS] link add NAME type macvlan|macvtap link PARENT [mode MODE] [nopromisc] [nodst]
+ *                    [address MAC] [mtu N] [netns NS] [macaddr add|set MAC...] [bcqueuelen N] [bclim N] [up]
+ *   macdemux [-n NS] link add NAME type veth peer name PEER [netns NS] [address MAC]
+ *   macdemux [-n NS] link add NAME type bridge
+ *   macdemux [-n NS] link set NAME [up|down] [address MAC] [mtu N] [promisc on|off] [netns NS]
+ *                    [master BR|nomaster] [name NEW] [mode MODE] [flag nopromisc|nodst|null]
+ *                    [macaddr add|del|set|flush MAC...] [bcqueuelen N] [bclim N] [hairpin on|off]
+ *   macdemux [-n NS] link del NAME
+ *   macdemux [-n NS] link show [NAME] [--json]
+ */
+import {
+  changeMacvlan,
+  createBridge,
+  createLink,
+  createMacvlan,
+  createVeth,
+  deleteLink,
+  getLink,
+  listLinks,
+  setBridgePort,
+  setLink,
+  setSourceMacs,
+  type LinkInfo,
+  type LinkSettings,
+  type MacvlanSettings,
+} from '../devices/index.ts';
+import { validateMacaddrOp, validateMode, type MacaddrOp } from '../devices/validate.ts';
+import { InvalidArgumentError } from '../errors.ts';
+
+export const LINK_USAGE = `usage: macdemux [-n NETNS] link <command>
+  link add NAME type macvlan|macvtap link PARENT [mode private|vepa|bridge|passthru|source]
+           [nopromisc] [nodst] [address MAC] [mtu N] [netns NS] [macaddr add|set MAC...]
+           [bcqueuelen N] [bclim N] [numtxqueues N] [up]
+  link add NAME type veth peer name PEER [netns NS] [address MAC] [up]
+  link add NAME type bridge [address MAC] [mtu N] [up]
+  link set NAME [up|down] [address MAC] [mtu N] [promisc on|off] [netns NS] [master BR|nomaster]
+           [name NEW] [txqueuelen N] [type macvlan|macvtap] [mode MODE] [flag nopromisc|nodst|null]
+           [nopromisc] [nodst] [macaddr add|del|set|flush [MAC...]] [bcqueuelen N] [bclim N]
+           [hairpin on|off] [learning on|off]
+  link del NAME
+  link show [NAME] [--json|-j]
+Options: -n NETNS (before or after "link") runs inside that network namespace, like ip -n.
+`;
+
+/** A small cursor over argv words with iproute2-style helpers. */
+export class Words {
+  private i = 0;
+  constructor(private readonly w: string[]) {}
+  get done(): boolean {
+    return this.i >= this.w.length;
+  }
+  peek(): string | undefined {
+    return this.w[this.i];
+  }
+  next(what: string): string {
+    const v = this.w[this.i++];
+    if (v === undefined) throw new InvalidArgumentError(what, 'a value', undefined);
+    return v;
+  }
+  int(what: string): number {
+    const s = this.next(what);
+    if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(what, 'an integer', s);
+    return Number(s);
+  }
+  onOff(what: string): boolean {
+    const s = this.next(what);
+    if (s !== 'on' && s !== 'off') throw new InvalidArgumentError(what, '"on" or "off"', s);
+    return s === 'on';
+  }
+}
+
+/** Pull global options (-n NS, --netns NS, -j/--json/json) out of argv. */
+export function splitGlobals(argv: string[]): { netns?: string; json: boolean; rest: string[] } {
+  const rest: string[] = [];
+  let netns: string | undefined;
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if ((a === '-n' || a === '--netns' || a === '-netns') && i + 1 < argv.length) {
+      netns = argv[++i];
+    } else if (a === '--json' || a === '-j' || a === '-json') {
+      json = true;
+    } else {
+      rest.push(a);
+    }
+  }
+  return netns !== undefined ? { netns, json, rest } : { json, rest };
+}
+
+const MACADDR_STOP = new Set([
+  'up', 'down', 'address', 'mtu', 'promisc', 'netns', 'master', 'nomaster', 'name', 'mode', 'flag',
+  'nopromisc', 'nodst', 'macaddr', 'bcqueuelen', 'bclim', 'hairpin', 'learning', 'type', 'link',
+  'txqueuelen', 'numtxqueues', 'numrxqueues', 'peer',
+]);
+
+/** MACs after `macaddr OP` up to the next keyword. */
+function macList(w: Words): string[] {
+  const out: string[] = [];
+  while (!w.done && !MACADDR_STOP.has(w.peek() as string)) out.push(w.next('macaddr'));
+  return out;
+}
+
+function netnsArg(s: string): string | { pid: number } {
+  return /^\d+$/.test(s) ? { pid: Number(s) } : s;
+}
+
+async function add(args: string[], netns: string | undefined, json: boolean): Promise<number> {
+  const w = new Words(args);
+  let name: string | undefined;
+  let kind: string | undefined;
+  let parent: string | undefined;
+  let mode: string | undefined;
+  let mac: string | undefined;
+  let mtu: number | undefined;
+  let target: string | { pid: number } | undefined;
+  let nopromisc = false;
+  let nodst = false;
+  let up = false;
+  let sourceMacs: string[] | undefined;
+  let bcQueueLen: number | undefined;
+  let bcCutoff: number | undefined;
+  let numTxQueues: number | undefined;
+  let numRxQueues: number | undefined;
+  let txQueueLen: number | undefined;
+  let peer: { name?: string; netns?: string | { pid: number }; mac?: string } | undefined;
+  while (!w.done) {
+    const k = w.next('argument');
+    switch (k) {
+      case 'name': name = w.next('name'); break;
+      case 'dev': name = w.next('dev'); break;
+      case 'type': kind = w.next('type'); break;
+      case 'link': parent = w.next('link'); break;
+      case 'mode': mode = w.next('mode'); break;
+      case 'address': mac = w.next('address'); break;
+      case 'mtu': mtu = w.int('mtu'); break;
+      case 'netns': target = netnsArg(w.next('netns')); break;
+      case 'nopromisc': nopromisc = true; break;
+      case 'nodst': nodst = true; break;
+      case 'flag': {
+        const f = w.next('flag');
+        if (f === 'nopromisc') nopromisc = true;
+        else if (f === 'nodst') nodst = true;
+        else if (f !== 'null') throw new InvalidArgumentError('flag', 'nopromisc, nodst or null', f);
+        break;
+      }
+      case 'up': up = true; break;
+      case 'bcqueuelen': bcQueueLen = w.int('bcqueuelen'); break;
+      case 'bclim': bcCutoff = w.int('bclim'); break;
+      case 'numtxqueues': numTxQueues = w.int('numtxqueues'); break;
+      case 'numrxqueues': numRxQueues = w.int('numrxqueues'); break;
+      case 'txqueuelen': case 'txqlen': case 'qlen': txQueueLen = w.int('txqueuelen'); break;
+      case 'macaddr': {
+        const op = w.next('macaddr');
+        if (op !== 'add' && op !== 'set') throw new InvalidArgumentError('macaddr', '"add" or "set" when creating', op);
+        sourceMacs = [...(sourceMacs ?? []), ...macList(w)];
+        break;
+      }
+      case 'peer': {
+        peer = {};
+        // peer [name] P [netns NS] [address MAC]
+        while (!w.done) {
+          const pk = w.peek();
+          if (pk === 'name') { w.next('peer'); peer.name = w.next('peer name'); }
+          else if (pk === 'netns') { w.next('peer'); peer.netns = netnsArg(w.next('peer netns')); }
+          else if (pk === 'address') { w.next('peer'); peer.mac = w.next('peer address'); }
+          else if (peer.name === undefined && pk !== undefined && !MACADDR_STOP.has(pk)) peer.name = w.next('peer name');
+          else break;
+        }
+        break;
+      }
+      default:
+        if (name === undefined) name = k;
+        else throw new InvalidArgumentError('link add', 'a known keyword (see "macdemux link help")', k);
+    }
+  }
+  if (name === undefined) throw new InvalidArgumentError('NAME', 'a device name', undefined);
+  if (kind === undefined) throw new InvalidArgumentError('type', 'macvlan, macvtap, veth or bridge', undefined);
+  const common = {
+    name,
+    ...(mac !== undefined ? { mac } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(up ? { up } : {}),
+    ...(target !== undefined ? { targetNetns: target } : {}),
+    ...(numTxQueues !== undefined ? { numTxQueues } : {}),
+    ...(numRxQueues !== undefined ? { numRxQueues } : {}),
+    ...(txQueueLen !== undefined ? { txQueueLen } : {}),
+  };
+  const o = netns !== undefined ? { netns } : {};
+  let link: LinkInfo;
+  if (kind === 'macvlan' || kind === 'macvtap') {
+    if (parent === undefined) throw new InvalidArgumentError('link', 'a parent device (link PARENT)', undefined);
+    link = await createMacvlan(
+      {
+        ...common,
+        kind,
+        parent,
+        ...(mode !== undefined ? { mode: validateMode(mode) } : {}),
+        ...(nopromisc ? { nopromisc } : {}),
+        ...(nodst ? { nodst } : {}),
+        ...(sourceMacs !== undefined ? { sourceMacs } : {}),
+        ...(bcQueueLen !== undefined ? { bcQueueLen } : {}),
+        ...(bcCutoff !== undefined ? { bcCutoff } : {}),
+      },
+      o,
+    );
+  } else if (kind === 'veth') {
+    if (!peer?.name) throw new InvalidArgumentError('peer name', 'the name of the other end', undefined);
+    link = await createVeth(
+      {
+        ...common,
+        peer: peer.name,
+        ...(peer.netns !== undefined ? { peerNetns: peer.netns } : {}),
+        ...(peer.mac !== undefined ? { peerMac: peer.mac } : {}),
+        ...(up ? { peerUp: true } : {}),
+      },
+      o,
+    );
+  } else if (kind === 'bridge') {
+    link = await createBridge(common, o);
+  } else {
+    link = await createLink({ ...common, kind, ...(parent !== undefined ? { parent } : {}) }, o);
+  }
+  if (json) process.stdout.write(`${JSON.stringify(link)}\n`);
+  return 0;
+}
+
+async function set(args: string[], netns: string | undefined): Promise<number> {
+  const w = new Words(args);
+  let name: string | undefined;
+  const link: LinkSettings = {};
+  const mv: MacvlanSettings = {};
+  const port: { hairpin?: boolean; learning?: boolean } = {};
+  const macOps: { op: MacaddrOp; macs: string[] }[] = [];
+  while (!w.done) {
+    const k = w.next('argument');
+    switch (k) {
+      case 'dev': name = w.next('dev'); break;
+      case 'up': link.up = true; break;
+      case 'down': link.up = false; break;
+      case 'address': link.mac = w.next('address'); break;
+      case 'mtu': link.mtu = w.int('mtu'); break;
+      case 'promisc': link.promisc = w.onOff('promisc'); break;
+      case 'netns': link.netns = netnsArg(w.next('netns')); break;
+      case 'master': link.master = w.next('master'); break;
+      case 'nomaster': link.master = null; break;
+      case 'name': link.name = w.next('name'); break;
+      case 'txqueuelen': case 'txqlen': case 'qlen': link.txQueueLen = w.int('txqueuelen'); break;
+      case 'type': {
+        const t = w.next('type');
+        if (t !== 'macvlan' && t !== 'macvtap') throw new InvalidArgumentError('type', 'macvlan or macvtap', t);
+        break;
+      }
+      case 'mode': mv.mode = validateMode(w.next('mode')); break;
+      case 'nopromisc': mv.nopromisc = true; break;
+      case 'nodst': mv.nodst = true; break;
+      case 'flag': {
+        const f = w.next('flag');
+        if (!['nopromisc', 'nodst', 'null'].includes(f)) throw new InvalidArgumentError('flag', 'nopromisc, nodst or null', f);
+        mv.nopromisc = f === 'nopromisc';
+        mv.nodst = f === 'nodst';
+        break;
+      }
+      case 'bcqueuelen': mv.bcQueueLen = w.int('bcqueuelen'); break;
+      case 'bclim': mv.bcCutoff = w.int('bclim'); break;
+      case 'macaddr': {
+        const op = validateMacaddrOp(w.next('macaddr'), 'macaddr');
+        macOps.push({ op, macs: macList(w) });
+        break;
+      }
+      case 'hairpin': port.hairpin = w.onOff('hairpin'); break;
+      case 'learning': port.learning = w.onOff('learning'); break;
+      default:
+        if (name === undefined) name = k;
+        else throw new InvalidArgumentError('link set', 'a known keyword (see "macdemux link help")', k);
+    }
+  }
+  if (name === undefined) throw new InvalidArgumentError('NAME', 'a device name', undefined);
+  const o = netns !== undefined ? { netns } : {};
+  // Generic settings first (a bridge port needs its master before hairpin), then kind-specific
+  // ones, and last what renames the device or moves it away.
+  const { netns: moveTo, name: rename, ...generic } = link;
+  if (Object.keys(generic).length) await setLink(name, generic, o);
+  if (Object.keys(mv).length) await changeMacvlan(name, mv, o);
+  for (const m of macOps) await setSourceMacs(name, m.op, m.macs, o);
+  if (Object.keys(port).length) await setBridgePort(name, port, o);
+  if (moveTo !== undefined || rename !== undefined) {
+    await setLink(name, { ...(moveTo !== undefined ? { netns: moveTo } : {}), ...(rename !== undefined ? { name: rename } : {}) }, o);
+  }
+  return 0;
+}
+
+/** One line per link, `ip -br`-like with macvlan details. */
+export function formatLinkTable(links: LinkInfo[]): string {
+  const rows = links.map((l) => [
+    String(l.ifindex),
+    l.name,
+    l.kind ?? '-',
+    l.parent ?? (l.parentIndex !== undefined ? `if${l.parentIndex}${l.netnsId !== undefined ? `@nsid${l.netnsId}` : ''}` : '-'),
+    l.macvlan
+      ? [l.macvlan.mode, l.macvlan.nopromisc ? 'nopromisc' : '', l.macvlan.nodst ? 'nodst' : ''].filter(Boolean).join(',')
+      : '-',
+    l.mac ?? '-',
+    String(l.mtu),
+    l.operstate,
+    l.flags.join(','),
+    l.master ?? '-',
+    l.macvlan?.sourceMacs.length ? l.macvlan.sourceMacs.join(',') : '-',
+  ]);
+  const head = ['IDX', 'NAME', 'KIND', 'PARENT', 'MODE', 'MAC', 'MTU', 'STATE', 'FLAGS', 'MASTER', 'SOURCE-MACS'];
+  const all = [head, ...rows];
+  const width = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+async function show(args: string[], netns: string | undefined, json: boolean): Promise<number> {
+  const w = new Words(args);
+  let name: string | undefined;
+  while (!w.done) {
+    const k = w.next('argument');
+    if (k === 'dev') name = w.next('dev');
+    else if (name === undefined) name = k;
+    else throw new InvalidArgumentError('link show', 'at most one NAME', k);
+  }
+  const o = netns !== undefined ? { netns } : {};
+  const links = name !== undefined ? [await getLink(name, o)] : await listLinks(o);
+  process.stdout.write(json ? `${JSON.stringify(links)}\n` : formatLinkTable(links));
+  return 0;
+}
+
+/** Entry point: `macdemux link ...`. */
+export async function run(argv: string[]): Promise<number> {
+  const { netns, json, rest } = splitGlobals(argv);
+  const [sub, ...args] = rest;
+  switch (sub) {
+    case 'add':
+    case 'create':
+      return add(args, netns, json);
+    case 'del':
+    case 'delete': {
+      const w = new Words(args);
+      let name = w.next('NAME');
+      if (name === 'dev') name = w.next('dev');
+      await deleteLink(name, netns !== undefined ? { netns } : {});
+      return 0;
+    }
+    case 'set':
+    case 'change':
+      return set(args, netns);
+    case undefined:
+    case 'show':
+    case 'list':
+    case 'ls':
+      return show(args, netns, json);
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(LINK_USAGE);
+      return 0;
+    default:
+      process.stderr.write(`macdemux link: unknown command "${sub}"\n${LINK_USAGE}`);
+      return 2;
+  }
+}
+
