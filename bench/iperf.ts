@@ -15,7 +15,7 @@ export async function tcpThroughput(tb: Testbed, seconds: number): Promise<{ gbp
   if (!tb.tcp || !sink?.ip) return { gbps: null, reason: 'no TCP path in this scenario' };
   if (!hasIperf3()) return { gbps: null, reason: 'iperf3 is not installed' };
   const port = '5201';
-  const server = sink.ns.spawn('iperf3', ['-s', '-1', '-B', sink.ip, '-p', port]);
+  const server = sink.ns.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', sink.ip, '-p', port]);
   try {
     await new Promise<void>((resolve, reject) => {
       let out = '';

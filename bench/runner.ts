@@ -206,7 +206,12 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
           if (rep !== 1 || !job.primary) return;
           const size = sizes[0]!;
           const a = acc(job.scenario.name, job.variant, size, mainPorts);
-          if (opts.search && maxLoad64 && maxLoad64.fwdPps > 0 && job.scenario.name !== 'generator') {
+          if (opts.search && maxLoad64 && maxLoad64.fwdPps > 0 && job.scenario.name !== 'generator' && maxLoad64.lossRatio <= opts.search.maxLoss) {
+            // Nothing lost even at the generator's maximum: that is the zero-loss rate (the generator limits it).
+            a.zeroLossPps = maxLoad64.offeredPps;
+            a.notes.add('zero-loss rate = the generator\'s maximum (no loss at max load)');
+            progress.line(`[${label(job)} ${size}B zero-loss] no loss at max load: ${fmtPps(a.zeroLossPps)}`);
+          } else if (opts.search && maxLoad64 && maxLoad64.fwdPps > 0 && job.scenario.name !== 'generator') {
             const s = opts.search;
             const r = await zeroLossSearch(tb, counters, generator, {
               frameSize: size, maxPps: maxLoad64.offeredPps, startPps: maxLoad64.fwdPps, iterations: s.iterations,

@@ -5,7 +5,7 @@
  * forwarded = rx_packets at the count points (or the testbed's own counter). Rates and CPU are taken
  * over a steady window after a warm-up; loss is counted over the whole trial after a short drain.
  */
-import { cpuDelta, sampleCpu, type CpuSample } from './cpu.ts';
+import { cpuDelta, sampleCpu, type CpuSample } from '../src/demo/cpu.ts';
 import { LinkStatsPool } from '../src/demo/link-stats.ts';
 import { startTraffic, type GeneratorKind } from '../src/demo/traffic.ts';
 import type { Testbed } from './testbed.ts';

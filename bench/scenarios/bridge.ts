@@ -25,8 +25,9 @@ export const bridgeScenario: Scenario = {
     for (let j = 1; j <= ctx.ports - ctx.sinks; j++) fdb.push(`fdb add ${extraMac(j)} dev ${base.ports[0]} master static`);
     await bridgeBatch(base.sw, fdb);
     const notes: string[] = [];
-    const nf = await base.sw.exec('sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables']);
-    if (nf.code === 0 && nf.stdout.trim() === '1') notes.push('br_netfilter is loaded with bridge-nf-call-iptables=1');
+    // No netfilter on bridged frames (perf-anchors.md §4.1); these sysctls exist only with br_netfilter.
+    const nf = await base.sw.exec('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0']);
+    if (nf.code === 0) notes.push('br_netfilter is loaded; bridge-nf-call-{ip,ip6,arp}tables set to 0 in the switch namespace');
     const tb: Testbed = {
       lab: ctx.lab,
       gen: base.gen,

@@ -40,7 +40,11 @@ export const generatorScenario: Scenario = {
       if (!io.ok) throw new Error(io.reason);
       const sink = io.mod.openSink({ ifname: base.uplink, netns: base.sw.name, promisc: true, cpu: ctx.forwarderCpu });
       tb.countAt = [];
-      tb.forwarded = () => sink.stats().packets;
+      // Every frame counts: test frames (`packets`) and others (trafgen's, `other`).
+      tb.forwarded = () => {
+        const s = sink.stats();
+        return s.packets + (s.other ?? 0);
+      };
       tb.stop = async () => {
         await sink.close();
       };

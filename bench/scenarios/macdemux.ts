@@ -8,7 +8,7 @@
  * The engine's threads are started with the main thread pinned to the forwarder CPU.
  */
 import { loadDataplane, type PortSpec, type SwitchLike } from '../../src/demo/deps.ts';
-import { withMainThreadOn } from '../affinity.ts';
+import { withMainThreadOn } from '../../src/demo/affinity.ts';
 import { buildBase, extraMac, sinkMac, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
 import type { ScenarioName } from '../types.ts';

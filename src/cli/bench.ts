@@ -104,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  process.env.MACDEMUX_LOG_LEVEL ??= 'warn';
   // Imported here so `--help` works without the lab or the addon.
   const { defaultOptions, runBench } = await import('../../bench/runner.ts');
   const { SCENARIO_NAMES } = await import('../../bench/types.ts');

@@ -46,6 +46,10 @@ export interface SinkStats {
   duplicates: number;
   malformed: number;
   latencyUs: { p50: number; p99: number; p999: number };
+  /** Frames without the test payload. */
+  other?: number;
+  /** Frames the kernel dropped because the ring was full. */
+  kernelDrops?: number;
 }
 /** A running native sink. */
 export interface NativeSink {
@@ -56,7 +60,7 @@ export interface NativeSink {
 /** The parts of src/io this package uses. */
 export interface IoModule {
   startGenerator(opts: GeneratorOptions): NativeGenerator;
-  openSink(opts: { ifname: string; netns?: string; promisc?: boolean; cpu?: number }): NativeSink;
+  openSink(opts: { ifname: string; netns?: string; promisc?: boolean; cpu?: number; blockSize?: number; blockCount?: number; retireTovMs?: number }): NativeSink;
 }
 
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
@@ -80,7 +84,22 @@ export interface SwitchLike {
   setPortMode(name: string, mode: MacvlanMode): void;
   start(): Promise<void>;
   stop(): Promise<void>;
-  counters(): unknown;
+  counters(): SwitchCountersLike;
+}
+/** Counters of one port (subset of src/dataplane PortCounters). */
+export interface PortCountersLike {
+  rxPackets: number;
+  txPackets: number;
+  txDropped: number;
+  rxDropped: number;
+}
+/** Counter snapshot (subset of src/dataplane SwitchCounters). */
+export interface SwitchCountersLike {
+  uplink: PortCountersLike;
+  ports: Record<string, PortCountersLike>;
+  rxFrames: number;
+  forwarded: number;
+  drops: Record<string, number>;
 }
 export interface SwitchOptions {
   uplink: string;

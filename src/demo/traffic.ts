@@ -14,6 +14,24 @@ import { loadIo, type NativeGenerator } from './deps.ts';
 
 export type GeneratorKind = 'native' | 'trafgen';
 
+/** trafgen process groups still running: killed when this process exits, whatever the reason. */
+const liveTrafgen = new Set<number>();
+let exitHook = false;
+function trackTrafgen(pid: number): void {
+  liveTrafgen.add(pid);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const p of liveTrafgen) {
+      try {
+        process.kill(-p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+}
+
 /** What to send. */
 export interface TrafficSpec {
   /** Namespace of the sending interface. */
@@ -131,10 +149,12 @@ function startTrafgen(spec: TrafficSpec): Promise<RunningTraffic> {
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   let exited = false;
+  if (child.pid !== undefined) trackTrafgen(child.pid);
   const done = new Promise<TrafficResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       exited = true;
+      if (child.pid !== undefined) liveTrafgen.delete(child.pid);
       clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
       const elapsedNs = Number(process.hrtime.bigint() - started);
