@@ -34,8 +34,11 @@ export function decodeErrorPayload(payload: Buffer, flags: number): NetlinkAck {
     echoedLen = flags & NLM_F.CAPPED ? NLMSG_HDRLEN : origLen;
   }
   if (flags & NLM_F.ACK_TLVS) {
-    const tlvOff = align4(4 + echoedLen);
-    if (tlvOff <= payload.length) decodeTlvs(Attrs.parse(payload, tlvOff), ack);
+    // echoedLen comes from the wire: bound it before aligning (align4 works on 32-bit ints).
+    if (echoedLen >= 0 && echoedLen <= payload.length) {
+      const tlvOff = align4(4 + echoedLen);
+      if (tlvOff <= payload.length) decodeTlvs(Attrs.parse(payload, tlvOff), ack);
+    }
   }
   return ack;
 }

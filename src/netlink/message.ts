@@ -163,7 +163,7 @@ export class Attrs {
   /** Parse a run of attributes from `buf` (bounds-checked; stops at the first bad one). */
   static parse(buf: Buffer, offset = 0): Attrs {
     const list: NlAttr[] = [];
-    let off = offset;
+    let off = Math.max(0, offset);
     while (off + NLA_HDRLEN <= buf.length) {
       const len = readU16(buf, off);
       const rawType = readU16(buf, off + 2);
