@@ -22,7 +22,7 @@ import {
   type LinkInfo,
 } from '../devices/index.ts';
 import { log } from '../log.ts';
-import type { ServiceConfig } from './config.ts';
+import type { MacvlanMode, ServiceConfig } from './config.ts';
 import { parentKey } from './config.ts';
 import { type DesiredLink, type DesiredState, desiredState } from './desired.ts';
 import { formatIp, parseCidr, parseIp } from './ipaddr.ts';
@@ -60,6 +60,8 @@ export class ReconcileError extends Error {
 export interface ApplyOptions {
   /** Pause after each resource (tests: make a crash mid-apply easy to hit). */
   stepDelayMs?: number;
+  /** Runtime mode changes (control API) by endpoint name; they win over the network's mode. */
+  modeOverrides?: ReadonlyMap<string, MacvlanMode>;
 }
 
 const nsOpt = (netns?: string) => (netns ? { netns } : {});
@@ -171,6 +173,12 @@ export async function apply(
     logger().info({ event: 'leases.committed', changes: plan.changes }, `leases: ${plan.changes.length ? plan.changes.join('; ') : 'unchanged'}`);
   }
   const desired = desiredState(config, plan.table);
+  for (const l of desired.links) {
+    const m = l.endpoint !== undefined ? opts.modeOverrides?.get(l.endpoint) : undefined;
+    if (!m) continue;
+    if (l.type !== 'veth') l.mode = m;
+    if (l.port) l.port.mode = m;
+  }
   const wantedLinks = new Map(desired.links.map((l) => [l.key, l]));
   const wantedNs = new Set(desired.namespaces);
 

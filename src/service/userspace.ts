@@ -1,0 +1,200 @@
+/**
+ * The userspace data plane of the service: one macdemux engine Switch per parent (uplink), with
+ * one port per endpoint (an AF_PACKET port on the veth end in the parent's namespace, bound to
+ * the endpoint's MAC and VLAN). `sync` applies only the difference: ports added, removed,
+ * re-added when their MAC/VLAN/interface changed, modes changed live.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { log } from '../log.ts';
+import type { MacvlanMode, ParentRef } from './config.ts';
+import { parentKey } from './config.ts';
+import type { DesiredPort, DesiredState } from './desired.ts';
+
+/** Counters of one port as the engine reports them (the switch's view: rx = from the endpoint). */
+export interface EnginePortCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  rxDropped: number;
+  txDropped: number;
+  forwarded?: number;
+  [k: string]: unknown;
+}
+
+/** Counters of one switch (TEAM.md: SwitchCounters). */
+export interface EngineCounters {
+  uplink: EnginePortCounters;
+  ports: Record<string, EnginePortCounters>;
+  rxFrames: number;
+  forwarded: number;
+  drops: Record<string, number>;
+  workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
+  [k: string]: unknown;
+}
+
+/** The engine's Switch, as the TEAM.md contract describes it. */
+interface SwitchLike {
+  addPort(p: {
+    name: string;
+    mac: string;
+    mode?: MacvlanMode;
+    vlan?: number;
+    backend: { kind: 'packet'; ifname: string };
+  }): void;
+  removePort(name: string): void;
+  setPortMode(name: string, mode: MacvlanMode): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  counters(): EngineCounters;
+}
+type SwitchCtor = new (opts: { uplink: string; netns?: string; workers?: number; learning?: boolean; name?: string }) => SwitchLike;
+
+let ctor: SwitchCtor | undefined;
+
+/** Load the engine's Switch class (src/dataplane). Throws a clear error when it is not available. */
+export async function loadSwitch(): Promise<SwitchCtor> {
+  if (ctor) return ctor;
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dataplane');
+  const candidates = ['index.ts', 'switch.ts'].map((f) => join(dir, f)).filter((f) => existsSync(f));
+  for (const f of candidates) {
+    const mod = (await import(pathToFileURL(f).href)) as { Switch?: SwitchCtor };
+    if (typeof mod.Switch === 'function') return (ctor = mod.Switch);
+  }
+  throw new Error('the userspace data plane (src/dataplane Switch) is not available in this build');
+}
+
+interface Managed {
+  parent: ParentRef;
+  sw: SwitchLike;
+  ports: Map<string, DesiredPort>;
+  started: boolean;
+}
+
+const logger = () => log('userspace');
+
+/** The running Switches of the daemon. */
+export class SwitchManager {
+  private readonly switches = new Map<string, Managed>();
+  /** Runtime mode changes (control API), kept across reloads until the daemon stops. */
+  readonly modeOverrides = new Map<string, MacvlanMode>();
+
+  constructor(private readonly opts: { workers?: number } = {}) {}
+
+  /** Bring the switches in line with the desired state (userspace ports only). */
+  async sync(desired: DesiredState, uplinks: { network: string; parent: ParentRef; userspace: boolean }[]): Promise<void> {
+    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[] }>();
+    for (const u of uplinks) {
+      if (!u.userspace) continue;
+      const pk = parentKey(u.parent);
+      if (!want.has(pk)) want.set(pk, { parent: u.parent, ports: [] });
+    }
+    for (const l of desired.links) {
+      if (!l.port) continue;
+      const u = uplinks.find((x) => x.network === l.network);
+      if (u) want.get(parentKey(u.parent))?.ports.push(l.port);
+    }
+    // Stop switches no longer wanted.
+    for (const [pk, m] of this.switches) {
+      if (!want.has(pk)) {
+        await m.sw.stop().catch((err: Error) => logger().warn({ event: 'switch.stop-failed', uplink: pk, err: err.message }, `stop ${pk}: ${err.message}`));
+        this.switches.delete(pk);
+        logger().info({ event: 'switch.stopped', uplink: pk }, `switch on ${pk} stopped`);
+      }
+    }
+    const Switch = want.size ? await loadSwitch() : undefined;
+    for (const [pk, w] of want) {
+      let m = this.switches.get(pk);
+      if (!m) {
+        const sw = new Switch!({
+          uplink: w.parent.dev,
+          ...(w.parent.netns ? { netns: w.parent.netns } : {}),
+          ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+          name: pk,
+        });
+        m = { parent: w.parent, sw, ports: new Map(), started: false };
+        this.switches.set(pk, m);
+        logger().info({ event: 'switch.created', uplink: pk }, `switch on ${pk} created`);
+      }
+      const next = new Map(w.ports.map((p) => [p.name, { ...p, mode: this.modeOverrides.get(p.name) ?? p.mode }]));
+      for (const [name, cur] of m.ports) {
+        const p = next.get(name);
+        if (!p || p.mac !== cur.mac || p.vlan !== cur.vlan || p.ifname !== cur.ifname) {
+          m.sw.removePort(name);
+          m.ports.delete(name);
+          logger().info({ event: 'port.removed', uplink: pk, port: name }, `port ${name} removed from ${pk}`);
+        }
+      }
+      for (const [name, p] of next) {
+        const cur = m.ports.get(name);
+        if (!cur) {
+          m.sw.addPort({
+            name,
+            mac: p.mac,
+            mode: p.mode,
+            ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
+            backend: { kind: 'packet', ifname: p.ifname },
+          });
+          m.ports.set(name, p);
+          logger().info({ event: 'port.added', uplink: pk, port: name, mac: p.mac, vlan: p.vlan, mode: p.mode }, `port ${name} added to ${pk}`);
+        } else if (cur.mode !== p.mode) {
+          m.sw.setPortMode(name, p.mode);
+          m.ports.set(name, p);
+          logger().info({ event: 'port.mode', uplink: pk, port: name, mode: p.mode }, `port ${name} mode ${cur.mode} -> ${p.mode}`);
+        }
+      }
+      if (!m.started) {
+        await m.sw.start();
+        m.started = true;
+        logger().info({ event: 'switch.started', uplink: pk, ports: m.ports.size }, `switch on ${pk} started with ${m.ports.size} port(s)`);
+      }
+    }
+  }
+
+  /** Whether a port is served here. */
+  hasPort(name: string): boolean {
+    for (const m of this.switches.values()) if (m.ports.has(name)) return true;
+    return false;
+  }
+
+  /** Change a port's mode live (remembered across reloads). */
+  setPortMode(name: string, mode: MacvlanMode): void {
+    for (const m of this.switches.values()) {
+      const p = m.ports.get(name);
+      if (!p) continue;
+      m.sw.setPortMode(name, mode);
+      m.ports.set(name, { ...p, mode });
+      this.modeOverrides.set(name, mode);
+      logger().info({ event: 'port.mode', port: name, mode }, `port ${name} mode -> ${mode}`);
+      return;
+    }
+    throw new Error(`no userspace port "${name}"`);
+  }
+
+  /** Current mode of a userspace port. */
+  portMode(name: string): MacvlanMode | undefined {
+    for (const m of this.switches.values()) {
+      const p = m.ports.get(name);
+      if (p) return p.mode;
+    }
+    return undefined;
+  }
+
+  /** Counters of every switch, by uplink key. */
+  counters(): Record<string, EngineCounters> {
+    const out: Record<string, EngineCounters> = {};
+    for (const [pk, m] of this.switches) if (m.started) out[pk] = m.sw.counters();
+    return out;
+  }
+
+  /** Stop every switch. */
+  async stopAll(): Promise<void> {
+    for (const [pk, m] of this.switches) {
+      await m.sw.stop().catch((err: Error) => logger().warn({ event: 'switch.stop-failed', uplink: pk, err: err.message }, `stop ${pk}: ${err.message}`));
+      logger().info({ event: 'switch.stopped', uplink: pk }, `switch on ${pk} stopped`);
+    }
+    this.switches.clear();
+  }
+}
