@@ -30,6 +30,8 @@ export interface EngineNative {
   ): number;
   /** Create an engine: handle or -errno. */
   engineCreate(opts: EngineCreateOptions): NativeHandle | number;
+  /** Why the last engineCreate failed (the step, e.g. 'uplink "eth0": bind'). */
+  engineCreateError(): string;
   engineStart(e: NativeHandle): number;
   engineStop(e: NativeHandle): number;
   engineDestroy(e: NativeHandle): number;

@@ -1,0 +1,182 @@
+// The demux engine: worker threads that poll the uplink and the port rings, parse, decide
+// (demux.h), append to per-egress TX batches and flush once per batch.
+//
+// Threads and ownership:
+// - Each worker owns one uplink PacketRing (all workers' uplink rings form one PACKET_FANOUT group
+//   when workers > 1) and transmits to the uplink on it, so uplink TX needs no lock.
+// - Port backends (Egress) live in a registry indexed by slot. A port's RX is polled by one worker
+//   (slot % workers); its TX may be used by any worker under the egress's spinlock.
+// - The port table is an immutable snapshot (TableHolder); workers read it between quiescent points
+//   (Epochs). Detaching a port unpublishes it, waits for quiescence, then closes it.
+// - Counters live in one uint64 array (shared memory, viewed from TypeScript as a BigUint64Array):
+//   a header, then per worker a block of worker counters followed by per-slot counters. Each worker
+//   writes only its own block (single writer, relaxed stores); TypeScript sums the blocks.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "demux.h"
+#include "packet_ring.h"
+#include "port_table.h"
+
+namespace mdx {
+
+// Counter layout (keep in sync with src/dataplane/counters.ts).
+constexpr uint32_t kHeaderWords = 8;  // magic, version, workers, maxSlots, workerWords, slotWords, 0, 0
+constexpr uint32_t kWorkerWords = 32;
+enum WorkerField : uint32_t {
+  kWLoops = 0,
+  kWRxFrames = 1,
+  kWForwarded = 2,
+  kWEgressCopies = 3,
+  kWTxDropped = 4,
+  kWTableSwaps = 5,
+  kWFdbLearned = 6,
+  kWDrops = 8,  // kDropCount words: drops by reason
+};
+constexpr uint32_t kSlotWords = 8;
+enum SlotField : uint32_t {
+  kSRxPackets = 0,
+  kSRxBytes = 1,
+  kSTxPackets = 2,
+  kSTxBytes = 3,
+  kSTxDropped = 4,
+  kSRxDropped = 5,
+  kSForwarded = 6,
+  kSRingDrops = 7,  // kernel ring drops (PACKET_STATISTICS tp_drops) of this slot's RX ring
+};
+
+struct EngineOptions {
+  std::string uplink, netns;
+  int workers = 1;
+  uint32_t maxSlots = 8192;
+  bool learning = false;
+  uint32_t ageingMs = 300000;
+  int fanoutGroup = 0;
+  bool promisc = true;
+  bool qdiscBypass = false;
+  uint32_t uplinkBlockSize = 1 << 20, uplinkBlocks = 8, uplinkTxFrames = 1024;
+  uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
+};
+
+class Engine;
+
+// A JS port: frames go to a ThreadSafeFunction in batches.
+struct JsBatch {
+  std::vector<uint8_t> data;
+  std::vector<uint32_t> offsets, lengths;
+};
+
+enum class EgressKind { kPacket, kJs };
+
+struct Egress {
+  uint32_t slot = 0;
+  EgressKind kind = EgressKind::kPacket;
+  int rxWorker = -1;
+  std::unique_ptr<PacketRing> ring;
+  std::atomic_flag lock = ATOMIC_FLAG_INIT;
+  // JS
+  Napi::ThreadSafeFunction tsfn;
+  std::unique_ptr<JsBatch> pending;
+  void Lock() {
+    while (lock.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  void Unlock() { lock.clear(std::memory_order_release); }
+};
+
+// Learning FDB (optional): fixed-size open-addressing table of (vlan, mac) -> slot with last-seen
+// time. Racy by design between workers (a torn update can misdirect a frame until the next one
+// refreshes it), never unsafe: every field is an atomic word.
+class Fdb {
+ public:
+  explicit Fdb(uint32_t ageingMs) : ageingMs_(ageingMs), entries_(kSize) {}
+  void Learn(uint16_t vlan, uint64_t mac, uint32_t slot, uint32_t nowMs);
+  uint32_t LookupSlot(uint16_t vlan, uint64_t mac, uint32_t nowMs) const;  // 0 = none
+  void ForgetSlot(uint32_t slot);
+
+ private:
+  static constexpr uint32_t kSize = 1 << 16, kProbe = 16;
+  struct Entry {
+    std::atomic<uint64_t> key{0};
+    std::atomic<uint32_t> slot{0};
+    std::atomic<uint32_t> seenMs{0};
+  };
+  uint32_t ageingMs_;
+  std::vector<Entry> entries_;
+};
+
+struct Worker {
+  int idx = 0;
+  int epfd = -1;
+  int evfd = -1;
+  int reader = -1;
+  std::unique_ptr<PacketRing> uplink;
+  std::thread thread;
+  uint64_t* wc = nullptr;  // worker counters
+  uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
+  std::vector<uint8_t> dirty;
+  std::vector<uint32_t> dirtyList;
+  std::vector<uint32_t> decision;
+  std::vector<uint8_t> scratchIn, scratchOut;
+  bool uplinkDirty = false;
+};
+
+class Engine {
+ public:
+  static int Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::string* err);
+  ~Engine();
+  int Start();
+  int Stop();
+  int SetTable(const uint8_t* blob, size_t len, std::string* err);
+  int AttachPacket(uint32_t slot, const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames,
+                   std::string* err);
+  int AttachJs(uint32_t slot, Napi::ThreadSafeFunction tsfn, std::string* err);
+  int Detach(uint32_t slot);
+  // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
+  int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
+             uint32_t n);
+  uint64_t* counters() { return counters_->data(); }
+  size_t counterWords() const { return counters_->size(); }
+  // Keeps the counter memory alive for a JS view that may outlive the engine.
+  std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
+  const EngineOptions& options() const { return opts_; }
+  bool running() const { return running_; }
+
+ private:
+  Engine() = default;
+  void Run(Worker* w);
+  void DrainInject(Worker& w, const PortTable& t);
+  template <class F>
+  void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
+               uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
+  void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
+  void FlushAll(Worker& w);
+  void FlushJs(Worker& w, Egress* e);  // e locked by caller
+  uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
+
+  EngineOptions opts_;
+  std::shared_ptr<std::vector<uint64_t>> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::atomic<Egress*>> egress_;
+  std::mutex controlMu_;  // serializes control operations (attach/detach/setTable/start/stop)
+  TableHolder table_;
+  Epochs epochs_;
+  std::unique_ptr<Fdb> fdb_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  // inject queue
+  std::mutex injectMu_;
+  std::vector<uint8_t> injectData_;
+  std::vector<uint32_t> injectOff_, injectLen_, injectSlot_;
+};
+
+}  // namespace mdx

@@ -1,0 +1,8 @@
+/** Public API of the userspace data plane. */
+export { Switch, type SwitchOptions } from './switch.ts';
+export { decide, parseFrame, UPLINK, NO_TCI, type Delivery } from './decide.ts';
+export { PortTable, type TableEntry, DEFAULT_MAX_FRAME_LEN } from './port-table.ts';
+export { validatePortSpec, MODES } from './port-spec.ts';
+export { DropReason, DROP_REASON_NAMES } from './drop-reasons.ts';
+export { parseMac, formatMac } from './mac.ts';
+export type { MacvlanMode, PortSpec, PortBackend, FrameBatch, PortCounters, SwitchCounters } from './types.ts';

@@ -1,0 +1,313 @@
+/**
+ * The userspace switch: an uplink device and virtual ports with macvlan modes, run by the native
+ * engine (addon/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
+ * change builds a new immutable port table that the engine swaps in atomically.
+ */
+import { randomInt } from 'node:crypto';
+import { InvalidArgumentError, systemError } from '../errors.ts';
+import { log } from '../log.ts';
+import { CounterView, emptyPortCounters } from './counters.ts';
+import { engineNative, type EngineNative, type NativeHandle } from './native-types.ts';
+import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
+import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
+import type { FrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
+
+/** Options of a {@link Switch}. */
+export interface SwitchOptions {
+  /** Uplink device (an AF_PACKET ring is opened on it, promiscuous). */
+  uplink: string;
+  /** Network namespace of the uplink and of the port devices (name or path). */
+  netns?: string;
+  /** Worker threads (PACKET_FANOUT on the uplink when > 1). Default 1. */
+  workers?: number;
+  /** Learning mode: an FDB of source MACs seen on ports, with ageing (off by default; not macvlan). */
+  learning?: boolean;
+  /** FDB ageing time in ms (learning mode). Default 300000 (the Linux bridge's 300 s). */
+  ageingMs?: number;
+  /** Name for logs. */
+  name?: string;
+  /** Mode of ports that do not name one. Default 'bridge'. */
+  defaultMode?: MacvlanMode;
+  /** Maximum number of ports (engine slots - 1). Default 8191. */
+  maxPorts?: number;
+  /** Largest accepted frame, without VLAN tag and FCS. Default 1514 (MTU 1500). */
+  maxFrameLen?: number;
+  /** Uplink RX ring: block size and count; TX ring frames. */
+  ring?: { blockSize?: number; blocks?: number; txFrames?: number };
+  /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
+  portRing?: { blockSize?: number; blocks?: number; txFrames?: number };
+}
+
+interface PortState extends ValidPort {
+  slot: number;
+  attached: boolean;
+}
+
+/** A running (or configured) userspace switch. */
+export class Switch {
+  readonly name: string;
+  private readonly opts: Required<Pick<SwitchOptions, 'uplink' | 'workers' | 'learning' | 'maxPorts' | 'maxFrameLen' | 'defaultMode'>> &
+    SwitchOptions;
+  private readonly ports = new Map<string, PortState>();
+  private readonly n: EngineNative;
+  private engine: NativeHandle | undefined;
+  private view: CounterView | undefined;
+  private nextSlot = 1;
+  private readonly logger = log('switch');
+  private jsErrors = 0;
+
+  constructor(opts: SwitchOptions) {
+    if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
+    if (typeof opts.uplink !== 'string' || opts.uplink.length < 1 || opts.uplink.length > 15)
+      throw new InvalidArgumentError('uplink', 'an interface name of 1-15 characters', opts.uplink);
+    if (opts.netns !== undefined && (typeof opts.netns !== 'string' || opts.netns.length === 0))
+      throw new InvalidArgumentError('netns', 'a namespace name or path', opts.netns);
+    const workers = opts.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 32) throw new InvalidArgumentError('workers', 'an integer 1..32', opts.workers);
+    const maxPorts = opts.maxPorts ?? 8191;
+    if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 65535) throw new InvalidArgumentError('maxPorts', 'an integer 1..65535', opts.maxPorts);
+    const maxFrameLen = opts.maxFrameLen ?? DEFAULT_MAX_FRAME_LEN;
+    if (!Number.isInteger(maxFrameLen) || maxFrameLen < 60 || maxFrameLen > 65535)
+      throw new InvalidArgumentError('maxFrameLen', 'an integer 60..65535', opts.maxFrameLen);
+    if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
+    const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
+    this.opts = { ...opts, workers, maxPorts, maxFrameLen, learning: opts.learning ?? false, defaultMode };
+    this.name = opts.name ?? `switch:${opts.uplink}`;
+    this.n = engineNative();
+  }
+
+  /** True between start() and stop(). */
+  get running(): boolean {
+    return this.engine !== undefined;
+  }
+
+  /** Add a port (live when running: its backend is opened, then the new table is published). */
+  addPort(p: PortSpec): void {
+    const v = validatePortSpec(p, `port "${(p as Partial<PortSpec>)?.name ?? ''}"`, this.opts.defaultMode);
+    if (this.ports.has(v.name)) throw new InvalidArgumentError('port.name', 'a name not used by another port', v.name);
+    if (this.ports.size >= this.opts.maxPorts) throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + 1);
+    const state: PortState = { ...v, slot: this.allocSlot(), attached: false };
+    const next = new Map(this.ports).set(v.name, state);
+    const table = this.buildTable(next); // throws on conflicts before anything changes
+    if (this.engine) {
+      this.view!.resetSlot(state.slot);
+      this.attach(state);
+      try {
+        this.publish(table);
+      } catch (err) {
+        this.detach(state);
+        throw err;
+      }
+    }
+    this.ports.set(v.name, state);
+  }
+
+  /** Remove a port (live: unpublished first, then its backend is closed). */
+  removePort(name: string): void {
+    const state = this.ports.get(name);
+    if (!state) throw new InvalidArgumentError('name', 'the name of a port of this switch', name);
+    const next = new Map(this.ports);
+    next.delete(name);
+    if (this.engine) {
+      this.publish(this.buildTable(next));
+      this.detach(state);
+    }
+    this.ports.delete(name);
+  }
+
+  /** Change a port's mode (live). */
+  setPortMode(name: string, mode: MacvlanMode): void {
+    const state = this.ports.get(name);
+    if (!state) throw new InvalidArgumentError('name', 'the name of a port of this switch', name);
+    const m = validateMode(mode, 'mode');
+    if ((m === 'passthru') !== (state.mode === 'passthru'))
+      throw new InvalidArgumentError('mode', 'a change that does not enter or leave passthru (as in the kernel)', mode);
+    const updated: PortState = { ...state, mode: m, sourceMacs: m === 'source' ? state.sourceMacs : [] };
+    const next = new Map(this.ports).set(name, updated);
+    const table = this.buildTable(next);
+    if (this.engine) this.publish(table);
+    this.ports.set(name, updated);
+  }
+
+  /** The current table (what decide() is run against; also for JS-side decisions). */
+  table(): PortTable {
+    return this.buildTable(this.ports);
+  }
+
+  /** Port names and their specs. */
+  portSpecs(): PortSpec[] {
+    return [...this.ports.values()].map((s) => ({ ...s.spec, mode: s.mode }));
+  }
+
+  /** Open the uplink, attach every port, publish the table and start the workers. */
+  async start(): Promise<void> {
+    if (this.engine) return;
+    const created = this.n.engineCreate({
+      uplink: this.opts.uplink,
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+      workers: this.opts.workers,
+      maxSlots: this.opts.maxPorts + 1,
+      learning: this.opts.learning,
+      ageingMs: this.opts.ageingMs ?? 300000,
+      fanoutGroup: randomInt(1, 0xffff),
+      ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
+      ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
+      ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),
+    });
+    if (typeof created === 'number') {
+      throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineCreateError() || 'open' });
+    }
+    this.engine = created;
+    this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
+    try {
+      for (const s of this.ports.values()) this.attach(s);
+      this.publish(this.buildTable(this.ports));
+      const rc = this.n.engineStart(created);
+      if (rc < 0) throw systemError(rc, 'engineStart', { what: 'switch', ifname: this.opts.uplink });
+    } catch (err) {
+      this.n.engineDestroy(created);
+      this.engine = undefined;
+      for (const s of this.ports.values()) s.attached = false;
+      throw err;
+    }
+    this.logger.info({ switch: this.name, ports: this.ports.size, workers: this.opts.workers }, 'switch started');
+  }
+
+  /** Stop the workers and close every ring. Counters stay readable. */
+  async stop(): Promise<void> {
+    const e = this.engine;
+    if (!e) return;
+    this.n.engineStop(e);
+    this.n.engineDestroy(e);
+    this.engine = undefined;
+    for (const s of this.ports.values()) s.attached = false;
+    this.logger.info({ switch: this.name }, 'switch stopped');
+  }
+
+  /**
+   * Frames from a JS port into the switch (switched as if the port had transmitted them).
+   * Returns the number of frames accepted (the queue holds up to 65536 frames).
+   */
+  inject(portName: string, frames: Uint8Array[] | FrameBatch): number {
+    const state = this.ports.get(portName);
+    if (!state) throw new InvalidArgumentError('portName', 'the name of a port of this switch', portName);
+    if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
+    let data: Uint8Array;
+    let offsets: Uint32Array;
+    let lengths: Uint32Array;
+    if (Array.isArray(frames)) {
+      const total = frames.reduce((a, f) => a + f.length, 0);
+      data = new Uint8Array(total);
+      offsets = new Uint32Array(frames.length);
+      lengths = new Uint32Array(frames.length);
+      let o = 0;
+      frames.forEach((f, i) => {
+        data.set(f, o);
+        offsets[i] = o;
+        lengths[i] = f.length;
+        o += f.length;
+      });
+    } else {
+      ({ data, offsets, lengths } = frames);
+      if (offsets.length !== frames.count) {
+        offsets = offsets.subarray(0, frames.count);
+        lengths = lengths.subarray(0, frames.count);
+      }
+    }
+    const rc = this.n.engineInject(this.engine, state.slot, data, offsets, lengths);
+    if (rc < 0) throw systemError(rc, 'engineInject', { what: 'port', ifname: portName });
+    return rc;
+  }
+
+  /** Counters per port and uplink, drops by reason, per worker (read from shared memory). */
+  counters(): SwitchCounters {
+    const ports: SwitchCounters['ports'] = {};
+    if (!this.view) {
+      for (const name of this.ports.keys()) ports[name] = emptyPortCounters();
+      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [] };
+    }
+    for (const s of this.ports.values()) ports[s.name] = this.view.slot(s.slot);
+    return { uplink: this.view.slot(0), ports, ...this.view.totals() };
+  }
+
+  // ---- internals ----
+
+  private allocSlot(): number {
+    const used = new Set([...this.ports.values()].map((s) => s.slot));
+    for (let i = 0; i < this.opts.maxPorts; i++) {
+      const s = this.nextSlot;
+      this.nextSlot = this.nextSlot >= this.opts.maxPorts ? 1 : this.nextSlot + 1;
+      if (!used.has(s)) return s;
+    }
+    throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + 1);
+  }
+
+  private buildTable(ports: Map<string, PortState>): PortTable {
+    const entries: TableEntry[] = [...ports.values()].map((s) => ({
+      slot: s.slot,
+      mac: s.mac,
+      vlan: s.vlan,
+      mode: s.mode,
+      nodst: s.nodst,
+      sourceMacs: s.sourceMacs,
+      multicastGroups: s.multicastGroups,
+    }));
+    return new PortTable(entries, { maxFrameLen: this.opts.maxFrameLen });
+  }
+
+  private publish(table: PortTable): void {
+    const rc = this.n.engineSetTable(this.engine!, table.encode());
+    if (rc < 0) throw systemError(rc, 'engineSetTable', { what: 'switch', ifname: this.opts.uplink, op: `table update (${this.n.engineLastError(this.engine!)})` });
+  }
+
+  private attach(s: PortState): void {
+    const e = this.engine!;
+    const b = s.spec.backend;
+    let rc: number;
+    if (b.kind === 'packet') {
+      const pr = this.opts.portRing ?? {};
+      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, {
+        ...(pr.blockSize ? { ringBlockSize: pr.blockSize } : {}),
+        ...(pr.blocks ? { ringBlocks: pr.blocks } : {}),
+        ...(pr.txFrames ? { txFrames: pr.txFrames } : {}),
+      });
+    } else if (b.kind === 'tap') {
+      rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1);
+    } else {
+      const onFrames = b.onFrames;
+      rc = this.n.engineAttachJs(e, s.slot, (data, offsets, lengths, count) => {
+        try {
+          onFrames(makeBatch(data, offsets, lengths, count));
+        } catch (err) {
+          if (this.jsErrors++ < 5) this.logger.error({ port: s.name, err }, 'JS port handler threw');
+        }
+      });
+    }
+    if (rc < 0) {
+      const ifname = b.kind === 'js' ? s.name : b.ifname;
+      throw systemError(rc, 'engineAttach', { what: `port "${s.name}" backend`, ifname, op: this.n.engineLastError(e) || 'attach' });
+    }
+    s.attached = true;
+  }
+
+  private detach(s: PortState): void {
+    if (!s.attached || !this.engine) return;
+    const rc = this.n.engineDetach(this.engine, s.slot);
+    s.attached = false;
+    if (rc < 0 && rc !== -2) throw systemError(rc, 'engineDetach', { what: 'port', ifname: s.name });
+  }
+}
+
+/** A FrameBatch over native batch memory. */
+export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): FrameBatch {
+  return {
+    count,
+    data,
+    offsets,
+    lengths,
+    frame(i: number): Uint8Array {
+      if (!Number.isInteger(i) || i < 0 || i >= count) throw new InvalidArgumentError('i', `a frame index 0..${count - 1}`, i);
+      return data.slice(offsets[i], offsets[i]! + lengths[i]!);
+    },
+  };
+}
