@@ -317,6 +317,6 @@ void InitPacketIo(Napi::Env env, Napi::Object exports) {
   fn("sinkReset", SinkReset);
   fn("sinkClose", SinkClose);
   fn("sinkCounters", SinkCounters);
-  // InitPacketPort(env, exports);
+  InitPacketPort(env, exports);
   // InitTapQueue(env, exports);
 }

@@ -204,8 +204,9 @@ int PacketRing::UpdateKernelStats() {
   tpacket_stats_v3 st{};
   socklen_t len = sizeof(st);
   if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return -errno;
-  if (st.tp_drops) Bump(counters_->rxDrops, st.tp_drops);
-  if (st.tp_freeze_q_cnt) Bump(counters_->freezes, st.tp_freeze_q_cnt);
+  // Atomic adds: this may run on a poll thread while the RX thread also folds stats.
+  if (st.tp_drops) __atomic_fetch_add(&counters_->rxDrops, st.tp_drops, __ATOMIC_RELAXED);
+  if (st.tp_freeze_q_cnt) __atomic_fetch_add(&counters_->freezes, st.tp_freeze_q_cnt, __ATOMIC_RELAXED);
   return 0;
 }
 

@@ -48,6 +48,7 @@ struct RxFrameInfo {
   uint32_t vlanTci;  // 0xffffffff = no tag; else TCI | (TPID << 16) when the TPID is known (0 -> 0x8100)
   uint32_t status;   // tp_status bits (TP_STATUS_VLAN_VALID, CSUMNOTREADY, GSO_TCP, ...)
   uint32_t offset;   // frame - mapping base (for zero-copy views)
+  uint32_t headroom; // writable bytes before the frame (before the vnet header when present)
 };
 
 class PacketRing {
@@ -199,6 +200,7 @@ int PacketRing::RxWalkBlock(int block, F&& fn) {
         fi.vlanTci = kNoVlan;
       }
       fi.offset = static_cast<uint32_t>(fi.frame - map_->base);
+      fi.headroom = mac >= TPACKET3_HDRLEN + vnet ? mac - TPACKET3_HDRLEN - vnet : 0;
       pkts++;
       bytes += h->tp_len;
       visited++;

@@ -10,3 +10,7 @@ export { PortCountersView, PORT_COUNTER_NAMES } from './counters.ts';
 export type { PortCounterName, PortCounterSnapshot } from './counters.ts';
 export { parseMac, formatMac, isMac } from './mac.ts';
 export type { RingTuning } from './options.ts';
+export { PacketPort, FrameBatch, TP_STATUS } from './packet-port.ts';
+export type { PacketPortOptions, FanoutMode } from './packet-port.ts';
+export { encodeBpf, parseTcpdumpDd, bpfEtherType, bpfDstMac } from './bpf.ts';
+export type { BpfProgram, BpfInsn } from './bpf.ts';

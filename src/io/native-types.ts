@@ -93,3 +93,38 @@ export interface PacketIoNative {
 export function io(): PacketIoNative {
   return native() as unknown as PacketIoNative;
 }
+
+export interface NativePortInfo {
+  fd: number;
+  ifindex: number;
+  rxBlockSize: number;
+  rxBlockCount: number;
+  txSlots: number;
+  txSlotCapacity: number;
+  vnetHdr: boolean;
+}
+
+export interface PacketPortNative {
+  portOpen(opts: NativeRingOptions): NativeHandle | number;
+  portInfo(h: NativeHandle): NativePortInfo;
+  portRingBuffer(h: NativeHandle): ArrayBuffer;
+  portCounters(h: NativeHandle): ArrayBuffer;
+  /** Frames of the next ready block described in desc (4 words each); 0 when none; -errno. */
+  portRecv(h: NativeHandle, desc: Uint32Array, reinsertVlan: boolean): number;
+  portRelease(h: NativeHandle): void;
+  portSend(h: NativeHandle, frames: Uint8Array[], withVnet: boolean): number;
+  portFlush(h: NativeHandle): number;
+  portTxInFlight(h: NativeHandle): number;
+  portAttachFilter(h: NativeHandle, insns: Uint8Array): number;
+  portUpdateStats(h: NativeHandle): number;
+  /** Start the poll thread; cb(1, 0) = a block is ready, cb(2, -errno) = error (thread exited). */
+  portStart(h: NativeHandle, cb: (kind: number, arg: number) => void): number;
+  portArm(h: NativeHandle): void;
+  portRef(h: NativeHandle, ref: boolean): void;
+  portClose(h: NativeHandle): void;
+}
+
+/** The addon, typed for packet ports. */
+export function portNative(): PacketPortNative {
+  return native() as unknown as PacketPortNative;
+}
