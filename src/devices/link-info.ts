@@ -170,10 +170,12 @@ export function decodeLink(m: NlMessage): LinkInfo {
   if (minMtu !== undefined) link.minMtu = minMtu;
   const maxMtu = a.u32(IFLA.MAX_MTU);
   if (maxMtu !== undefined) link.maxMtu = maxMtu;
-  const parent = a.u32(IFLA.LINK);
-  if (parent !== undefined && parent !== ifi.index) link.parentIndex = parent;
   const nsid = a.s32(IFLA.LINK_NETNSID);
   if (nsid !== undefined && nsid >= 0) link.netnsId = nsid;
+  // IFLA_LINK equal to the own index means "no lower device" -- unless it lives in another
+  // namespace (a veth peer there may well have the same ifindex).
+  const parent = a.u32(IFLA.LINK);
+  if (parent && (parent !== ifi.index || link.netnsId !== undefined)) link.parentIndex = parent;
   const master = a.u32(IFLA.MASTER);
   if (master) link.masterIndex = master;
   const txq = a.u32(IFLA.TXQLEN);
