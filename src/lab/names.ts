@@ -24,9 +24,14 @@ export function makePrefix(pid: number = process.pid): string {
 }
 
 /** Validate a caller-supplied prefix (field name for errors: `prefix`). */
-export function validatePrefix(prefix: unknown, field = 'prefix'): string {
+export function validatePrefix(prefix: unknown, field = 'prefix', pid: number = process.pid): string {
   if (typeof prefix !== 'string' || !SAFE_NAME.test(prefix) || prefix.length > 40) {
     throw new InvalidArgumentError(field, 'a prefix of 1-40 characters [A-Za-z0-9_.-] starting with a letter or digit', prefix);
+  }
+  // A prefix that looks like another process's lab would be deleted as stale when that pid is dead.
+  const owner = parseLabNamespace(`${prefix}-x`);
+  if (owner && owner.pid !== pid) {
+    throw new InvalidArgumentError(field, `a prefix not of the form "mdx-<other pid>-" (mdx-${pid}-... is allowed)`, prefix);
   }
   return prefix;
 }

@@ -29,6 +29,9 @@ test('namespace name is <prefix>-<suffix>; bad suffixes are rejected naming the 
   }
   assert.throws(() => validatePrefix('has space'), InvalidArgumentError);
   assert.equal(validatePrefix('mdxbench'), 'mdxbench');
+  // a prefix naming another pid would be removed as stale by other runs
+  assert.throws(() => validatePrefix('mdx-1-abcd', 'opts.prefix', 4242), { field: 'opts.prefix' });
+  assert.equal(validatePrefix('mdx-4242-run1', 'prefix', 4242), 'mdx-4242-run1');
 });
 
 test('interface names over 15 bytes are rejected with InvalidArgumentError', () => {
