@@ -246,11 +246,11 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
         for (const size of sizes) {
           const a = acc(job.scenario.name, job.variant, size, mainPorts);
           if (a.trials.length === 0) {
-            a.status = 'failed';
+            a.status = isNotBuilt(err) ? 'skipped' : 'failed';
             a.reason = msg;
           } else a.notes.add(`run ${rep} failed: ${msg}`);
         }
-        progress.line(`[${label(job)}] failed: ${msg}`);
+        progress.line(`[${label(job)}] ${isNotBuilt(err) ? 'skipped' : 'failed'}: ${msg}`);
       }
     }
   }
@@ -284,7 +284,8 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
 
   const scenarios = [...accs.values()].map((a) => summarize(a, opts.sinks, generator));
   const order = (r: ScenarioResult): number => Object.keys(SCENARIOS).indexOf(r.name);
-  scenarios.sort((x, y) => order(x) - order(y) || x.ports - y.ports || x.variant.localeCompare(y.variant) || x.frameSize - y.frameSize);
+  const vorder = (r: ScenarioResult): number => SCENARIOS[r.name].variants.indexOf(r.variant);
+  scenarios.sort((x, y) => order(x) - order(y) || x.ports - y.ports || vorder(x) - vorder(y) || x.frameSize - y.frameSize);
   computeRatios(scenarios);
   const steal = [...accs.values()].flatMap((a) => a.trials.map((t) => t.stealFraction));
   if (steal.length && Math.max(...steal) > 0.02) notes.push(`CPU steal reached ${(Math.max(...steal) * 100).toFixed(1)}% in some trials`);
@@ -302,6 +303,12 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
     notes,
     durationS: Math.round((Date.now() - started) / 100) / 10,
   };
+}
+
+/** A dependency that this build lacks (e.g. a backend compiled out) rather than a broken run. */
+function isNotBuilt(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'ENOTSUP' || e.code === 'EOPNOTSUPP' || /not available in this build|not in this build/i.test(e.message ?? '');
 }
 
 function summarize(a: Acc, sinks: number, generator: GeneratorKind | null): ScenarioResult {

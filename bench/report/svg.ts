@@ -23,7 +23,7 @@ export function niceScale(max: number, ticks = 5): { max: number; step: number }
 }
 
 function fmtTick(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(Math.max(0, -Math.floor(Math.log10(v)) + 1));
+  return String(Number(v.toFixed(6)));
 }
 
 /** Grouped bar chart: throughput (Mpps) by frame size, one bar per forwarder. */
