@@ -2,7 +2,7 @@
  * The network lab shared by tests, the demo and the benchmarks: namespaces with a per-run prefix,
  * veth pairs, bridges, and a teardown that always runs. See docs/lab.md.
  */
-export { Lab, withLab, type VethSpec, type VethEnd, type BridgeOptions, type LabOptions } from './lab.ts';
+export { Lab, withLab, type VethSpec, type VethEnd, type BridgeOptions, type LabOptions, type NamespaceOptions } from './lab.ts';
 export { Namespace, type LinkStats, type LinkInfo, type SpawnTracker } from './namespace.ts';
 export {
   cleanupStaleLabs,

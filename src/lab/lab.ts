@@ -52,6 +52,14 @@ export interface BridgeOptions {
   addresses?: string[];
 }
 
+/** Options of {@link Lab.addNamespace}. */
+export interface NamespaceOptions {
+  /** false: disable IPv6 in the namespace (no router solicitations, MLD or DAD frames on its links). */
+  ipv6?: boolean;
+  /** sysctls to set once the namespace exists (net.* keys are per namespace). */
+  sysctls?: Record<string, string | number>;
+}
+
 export interface LabOptions {
   /**
    * Namespace name prefix; default `mdx-<pid>-<4 hex random>`. A custom prefix is used verbatim; only
@@ -104,15 +112,21 @@ export class Lab {
   }
 
   /** Create namespace `<prefix>-<suffix>` with `lo` up. */
-  async addNamespace(suffix: string): Promise<Namespace> {
+  async addNamespace(suffix: string, opts: NamespaceOptions = {}): Promise<Namespace> {
     this.#assertLive();
     const name = namespaceName(this.prefix, suffix, 'suffix');
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('opts', 'an object', opts);
+    if (opts.ipv6 !== undefined && typeof opts.ipv6 !== 'boolean') throw new InvalidArgumentError('opts.ipv6', 'a boolean', opts.ipv6);
     if (this.#namespaces.some((n) => n.name === name)) {
       throw new InvalidArgumentError('suffix', 'a suffix not used yet in this lab', suffix);
     }
     await runCommand('ip', ['netns', 'add', name], { timeoutMs: 30_000 });
     const ns = new Namespace(name, (child) => this.#trackChild(child));
     this.#namespaces.push(ns);
+    if (opts.ipv6 === false) {
+      await ns.sysctl({ 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
+    }
+    if (opts.sysctls) await ns.sysctl(opts.sysctls);
     await ns.ip(['link', 'set', 'dev', 'lo', 'up']);
     return ns;
   }

@@ -110,6 +110,29 @@ export class Namespace {
     return r.code === 0;
   }
 
+  /**
+   * Set sysctls inside the namespace (`sysctl -qw key=value ...`; net.* keys are per namespace),
+   * e.g. `{ 'net.ipv6.conf.all.disable_ipv6': 1 }`.
+   */
+  async sysctl(settings: Record<string, string | number>): Promise<void> {
+    if (settings === null || typeof settings !== 'object') throw new InvalidArgumentError('settings', 'an object of sysctl keys to values', settings);
+    const args: string[] = [];
+    for (const [key, value] of Object.entries(settings)) {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(key)) throw new InvalidArgumentError(`settings key`, 'a sysctl key like "net.ipv4.ip_forward"', key);
+      if (!(typeof value === 'number' && Number.isFinite(value)) && !(typeof value === 'string' && /^[^\n=]*$/.test(value))) {
+        throw new InvalidArgumentError(`settings["${key}"]`, 'a number or a one-line string', value);
+      }
+      args.push(`${key}=${value}`);
+    }
+    if (args.length) await this.run('sysctl', ['-qw', ...args], { timeoutMs: 30_000 });
+  }
+
+  /** Read one sysctl inside the namespace. */
+  async readSysctl(key: string): Promise<string> {
+    if (typeof key !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(key)) throw new InvalidArgumentError('key', 'a sysctl key', key);
+    return (await this.run('sysctl', ['-n', key], { timeoutMs: 30_000 })).trim();
+  }
+
   /** Details of one link (`ip -d -j link show dev X`). */
   async linkInfo(ifname: string): Promise<LinkInfo> {
     validateIfname(ifname, 'ifname');

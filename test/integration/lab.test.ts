@@ -131,6 +131,14 @@ test('exec: exit codes, stdin, timeout; cleanupStaleLabs leaves live labs alone'
     await assert.rejects(a.run('sh', ['-c', 'echo boom >&2; exit 1']), /boom/);
     // the namespace really is separate: only lo in it
     assert.deepEqual(await a.links(), ['lo']);
+    const rootForward = (await runCommand('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim();
+    const rootV6 = (await runCommand('sysctl', ['-n', 'net.ipv6.conf.default.disable_ipv6'])).trim();
+    const q = await lab.addNamespace('q', { ipv6: false, sysctls: { 'net.ipv4.ip_forward': rootForward === '1' ? 0 : 1 } });
+    assert.equal(await q.readSysctl('net.ipv6.conf.default.disable_ipv6'), '1');
+    assert.equal(await q.readSysctl('net.ipv4.ip_forward'), rootForward === '1' ? '0' : '1');
+    assert.equal((await runCommand('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), rootForward, 'root namespace untouched');
+    assert.equal((await runCommand('sysctl', ['-n', 'net.ipv6.conf.default.disable_ipv6'])).trim(), rootV6);
+    await assert.rejects(q.sysctl({ 'bad key': 1 }), InvalidArgumentError);
     const removed = await cleanupStaleLabs();
     assert.ok(!removed.includes(a.name));
     assert.ok(listNamespaces().includes(a.name));
