@@ -205,3 +205,19 @@ test('error paths: missing parent, duplicate name, kernel extended-ack text', { 
     await assert.rejects(setLink('mv3', { up: true }, { netns }), { code: 'EADDRINUSE', ifname: 'mv3' });
   });
 });
+
+test('bclim (IFLA_MACVLAN_BC_CUTOFF): set at create and by change; the kernel reports it only when not 1', { skip: needsRoot }, async () => {
+  await withLab(async (lab) => {
+    const host = await hostWithParent(lab);
+    const netns = host.name;
+    const made = await createMacvlan({ name: 'bc0', parent: 'up0', mode: 'bridge', bcCutoff: -1 }, { netns });
+    assert.equal(made.macvlan?.bcCutoff, -1);
+    // Port-wide, last writer wins: a second device on the same port sees it too.
+    const other = await createMacvlan({ name: 'bc1', parent: 'up0', mode: 'bridge' }, { netns });
+    assert.equal(other.macvlan?.bcCutoff, -1);
+    await changeMacvlan('bc1', { bcCutoff: 1 }, { netns });
+    assert.equal((await getLink('bc0', { netns })).macvlan?.bcCutoff, undefined);
+    await changeMacvlan('bc0', { bcQueueLen: 0 }, { netns });
+    assert.equal((await ipLink(host, 'bc0')).linkinfo?.info_data?.bcqueuelen, 0);
+  });
+});
