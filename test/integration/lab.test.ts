@@ -7,6 +7,7 @@ import { needsRoot } from '../support.ts';
 import { Lab, withLab, cleanupStaleLabs, listNamespaces, runCommand } from '../../src/lab/index.ts';
 import { InvalidArgumentError } from '../../src/errors.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/macdemux.js', import.meta.url));
 const LAB_MODULE = fileURLToPath(new URL('../../src/lab/index.ts', import.meta.url));
 
 function labNamespaces(prefix: string): string[] {
@@ -192,6 +193,12 @@ test('a SIGKILLed lab owner leaves namespaces that cleanupStaleLabs removes', { 
   await exited;
   // SIGKILL allows no teardown: the namespaces (and the sleeper inside) are left behind
   const left = labNamespaces(prefix);
+  // `macdemux lab list --json` reports them as stale
+  const listed = JSON.parse(await runCommand(process.execPath, [BIN, 'lab', 'list', '--json'])) as { name: string; ownerPid: number; stale: boolean }[];
+  // (names still present after the listing existed during it; a concurrent run may have removed others)
+  for (const n of labNamespaces(prefix)) {
+    assert.deepEqual(listed.find((l) => l.name === n), { name: n, ownerPid: child.pid, ownerAlive: false, stale: true });
+  }
   const removed = await cleanupStaleLabs();
   // (a concurrent test run's Lab.create() may have cleaned some of them first, which is the same code)
   assert.ok(left.every((n) => removed.includes(n) || !listNamespaces().includes(n)));
