@@ -310,7 +310,8 @@ export async function createVeth(o: VethCreateOptions, opts: NetnsOption = {}): 
       });
     });
     if (o.peerUp) {
-      const peerReadNs = o.peerNetns !== undefined ? netnsRefPath(o.peerNetns) : o.targetNetns !== undefined ? netnsRefPath(o.targetNetns) : opts.netns;
+      // Without peerNetns the peer stays in the namespace of the request, even with targetNetns.
+      const peerReadNs = o.peerNetns !== undefined ? netnsRefPath(o.peerNetns) : opts.netns;
       await setLink(o.peer, { up: true }, peerReadNs !== undefined ? { netns: peerReadNs } : {});
       return o.targetNetns !== undefined ? await getLink(o.name, { netns: netnsRefPath(o.targetNetns) }) : await getLink(o.name, opts);
     }

@@ -63,6 +63,13 @@ test('veth pair with the peer created in another namespace (by name and by fd)',
     // Deleting one end deletes the pair.
     await deleteLink('va1', { netns: a.name });
     assert.equal(await ipLinkExists(b, 'vb1'), false);
+    // targetNetns moves this end only: without peerNetns the peer stays where the request ran.
+    const moved = await createVeth({ name: 'vx0', peer: 'vx1', targetNetns: b.name, up: true, peerUp: true }, { netns: a.name });
+    assert.equal(moved.name, 'vx0');
+    assert.equal(moved.up, true);
+    assert.ok((await ipLink(b, 'vx0')).flags.includes('UP'));
+    assert.ok((await ipLink(a, 'vx1')).flags.includes('UP'));
+    assert.equal(moved.lowerUp, true, 'both ends up: carrier');
   });
 });
 
