@@ -224,3 +224,29 @@ test('addresses IPv4/IPv6 add/del/list and routes add/del vs ip -j; the host shi
     assert.equal(await host.ping('10.0.36.193', { count: 1, timeoutS: 1 }), false, 'without the route the shim is not used');
   });
 });
+
+test('dumps spanning many datagrams: 300 macvlans and 300 addresses listed exactly as ip sees them', { skip: needsRoot }, async () => {
+  await withLab(async (lab) => {
+    const ns = await lab.addNamespace('many');
+    const netns = ns.name;
+    await createVeth({ name: 'p0', peer: 'p1', up: true, peerUp: true }, { netns });
+    const batch: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      batch.push(`link add m${i} link p0 type macvlan mode ${['private', 'vepa', 'bridge', 'source'][i % 4]}`);
+      batch.push(`addr add 10.${100 + (i >> 8)}.${i & 255}.1/32 dev p0`);
+    }
+    await ns.run('ip', ['-batch', '-'], { input: `${batch.join('\n')}\n`, timeoutMs: 60_000 });
+    const ours = await listLinks({ netns });
+    const oracle = JSON.parse(await ns.ip(['-d', '-j', 'link', 'show'])) as { ifindex: number; ifname: string; linkinfo?: { info_data?: { mode?: string } } }[];
+    assert.equal(ours.length, oracle.length);
+    assert.ok(ours.length >= 303);
+    assert.deepEqual(
+      ours.map((l) => `${l.ifindex} ${l.name} ${l.macvlan?.mode ?? '-'}`).sort(),
+      oracle.map((l) => `${l.ifindex} ${l.ifname} ${l.linkinfo?.info_data?.mode ?? '-'}`).sort(),
+    );
+    assert.ok(ours.filter((l) => l.kind === 'macvlan').every((l) => l.parent === 'p0'));
+    const addrs = (await listAddresses('p0', { netns, family: 'inet' })).map((a) => a.cidr).sort();
+    assert.equal(addrs.length, 300);
+    assert.deepEqual(addrs, (await ipAddrs(ns, 'p0')).filter((a) => !a.includes(':')));
+  });
+});
