@@ -318,5 +318,5 @@ void InitPacketIo(Napi::Env env, Napi::Object exports) {
   fn("sinkClose", SinkClose);
   fn("sinkCounters", SinkCounters);
   InitPacketPort(env, exports);
-  // InitTapQueue(env, exports);
+  InitTapQueue(env, exports);
 }

@@ -49,3 +49,67 @@ uint64_t MonoNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
+
+int FdPoller::Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf) {
+  if (thread_.joinable()) return -EALREADY;
+  if (!stop_.valid() || !arm_.valid()) return -EMFILE;
+  fd_ = fd;
+  errorOf_ = std::move(errorOf);
+  tsfn_ = Napi::ThreadSafeFunction::New(env, cb, "macdemux.poller", 0, 1);
+  live_ = true;
+  thread_ = std::thread([this] { Run(); });
+  return 0;
+}
+
+void FdPoller::Stop() {
+  stop_.MarkStopped();
+  stop_.Signal();
+  if (thread_.joinable()) thread_.join();
+  if (live_) {
+    tsfn_.Release();
+    live_ = false;
+  }
+}
+
+void FdPoller::Ref(Napi::Env env, bool ref) {
+  if (!live_) return;
+  if (ref)
+    tsfn_.Ref(env);
+  else
+    tsfn_.Unref(env);
+}
+
+void FdPoller::Emit(int kind, int arg) {
+  auto* data = new int[2]{kind, arg};
+  napi_status st = tsfn_.NonBlockingCall(data, [](Napi::Env env, Napi::Function cb, int* d) {
+    if (env != nullptr && cb != nullptr) cb.Call({Napi::Number::New(env, d[0]), Napi::Number::New(env, d[1])});
+    delete[] d;
+  });
+  if (st != napi_ok) delete[] data;
+}
+
+void FdPoller::Run() {
+  bool armed = true;
+  while (!stop_.stopped()) {
+    pollfd pfd[3] = {{fd_, static_cast<short>(armed ? POLLIN : 0), 0}, {stop_.fd(), POLLIN, 0}, {arm_.fd(), POLLIN, 0}};
+    int pr = poll(pfd, 3, 200);
+    if (stop_.stopped()) break;
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      Emit(kError, -errno);
+      break;
+    }
+    if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      Emit(kError, errorOf_ ? errorOf_() : -EIO);
+      break;
+    }
+    if (pfd[2].revents & POLLIN) {
+      arm_.Drain();
+      armed = true;
+    }
+    if (armed && (pfd[0].revents & POLLIN)) {
+      armed = false;
+      Emit(kReadable, 0);
+    }
+  }
+}

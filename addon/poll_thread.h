@@ -44,3 +44,31 @@ int PinThisThread(int cpu);
 
 // CLOCK_MONOTONIC in nanoseconds.
 uint64_t MonoNs();
+
+// A poll thread for one fd that tells JavaScript when the fd is readable (one-shot: JS drains and
+// calls Arm() to be told again) or failed (then the thread exits). Used by tap queues.
+#include <napi.h>
+
+#include <functional>
+
+class FdPoller {
+ public:
+  enum Event : int { kReadable = 1, kError = 2 };
+  ~FdPoller() { Stop(); }
+  // cb(kind, arg) runs on the JS thread; errorOf() maps POLLERR/POLLHUP to -errno (on the poll thread).
+  int Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf);
+  void Arm() { arm_.Signal(); }
+  void Stop();  // idempotent: eventfd signal, join, release the callback
+  void Ref(Napi::Env env, bool ref);
+  bool started() const { return thread_.joinable(); }
+
+ private:
+  void Run();
+  void Emit(int kind, int arg);
+  StopEvent stop_, arm_;
+  std::thread thread_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool live_ = false;
+  int fd_ = -1;
+  std::function<int()> errorOf_;
+};

@@ -128,3 +128,33 @@ export interface PacketPortNative {
 export function portNative(): PacketPortNative {
   return native() as unknown as PacketPortNative;
 }
+
+export interface NativeTapOptions {
+  ifname: string;
+  netns?: string;
+  tun?: boolean;
+  vnetHdr?: boolean;
+  vnetHdrSize?: number;
+  offloads?: number;
+  queues?: number;
+}
+
+export interface TapQueueNative {
+  tapOpen(opts: NativeTapOptions): NativeHandle[] | number;
+  tapInfo(h: NativeHandle): { fd: number; ifindex: number; vnetHdrSize: number };
+  tapCounters(h: NativeHandle): ArrayBuffer;
+  tapRead(h: NativeHandle, buf: Uint8Array, slotSize: number, lens: Uint32Array): number;
+  tapWrite(h: NativeHandle, frames: Uint8Array[]): number;
+  tapSetOffload(h: NativeHandle, flags: number): number;
+  tapSetQueueEnabled(h: NativeHandle, on: boolean): number;
+  tapStart(h: NativeHandle, cb: (kind: number, arg: number) => void): number;
+  tapArm(h: NativeHandle): void;
+  tapRef(h: NativeHandle, ref: boolean): void;
+  tapClose(h: NativeHandle): void;
+  tapDetach(h: NativeHandle): number;
+}
+
+/** The addon, typed for tap queues. */
+export function tapNative(): TapQueueNative {
+  return native() as unknown as TapQueueNative;
+}

@@ -1,0 +1,174 @@
+// TapQueue for JavaScript: macvtap / tun-tap queues with batched read/write and a poll thread.
+#include <errno.h>
+
+#include <vector>
+
+#include "io_binding_util.h"
+#include "napi_util.h"
+#include "poll_thread.h"
+#include "tap_queue.h"
+
+namespace {
+
+struct TapHandle : NativeWorker {
+  napi_env env = nullptr;
+  std::unique_ptr<TapQueue> q;
+  FdPoller poller;
+  bool hooked = false;
+  void StopAndJoin() override {
+    poller.Stop();
+    q.reset();
+    if (hooked) {
+      UnregisterWorkerCleanup(env, this);
+      hooked = false;
+    }
+  }
+  ~TapHandle() override { StopAndJoin(); }
+};
+
+TapHandle* From(const Napi::Value& v) { return v.As<Napi::External<TapHandle>>().Data(); }
+
+// tapOpen({ ifname, netns, tun, vnetHdr, vnetHdrSize, offloads, queues }) -> handle[] | -errno
+Napi::Value TapOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  TapOptions t;
+  t.ifname = GetStr(o, "ifname");
+  t.netns = GetStr(o, "netns");
+  t.tun = GetBool(o, "tun", false);
+  t.vnetHdr = GetBool(o, "vnetHdr", true);
+  t.vnetHdrSize = static_cast<int>(GetI64(o, "vnetHdrSize", 10));
+  t.offloads = static_cast<int>(GetI64(o, "offloads", -1));
+  t.queues = static_cast<int>(GetI64(o, "queues", 1));
+  std::vector<std::unique_ptr<TapQueue>> qs;
+  const char* step = nullptr;
+  int r = TapQueue::Open(t, &qs, &step);
+  if (r < 0) {
+    SetLastFailedStep(step);
+    return Num(env, r);
+  }
+  Napi::Array out = Napi::Array::New(env, qs.size());
+  for (size_t i = 0; i < qs.size(); i++) {
+    auto* h = new TapHandle();
+    h->env = env;
+    h->q = std::move(qs[i]);
+    RegisterWorkerCleanup(env, h);
+    h->hooked = true;
+    out.Set(static_cast<uint32_t>(i), Napi::External<TapHandle>::New(env, h, [](Napi::Env, TapHandle* p) { delete p; }));
+  }
+  return out;
+}
+
+Napi::Value TapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TapHandle* h = From(info[0]);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", Num(env, h->q ? h->q->fd() : -1));
+  o.Set("ifindex", Num(env, h->q ? h->q->ifindex() : 0));
+  o.Set("vnetHdrSize", Num(env, h->q ? h->q->vnetHdrSize() : 0));
+  return o;
+}
+
+Napi::Value TapCounters(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (!h->q) return info.Env().Null();
+  return CountersBuffer(info.Env(), h->q->sharedCounters());
+}
+
+// tapRead(h, buf, slotSize, lens) -> frames read (0 = none ready) | -errno
+Napi::Value TapRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(env, -EBADF);
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  uint32_t slot = info[2].As<Napi::Number>().Uint32Value();
+  Napi::Uint32Array lens = info[3].As<Napi::Uint32Array>();
+  if (slot == 0) return Num(env, -EINVAL);
+  uint32_t max = static_cast<uint32_t>(buf.ByteLength() / slot);
+  if (max > lens.ElementLength()) max = static_cast<uint32_t>(lens.ElementLength());
+  return Num(env, h->q->ReadBatch(buf.Data(), slot, max, lens.Data()));
+}
+
+// tapWrite(h, frames: Uint8Array[]) -> frames written | -errno
+Napi::Value TapWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(env, -EBADF);
+  Napi::Array frames = info[1].As<Napi::Array>();
+  uint32_t n = frames.Length();
+  std::vector<const uint8_t*> ptrs(n);
+  std::vector<uint32_t> lens(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = frames.Get(i);
+    if (!v.IsTypedArray()) return Num(env, -EINVAL);
+    Napi::Uint8Array f = v.As<Napi::Uint8Array>();
+    ptrs[i] = f.Data();
+    lens[i] = static_cast<uint32_t>(f.ByteLength());
+  }
+  return Num(env, h->q->WriteBatch(ptrs.data(), lens.data(), n));
+}
+
+Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(info.Env(), -EBADF);
+  return Num(info.Env(), h->q->SetOffload(info[1].As<Napi::Number>().Uint32Value()));
+}
+
+Napi::Value TapSetQueueEnabled(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(info.Env(), -EBADF);
+  return Num(info.Env(), h->q->SetQueueEnabled(info[1].ToBoolean().Value()));
+}
+
+Napi::Value TapStart(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(info.Env(), -EBADF);
+  // A queue whose device is gone polls POLLERR/POLLHUP; report it as ENODEV.
+  return Num(info.Env(), h->poller.Start(info.Env(), info[1].As<Napi::Function>(), h->q->fd(), [] { return -ENODEV; }));
+}
+
+Napi::Value TapArm(const Napi::CallbackInfo& info) {
+  From(info[0])->poller.Arm();
+  return info.Env().Undefined();
+}
+
+Napi::Value TapRef(const Napi::CallbackInfo& info) {
+  From(info[0])->poller.Ref(info.Env(), info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value TapClose(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (h != nullptr) h->StopAndJoin();
+  return info.Env().Undefined();
+}
+
+// tapDetach(h) -> fd: stop polling and hand the fd over (the caller owns it from now on).
+Napi::Value TapDetach(const Napi::CallbackInfo& info) {
+  TapHandle* h = From(info[0]);
+  if (!h->q) return Num(info.Env(), -EBADF);
+  h->poller.Stop();
+  int fd = h->q->Detach();
+  h->StopAndJoin();
+  return Num(info.Env(), fd);
+}
+
+}  // namespace
+
+void InitTapQueue(Napi::Env env, Napi::Object exports) {
+  auto fn = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) {
+    exports.Set(name, Napi::Function::New(env, f, name));
+  };
+  fn("tapOpen", TapOpen);
+  fn("tapInfo", TapInfo);
+  fn("tapCounters", TapCounters);
+  fn("tapRead", TapRead);
+  fn("tapWrite", TapWrite);
+  fn("tapSetOffload", TapSetOffload);
+  fn("tapSetQueueEnabled", TapSetQueueEnabled);
+  fn("tapStart", TapStart);
+  fn("tapArm", TapArm);
+  fn("tapRef", TapRef);
+  fn("tapClose", TapClose);
+  fn("tapDetach", TapDetach);
+}
