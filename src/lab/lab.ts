@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { InvalidArgumentError } from '../errors.ts';
 import { log } from '../log.ts';
-import { runCommand } from './exec.ts';
+import { runCommand, CommandError } from './exec.ts';
 import { cleanupStaleLabs, deleteNamespace, deleteNamespaceSync, namespaceExists } from './cleanup.ts';
 import { Namespace } from './namespace.ts';
 import { makePrefix, namespaceName, validateCidr, validateIfname, validateMac, validateMtu, validatePrefix } from './names.ts';
@@ -120,7 +120,14 @@ export class Lab {
     if (this.#namespaces.some((n) => n.name === name)) {
       throw new InvalidArgumentError('suffix', 'a suffix not used yet in this lab', suffix);
     }
-    await runCommand('ip', ['netns', 'add', name], { timeoutMs: 30_000 });
+    try {
+      await runCommand('ip', ['netns', 'add', name], { timeoutMs: 30_000 });
+    } catch (err) {
+      if (err instanceof CommandError && /not permitted|permission denied/i.test(err.result.stderr)) {
+        throw new Error(`${err.message}; the lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN)`, { cause: err });
+      }
+      throw err;
+    }
     const ns = new Namespace(name, (child) => this.#trackChild(child));
     this.#namespaces.push(ns);
     if (opts.ipv6 === false) {
