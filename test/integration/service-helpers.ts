@@ -80,8 +80,8 @@ export class DaemonProcess {
   }
 
   /** Resolve with the first log line (past or future) matching pred; reject after timeoutMs. */
-  waitFor(pred: (l: Record<string, any>) => boolean, timeoutMs = 30_000, what = 'log line'): Promise<Record<string, any>> {
-    const hit = this.lines.find(pred);
+  waitFor(pred: (l: Record<string, any>) => boolean, timeoutMs = 30_000, what = 'log line', since = 0): Promise<Record<string, any>> {
+    const hit = this.lines.slice(since).find(pred);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}; log:\n${this.lines.map((l) => l.msg).join('\n')}`)), timeoutMs);
@@ -96,8 +96,13 @@ export class DaemonProcess {
     });
   }
 
-  event(name: string, timeoutMs?: number): Promise<Record<string, any>> {
-    return this.waitFor((l) => l.event === name, timeoutMs, `event ${name}`);
+  event(name: string, timeoutMs?: number, since = 0): Promise<Record<string, any>> {
+    return this.waitFor((l) => l.event === name, timeoutMs, `event ${name}`, since);
+  }
+
+  /** Index of the next log line (for waits on lines after now). */
+  mark(): number {
+    return this.lines.length;
   }
 
   count(pred: (l: Record<string, any>) => boolean): number {
