@@ -27,7 +27,7 @@ import {
   type LinkSettings,
   type MacvlanSettings,
 } from '../devices/index.ts';
-import { validateMacaddrOp, validateMode, type MacaddrOp } from '../devices/validate.ts';
+import { normalizeMac, validateMacaddrOp, validateMode, type MacaddrOp } from '../devices/validate.ts';
 import { InvalidArgumentError } from '../errors.ts';
 
 export const LINK_USAGE = `usage: macdemux [-n NETNS] link <command>
@@ -267,7 +267,9 @@ async function set(args: string[], netns: string | undefined): Promise<number> {
       case 'bclim': mv.bcCutoff = w.int('bclim'); break;
       case 'macaddr': {
         const op = validateMacaddrOp(w.next('macaddr'), 'macaddr');
-        macOps.push({ op, macs: macList(w) });
+        // Validate now, so a bad MAC fails before any other part of the command is applied.
+        const macs = macList(w).map((m, i) => normalizeMac(m, `macaddr ${op} [${i}]`));
+        macOps.push({ op, macs });
         break;
       }
       case 'hairpin': port.hairpin = w.onOff('hairpin'); break;
