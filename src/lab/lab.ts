@@ -128,6 +128,11 @@ export class Lab {
       }
       throw err;
     }
+    if (this.destroyed) {
+      // destroy() started while `ip netns add` ran: do not leave this one behind
+      await deleteNamespace(name);
+      throw new Error(`lab ${this.prefix} was destroyed while namespace ${name} was being added`);
+    }
     const ns = new Namespace(name, (child) => this.#trackChild(child));
     this.#namespaces.push(ns);
     if (opts.ipv6 === false) {

@@ -72,6 +72,19 @@ test('destroy removes every namespace, kills processes inside, is idempotent', {
   await assert.rejects(lab.addNamespace('late'), /destroyed/);
 });
 
+test('destroy racing addNamespace leaves nothing behind', { skip: needsRoot }, async () => {
+  const lab = await Lab.create();
+  const adds = ['r1', 'r2', 'r3'].map((s) => lab.addNamespace(s).then(
+    () => 'ok',
+    (e: Error) => e.message,
+  ));
+  await new Promise((r) => setTimeout(r, 5));
+  await lab.destroy();
+  const outcomes = await Promise.all(adds);
+  for (const o of outcomes) assert.ok(o === 'ok' || /destroyed/.test(o), o);
+  assert.deepEqual(labNamespaces(lab.prefix), []);
+});
+
 test('argument checks: long interface names, foreign namespaces, duplicate suffix', { skip: needsRoot }, async () => {
   await withLab(async (lab) => {
     const a = await lab.addNamespace('a');
