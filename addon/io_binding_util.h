@@ -21,3 +21,4 @@ Napi::ArrayBuffer CountersBuffer(Napi::Env env, const std::shared_ptr<PortCounte
 
 void InitPacketPort(Napi::Env env, Napi::Object exports);  // packet_port_binding.cc
 void InitTapQueue(Napi::Env env, Napi::Object exports);    // tap_queue_binding.cc
+void InitRelay(Napi::Env env, Napi::Object exports);       // relay.cc

@@ -319,4 +319,5 @@ void InitPacketIo(Napi::Env env, Napi::Object exports) {
   fn("sinkCounters", SinkCounters);
   InitPacketPort(env, exports);
   InitTapQueue(env, exports);
+  InitRelay(env, exports);
 }

@@ -16,3 +16,5 @@ export { encodeBpf, parseTcpdumpDd, bpfEtherType, bpfDstMac } from './bpf.ts';
 export type { BpfProgram, BpfInsn } from './bpf.ts';
 export { TapQueue, TapBatch, offloadFlags } from './tap-queue.ts';
 export type { TapQueueOptions, TapOffloads } from './tap-queue.ts';
+export { startRelay } from './relay.ts';
+export type { Relay, RelayOptions, RelaySide, RelayStats } from './relay.ts';
