@@ -104,6 +104,7 @@ interface Acc {
   latency: LatencyAtLoad[];
   tcpGbps: number | null | undefined;
   notes: Set<string>;
+  generator?: GeneratorKind;
   status: 'ok' | 'skipped' | 'failed';
   reason?: string;
 }
@@ -196,8 +197,9 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
           for (const size of sizes) {
             const a = acc(job.scenario.name, job.variant, size, mainPorts);
             tb.notes.forEach((n) => a.notes.add(n));
+            if (tb.generatorOverride) a.generator = tb.generatorOverride;
             const tag = `[${label(job)} ${size}B run ${rep}/${opts.runs}]`;
-            const t = await runTrial(tb, counters, generator, { frameSize: size, ratePps: 0, warmupMs: opts.warmupMs, measureMs: opts.measureMs },
+            const t = await runTrial(tb, counters, tb.generatorOverride ?? generator, { frameSize: size, ratePps: 0, warmupMs: opts.warmupMs, measureMs: opts.measureMs },
               (o, f) => progress.status(`${tag} offered ${fmtPps(o)}  forwarded ${fmtPps(f)}`));
             a.trials.push(t);
             if (size === sizes[0]) maxLoad64 = t;
@@ -213,7 +215,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
             progress.line(`[${label(job)} ${size}B zero-loss] no loss at max load: ${fmtPps(a.zeroLossPps)}`);
           } else if (opts.search && maxLoad64 && maxLoad64.fwdPps > 0 && job.scenario.name !== 'generator') {
             const s = opts.search;
-            const r = await zeroLossSearch(tb, counters, generator, {
+            const r = await zeroLossSearch(tb, counters, tb.generatorOverride ?? generator, {
               frameSize: size, maxPps: maxLoad64.offeredPps, startPps: maxLoad64.fwdPps, iterations: s.iterations,
               warmupMs: s.warmupMs, measureMs: s.measureMs, maxLoss: s.maxLoss, precision: s.precision,
             }, (t, req, i) => progress.line(`[${label(job)} ${size}B zero-loss ${i + 1}/${s.iterations}] requested ${fmtPps(req)} offered ${fmtPps(t.offeredPps)} loss ${(t.lossRatio * 100).toFixed(4)}%`),
@@ -267,7 +269,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
           tb.notes.forEach((n) => a.notes.add(n));
           for (let rep = 1; rep <= Math.min(opts.runs, 2); rep++) {
             const tag = `[${label(job)} ${size}B ${ports} ports run ${rep}]`;
-            const t = await runTrial(tb, counters, generator, { frameSize: size, ratePps: 0, warmupMs: opts.warmupMs, measureMs: opts.measureMs },
+            const t = await runTrial(tb, counters, tb.generatorOverride ?? generator, { frameSize: size, ratePps: 0, warmupMs: opts.warmupMs, measureMs: opts.measureMs },
               (o, f) => progress.status(`${tag} offered ${fmtPps(o)}  forwarded ${fmtPps(f)}`));
             a.trials.push(t);
             progress.line(`${tag} offered ${fmtPps(t.offeredPps)}  forwarded ${fmtPps(t.fwdPps)}  cpu ${t.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt`);
@@ -343,7 +345,7 @@ function summarize(a: Acc, sinks: number, generator: GeneratorKind | null): Scen
     spread: fwd.length > 1 && m > 0 ? (Math.max(...fwd) - Math.min(...fwd)) / m : 0,
   };
   delete r.reason;
-  if (generator) r.generator = generator;
+  if (a.generator ?? generator) r.generator = (a.generator ?? generator)!;
   if (a.latency.length) {
     r.latencyByLoad = a.latency;
     const at50 = a.latency.find((l) => l.loadPct === 50) ?? a.latency[Math.floor(a.latency.length / 2)]!;

@@ -8,6 +8,7 @@
  * (no GSO super-frames). A scenario adds its forwarder in `sw` and says where frames are counted.
  */
 import { Lab, type Namespace } from '../src/lab/index.ts';
+import type { GeneratorKind } from '../src/demo/traffic.ts';
 
 /** The generator's MAC (source of every test frame). */
 export const GEN_MAC = '02:6d:64:00:00:01';
@@ -65,6 +66,8 @@ export interface Testbed {
   tcp: boolean;
   /** Ports (table entries) configured. */
   ports: number;
+  /** Use this generator instead of the run's (e.g. trafgen as a cross-check). */
+  generatorOverride?: GeneratorKind;
   notes: string[];
   /** Stop the forwarder (the lab is destroyed after). */
   stop(): Promise<void>;
