@@ -28,7 +28,7 @@ export function destroyAllLabsSync(): void {
         /* nothing left to report to */
       }
     }
-    live.delete(lab);
+    unregisterLab(lab);
   }
 }
 
