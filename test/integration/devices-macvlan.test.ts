@@ -19,6 +19,9 @@ import {
 } from '../../src/devices/index.ts';
 import { MacdemuxSystemError } from '../../src/errors.ts';
 import { ipLink, ipLinkExists } from './netlink-helpers.ts';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 async function hostWithParent(lab: Lab, parentMtu = 1500): Promise<Namespace> {
   const host = await lab.addNamespace('host');
@@ -219,5 +222,34 @@ test('bclim (IFLA_MACVLAN_BC_CUTOFF): set at create and by change; the kernel re
     assert.equal((await getLink('bc0', { netns })).macvlan?.bcCutoff, undefined);
     await changeMacvlan('bc0', { bcQueueLen: 0 }, { netns });
     assert.equal((await ipLink(host, 'bc0')).linkinfo?.info_data?.bcqueuelen, 0);
+  });
+});
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+test('without CAP_NET_ADMIN the kernel says EPERM and the message names the capability', { skip: needsRoot || (!SETPRIV && 'setpriv not installed') }, async () => {
+  await withLab(async (lab) => {
+    const ns = await lab.addNamespace('perm');
+    await lab.addVeth({ ns, name: 'up0' }, { ns: await lab.addNamespace('wire'), name: 'wp0' });
+    const devices = fileURLToPath(new URL('../../src/devices/index.ts', import.meta.url));
+    const script = `
+      import { createMacvlan } from ${JSON.stringify(devices)};
+      try { await createMacvlan({ name: 'mv0', parent: 'up0', mode: 'bridge' }, { netns: ${JSON.stringify(ns.name)} }); console.log('{}'); }
+      catch (e) { console.log(JSON.stringify({ message: e.message, code: e.code, syscall: e.syscall, ifname: e.ifname })); }`;
+    // Root without CAP_NET_ADMIN (it keeps CAP_SYS_ADMIN, so it can still enter the namespace).
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        SETPRIV as string,
+        ['--bounding-set=-net_admin', '--inh-caps=-net_admin', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+        { timeout: 30_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout)),
+      );
+    });
+    const e = JSON.parse(out.trim().split('\n').pop() as string) as { message: string; code: string; syscall: string; ifname: string };
+    assert.equal(e.code, 'EPERM');
+    assert.equal(e.syscall, 'RTM_NEWLINK');
+    assert.equal(e.ifname, 'mv0');
+    assert.match(e.message, /^macvlan "mv0": create failed: EPERM .*needs CAP_NET_ADMIN/);
+    assert.equal(await ipLinkExists(ns, 'mv0'), false);
   });
 });
