@@ -2,7 +2,8 @@
  * `macdemux down CONFIG [--state-dir DIR]`: remove exactly what `up` (or the daemon) created for
  * this state directory, release the leases. Refuses while a daemon owns the state directory.
  */
-import { resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { DEFAULT_STATE_DIR, parseArgs } from '../service/args.ts';
 import { ensurePrivateDir } from '../service/atomic-file.ts';
 import { OwnershipStore, StateLock } from '../service/ownership.ts';
@@ -45,6 +46,8 @@ export async function run(argv: string[]): Promise<number> {
       report = err.report;
       failed = true;
     }
+    // Endpoints added through the control API belong to this state too: forget them.
+    if (!failed) await rm(join(stateDir, 'api-endpoints.json'), { force: true });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return failed ? 1 : 0;
   } finally {

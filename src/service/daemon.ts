@@ -4,7 +4,7 @@
  * (SIGHUP, `POST /reload`, API endpoint changes) apply only the difference; stop ends the engine
  * and keeps the kernel devices unless `teardownOnExit`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -247,6 +247,7 @@ export class Daemon {
     if (this.opts.teardownOnExit) {
       try {
         await teardown(this.stateDir, { owned: this.owned, leases: this.leases });
+        await rm(this.apiFile, { force: true });
       } catch (err) {
         logger().error({ event: 'teardown.failed', err: (err as Error).message }, `teardown: ${(err as Error).message}`);
       }

@@ -49,13 +49,14 @@ export function createMetrics(
 ): client.Registry {
   const register = new client.Registry();
   client.collectDefaultMetrics({ register, prefix: 'macdemux_process_' });
-  let snap: CounterSnapshot | undefined;
+  let snap: Promise<CounterSnapshot> | undefined;
   let snapAt = 0;
-  const get = async (): Promise<CounterSnapshot> => {
-    // One snapshot serves every collector of the same scrape.
+  const get = (): Promise<CounterSnapshot> => {
+    // One snapshot serves every collector of the same scrape (they run concurrently).
     if (!snap || Date.now() - snapAt > 200) {
-      snap = await source();
+      snap = source();
       snapAt = Date.now();
+      snap.catch(() => (snap = undefined));
     }
     return snap;
   };
