@@ -189,3 +189,16 @@ test('the shipped examples validate', () => {
   assert.ok(files.length >= 3, `expected example configs in ${dir}`);
   for (const f of files) parseConfig(readFileSync(join(dir, f), 'utf8'), f);
 });
+
+test('the complete examples in README.md and docs/service.md validate', () => {
+  const root = join(import.meta.dirname, '..', '..');
+  for (const [file, heading] of [['README.md', '## Configuration'], ['docs/service.md', '### Complete example']]) {
+    const text = readFileSync(join(root, file), 'utf8');
+    const from = text.indexOf(heading);
+    assert.ok(from >= 0, `${file} has ${heading}`);
+    const m = /```yaml\n([\s\S]*?)```/.exec(text.slice(from));
+    assert.ok(m, `${file}: a yaml block after ${heading}`);
+    const c = parseConfig(m[1], file);
+    assert.ok(c.networks.length >= 2);
+  }
+});
