@@ -4,6 +4,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetns(env, exports);
+  InitErrnoText(env, exports);
   InitNetlinkSocket(env, exports);
   InitPacketIo(env, exports);
   InitEngine(env, exports);

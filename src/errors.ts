@@ -3,6 +3,7 @@
  * (or namespace) the operation was about and, for netlink, the kernel's extended-ack text.
  */
 import { getSystemErrorMap } from 'node:util';
+import { native } from './native.ts';
 
 /** An operating-system error raised by macdemux. */
 export class MacdemuxSystemError extends Error {
@@ -35,10 +36,20 @@ export class MacdemuxSystemError extends Error {
   }
 }
 
-/** [code, description] for an errno (sign ignored), e.g. [`EEXIST`, `file already exists`]. */
+/** [code, description] for an errno (sign ignored), e.g. [`EEXIST`, `File exists`]. */
 export function describeErrno(errno: number): [string, string] {
   const entry = getSystemErrorMap().get(-Math.abs(errno));
-  return entry ? [entry[0], entry[1]] : [`E${Math.abs(errno)}`, `errno ${Math.abs(errno)}`];
+  const code = entry ? entry[0] : `E${Math.abs(errno)}`;
+  return [code, strerror(errno) ?? entry?.[1] ?? `errno ${Math.abs(errno)}`];
+}
+
+/** The C library's text for errno ("File exists"), or undefined when the addon is not built. */
+function strerror(errno: number): string | undefined {
+  try {
+    return (native() as unknown as { strerror(e: number): string }).strerror(Math.abs(errno));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Which capability an EPERM/EACCES from this syscall most likely lacks. */
