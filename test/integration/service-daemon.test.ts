@@ -14,7 +14,7 @@ import { Lab } from '../../src/lab/index.ts';
 import { apiRequest } from '../../src/service/control-client.ts';
 import { listNetns } from '../../src/service/netns.ts';
 import { needsRoot } from '../support.ts';
-import { DaemonProcess, nsDump, ping, removeNamespacesWithPrefix, tempDir } from './service-helpers.ts';
+import { cli, DaemonProcess, nsDump, ping, removeNamespacesWithPrefix, tempDir } from './service-helpers.ts';
 
 const N = 12;
 
@@ -98,6 +98,15 @@ test('kill -9 mid-apply, restart: state converges, no lease lost or duplicated',
     const expected = Array.from({ length: N }, (_, i) => [`link:${lab.prefix}-ep${i}/eth0`, `netns:/${lab.prefix}-ep${i}`]).flat().sort();
     assert.deepEqual(ownedOf(state), expected);
     assert.ok(ping(`${lab.prefix}-ep0`, final.ep11.ipv4), 'ep0 reaches ep11');
+    // While the daemon owns the state: `up` asks it to reload, `down` refuses.
+    const since = d.mark();
+    const up = cli(['up', cfg, '--state-dir', state]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /reloaded/);
+    await d.event('config.reloaded', 10_000, since);
+    const down = cli(['down', cfg, '--state-dir', state]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /in use by pid \d+.*stop the daemon first/);
     // SIGTERM with --teardown-on-exit: everything created is removed, the host is as before.
     assert.equal(await d.stop('SIGTERM'), 0);
     assert.deepEqual(listNetns().filter((n) => n.startsWith(`${lab.prefix}-ep`)), []);

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { Lab } from '../../src/lab/index.ts';
 import { listNetns } from '../../src/service/netns.ts';
@@ -138,6 +140,64 @@ test('scenario 5: addresses from the ip-range skip the aux address; the host shi
     assert.deepEqual(mine(), before.namespaces);
   } finally {
     cli(['down', '--state-dir', join(dir, 'state')]);
+    await removeNamespacesWithPrefix(lab.prefix);
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('VM taps become macvtap devices, source-mode endpoints get their allow-list, mode changes are fixed in place', { skip: needsRoot }, async () => {
+  const lab = await Lab.create();
+  const dir = tempDir('tap');
+  const st = join(dir, 'state');
+  try {
+    const host = await lab.addNamespace('host');
+    const peer = await lab.addNamespace('peer');
+    await lab.addVeth({ ns: host, name: 'eth0' }, { ns: peer, name: 'eth0' });
+    await lab.addVeth({ ns: host, name: 'eth1' }, { ns: peer, name: 'eth1' });
+    const write = (mode: string, macs: string[]) => {
+      const file = join(dir, 'tap.yaml');
+      writeFileSync(
+        file,
+        stringify({
+          networks: [
+            { name: 'vms', parent: `${host.name}:eth0`, mode, subnet: '10.5.0.0/24', endpoints: [{ name: 'vm1', tap: 'vm1tap' }, { name: 'c1', netns: `${lab.prefix}-c1` }] },
+            { name: 'src', parent: { netns: host.name, dev: 'eth1' }, mode: 'source', endpoints: [{ name: 's1', netns: `${lab.prefix}-s1`, 'source-macs': macs }] },
+          ],
+        }),
+      );
+      return file;
+    };
+    const before = nsDump(host.name);
+    let cfg = write('bridge', ['02:00:00:00:00:01', '02:00:00:00:00:02']);
+    const up = cli(['up', cfg, '--state-dir', st, '--json']);
+    assert.equal(up.code, 0, up.stderr + up.stdout);
+    const leases = JSON.parse(up.stdout).leases;
+    assert.equal(leases.vms.vm1.ipv4, '10.5.0.1', 'the VM gets a lease (configured by the VM itself)');
+    const tap = JSON.parse(await host.ip(['-d', '-j', 'link', 'show', 'vm1tap']))[0];
+    assert.equal(tap.linkinfo.info_kind, 'macvtap');
+    assert.equal(tap.linkinfo.info_data.mode, 'bridge');
+    assert.equal(tap.address, leases.vms.vm1.mac);
+    const src = () => JSON.parse(spawnSync('ip', ['-n', `${lab.prefix}-s1`, '-d', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout)[0].linkinfo.info_data;
+    assert.equal(src().mode, 'source');
+    assert.equal(src().macaddr_count, 2);
+    const ifindex = JSON.parse(await host.ip(['-j', 'link', 'show', 'vm1tap']))[0].ifindex;
+
+    // Change the mode and the allow-list: fixed in place (same device), not recreated.
+    cfg = write('vepa', ['02:00:00:00:00:03']);
+    const again = cli(['up', cfg, '--state-dir', st]);
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+    assert.match(again.stdout, /vm1tap mode bridge -> vepa/);
+    assert.match(again.stdout, /source-macs \[02:00:00:00:00:03\]/);
+    const tap2 = JSON.parse(await host.ip(['-d', '-j', 'link', 'show', 'vm1tap']))[0];
+    assert.equal(tap2.linkinfo.info_data.mode, 'vepa');
+    assert.equal(tap2.ifindex, ifindex, 'same device');
+    assert.equal(src().macaddr_count, 1);
+
+    assert.equal(cli(['down', cfg, '--state-dir', st]).code, 0);
+    assert.deepEqual(nsDump(host.name), before);
+  } finally {
+    cli(['down', '--state-dir', st]);
     await removeNamespacesWithPrefix(lab.prefix);
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });

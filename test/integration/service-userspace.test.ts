@@ -91,3 +91,37 @@ test('scenario 2: VLAN networks on the userspace data plane: same VLAN reaches a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('scenario 5 on the userspace data plane: the host shim (a veth into the engine) reaches the endpoints', { skip: needsRoot }, async () => {
+  const lab = await Lab.create();
+  const dir = tempDir('s5u');
+  const state = join(dir, 'state');
+  let d: DaemonProcess | undefined;
+  try {
+    const host = await lab.addNamespace('host');
+    const lan = await lab.addNamespace('lan');
+    await lab.addVeth({ ns: host, name: 'eth0' }, { ns: lan, name: 'eth0', addresses: ['10.0.36.254/24'], offloads: false });
+    const before = nsDump(host.name);
+    const cfg = labConfig('scenario5-shim.yaml', lab.prefix, dir, (doc) => {
+      doc.networks[0].dataplane = 'userspace';
+    });
+    d = new DaemonProcess(['--config', cfg, '--state-dir', state, '--metrics', 'off']);
+    await d.event('daemon.ready', 60_000);
+    assert.match(await host.ip(['route', 'show', '10.0.36.192/27']), /dev mac0/);
+    assert.ok(ping(host.name, '10.0.36.192', 2), 'host -> web1 through the shim port');
+    assert.ok(ping(host.name, '10.0.36.200', 1), 'host -> db1 through the shim port');
+    assert.ok(ping(`${lab.prefix}-web2`, '10.0.36.254', 1), 'web2 -> the router on the wire');
+    assert.ok(ping(`${lab.prefix}-web1`, '10.0.36.193', 1), 'web1 -> web2 (bridge mode, switched in the engine)');
+    const ports = (await apiRequest(join(state, 'macdemuxd.sock'), 'GET', '/ports')).body as any[];
+    assert.deepEqual(ports.map((p) => p.name).sort(), ['db1', 'macnet36.shim', 'web1', 'web2']);
+    assert.equal(await d.stop('SIGTERM'), 0);
+    assert.equal(cli(['down', cfg, '--state-dir', state]).code, 0);
+    assert.deepEqual(nsDump(host.name), before);
+  } finally {
+    await d?.stop('SIGKILL');
+    spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'macdemux.js'), 'down', '--state-dir', state]);
+    await removeNamespacesWithPrefix(lab.prefix);
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
