@@ -5,8 +5,10 @@
 #include <errno.h>
 
 #include <cstdio>
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "generator.h"
 #include "io_binding_util.h"
@@ -299,6 +301,75 @@ Napi::Value CounterNames(const Napi::CallbackInfo& info) {
   return a;
 }
 
+
+// ------------------------------------------------------------------------------------------
+// Micro-benchmark helpers (bench/micro/io.bench.ts): the cost of handing batches to JS.
+
+// ioBenchBatch(desc: Uint32Array, n, frameLen): writes n synthetic descriptors (as portRecv does)
+Napi::Value BenchBatch(const Napi::CallbackInfo& info) {
+  Napi::Uint32Array desc = info[0].As<Napi::Uint32Array>();
+  uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t len = info[2].As<Napi::Number>().Uint32Value();
+  if (static_cast<size_t>(n) * 4 > desc.ElementLength()) n = static_cast<uint32_t>(desc.ElementLength() / 4);
+  uint32_t* d = desc.Data();
+  for (uint32_t i = 0; i < n; i++) {
+    d[i * 4] = i * 128;
+    d[i * 4 + 1] = len;
+    d[i * 4 + 2] = 0xffffffffu;
+    d[i * 4 + 3] = 1;
+  }
+  return Num(info.Env(), n);
+}
+
+struct BenchTsfn : NativeWorker {
+  napi_env env = nullptr;
+  Napi::ThreadSafeFunction tsfn;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  bool hooked = false, live = false;
+  uint32_t n = 1;
+  void StopAndJoin() override {
+    stop.store(true);
+    if (live) {
+      tsfn.Abort();  // unblocks a BlockingCall waiting for queue room
+      live = false;
+    }
+    if (thread.joinable()) thread.join();
+    if (hooked) {
+      UnregisterWorkerCleanup(env, this);
+      hooked = false;
+    }
+  }
+  ~BenchTsfn() override { StopAndJoin(); }
+};
+
+// ioBenchTsfnStart(n, cb(n)) -> handle: a native thread calls cb with batches of n as fast as JS takes them
+Napi::Value BenchTsfnStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* b = new BenchTsfn();
+  b->env = env;
+  b->n = info[0].As<Napi::Number>().Uint32Value();
+  b->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "macdemux.bench", 2, 1);
+  b->live = true;
+  b->thread = std::thread([b] {
+    while (!b->stop.load()) {
+      napi_status st = b->tsfn.BlockingCall([n = b->n](Napi::Env e, Napi::Function cb) {
+        if (e != nullptr && cb != nullptr) cb.Call({Num(e, n)});
+      });
+      if (st != napi_ok) break;
+    }
+  });
+  RegisterWorkerCleanup(env, b);
+  b->hooked = true;
+  return Napi::External<BenchTsfn>::New(env, b, [](Napi::Env, BenchTsfn* p) { delete p; });
+}
+
+Napi::Value BenchTsfnStop(const Napi::CallbackInfo& info) {
+  BenchTsfn* b = info[0].As<Napi::External<BenchTsfn>>().Data();
+  if (b != nullptr) b->StopAndJoin();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitPacketIo(Napi::Env env, Napi::Object exports) {
@@ -317,6 +388,9 @@ void InitPacketIo(Napi::Env env, Napi::Object exports) {
   fn("sinkReset", SinkReset);
   fn("sinkClose", SinkClose);
   fn("sinkCounters", SinkCounters);
+  fn("ioBenchBatch", BenchBatch);
+  fn("ioBenchTsfnStart", BenchTsfnStart);
+  fn("ioBenchTsfnStop", BenchTsfnStop);
   InitPacketPort(env, exports);
   InitTapQueue(env, exports);
   InitRelay(env, exports);
