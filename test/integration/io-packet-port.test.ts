@@ -221,9 +221,11 @@ test('close during traffic: no crash, pending recv resolves null, counters stay 
       let frames = 0;
       rx.on('frames', (bt: FrameBatch) => (frames += bt.length));
       await new Promise((r) => setTimeout(r, 300));
-      const pending = rx.recv();
+      const pending = rx.recv(); // a block may be ready (batch) or not (waits, then null on close)
       await rx.close();
-      assert.equal(await pending, null);
+      const r = await pending;
+      assert.ok(r === null || r.released, 'a batch handed out before close() is released by it');
+      if (r) assert.throws(() => r.frame(0), /after release/);
       assert.ok(frames > 0, 'frames were flowing');
       assert.ok(rx.counters.get('rxPackets') >= frames);
       assert.equal(await rx.recv(), null);
