@@ -61,6 +61,7 @@ export interface EngineCreateOptions {
   ringBlocks?: number;
   txFrames?: number;
   promisc?: boolean;
+  qdiscBypass?: boolean;
   ageingMs?: number;
 }
 

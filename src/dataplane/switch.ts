@@ -32,6 +32,9 @@ export interface SwitchOptions {
   maxPorts?: number;
   /** Largest accepted frame, without VLAN tag and FCS. Default 1514 (MTU 1500). */
   maxFrameLen?: number;
+  /** PACKET_QDISC_BYPASS on every ring the engine transmits on (skips the qdisc layer and the
+   * taps: tcpdump on the switch side then no longer sees the engine's transmit). Default false. */
+  qdiscBypass?: boolean;
   /** Uplink RX ring: block size and count; TX ring frames. */
   ring?: { blockSize?: number; blocks?: number; txFrames?: number };
   /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
@@ -150,6 +153,7 @@ export class Switch {
       learning: this.opts.learning,
       ageingMs: this.opts.ageingMs ?? 300000,
       fanoutGroup: randomInt(1, 0xffff),
+      qdiscBypass: this.opts.qdiscBypass ?? false,
       ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
       ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
       ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),
