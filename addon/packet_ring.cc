@@ -61,7 +61,10 @@ int OpenInNamespace(OpenState& s) {
   const RingOptions& o = *s.o;
   const bool rx = o.rx;
   const int proto = rx ? htons(ETH_P_ALL) : 0;  // TX-only: protocol 0, no receive hook
-  s.fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+  // Like libpcap: the socket is created with protocol 0 (no receive hook yet) and only bind()
+  // installs the ETH_P_ALL hook, for this interface only. A socket created with ETH_P_ALL would
+  // receive every interface's frames into its ring until bind().
+  s.fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s.fd < 0) return Fail(s, "socket");
   if (o.ifname.empty() || o.ifname.size() >= IFNAMSIZ) {
     errno = ENODEV;

@@ -173,11 +173,15 @@ test('fanout lb splits one interface between two ports; BPF dst-MAC filter', { s
         templates: [{ dst: MAC_X, src: MAC_A, size: 60 }, { dst: MAC_X, src: MAC_A, size: 60 }, { dst: MAC_B, src: MAC_A, size: 60 }],
         count: 1500,
         ratePps: 20_000,
+        burst: 8,
       });
       await gen.done;
       const deadline = Date.now() + 3000;
       while (n1 + n2 < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(n1 + n2, 1000, `fanout total ${n1}+${n2}`);
+      p1.updateStats();
+      p2.updateStats();
+      const link = await b.linkStats('pb0');
+      assert.equal(n1 + n2, 1000, `fanout total ${n1}+${n2} ${JSON.stringify([p1.counters.snapshot(), p2.counters.snapshot(), link])}`);
       assert.ok(n1 > 300 && n2 > 300, `lb split ${n1}/${n2}`);
       assert.equal(p1.counters.get('rxPackets') + p2.counters.get('rxPackets'), 1000, 'filter drops other dst MACs in the kernel');
     } finally {
