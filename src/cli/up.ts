@@ -31,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     lock = await StateLock.acquire(stateDir, `macdemux up ${file}`);
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MACDEMUX_LOCKED') throw err;
+    if (!(err as Error).message.includes('(macdemuxd ')) throw err; // another `up`/`down` is running
     // A daemon owns this state: let it apply.
     const res = await apiRequest(socketPathFor(stateDir), 'POST', '/reload', {});
     if (res.status >= 300) throw new Error(`daemon refused the reload: ${JSON.stringify(res.body)}`);

@@ -122,8 +122,13 @@ export class Daemon {
         this.metricsAddr = m.address;
         logger().info({ event: 'metrics.listening', address: m.address }, `metrics on http://${m.address}/metrics`);
       }
-      await this.enqueue(() => this.applyNow('start'));
-      logger().info({ event: 'daemon.ready' }, 'macdemuxd ready');
+      try {
+        await this.enqueue(() => this.applyNow('start'));
+      } catch (err) {
+        // Some resources failed (logged one by one): keep serving the rest; GET /status shows them.
+        if (!(err instanceof ReconcileError)) throw err;
+      }
+      logger().info({ event: 'daemon.ready', errors: this.lastReport?.errors.length ?? 0 }, 'macdemuxd ready');
     } catch (err) {
       await this.closeServers();
       await this.lock.release();

@@ -168,7 +168,9 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
       );
       return file;
     };
+    const c1 = await lab.addNamespace('c1'); // exists before: used, never removed
     const before = nsDump(host.name);
+    const c1Before = nsDump(c1.name);
     let cfg = write('bridge', ['02:00:00:00:00:01', '02:00:00:00:00:02']);
     const up = cli(['up', cfg, '--state-dir', st, '--json']);
     assert.equal(up.code, 0, up.stderr + up.stdout);
@@ -196,6 +198,9 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
 
     assert.equal(cli(['down', cfg, '--state-dir', st]).code, 0);
     assert.deepEqual(nsDump(host.name), before);
+    assert.ok(listNetns().includes(c1.name), 'a namespace macdemux did not create is kept');
+    assert.deepEqual(nsDump(c1.name), c1Before, '... and left as it was');
+    assert.ok(!listNetns().includes(`${lab.prefix}-s1`), 'the namespace it created is removed');
   } finally {
     cli(['down', '--state-dir', st]);
     await removeNamespacesWithPrefix(lab.prefix);
