@@ -257,3 +257,42 @@ test('control API: 0600 socket refuses non-root, 4xx with reasons, endpoints and
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a resource that cannot be applied is reported and the rest still served', { skip: needsRoot }, async () => {
+  const lab = await Lab.create();
+  const dir = tempDir('partial');
+  const state = join(dir, 'state');
+  const cfg = join(dir, 'partial.yaml');
+  let d: DaemonProcess | undefined;
+  try {
+    const host = await lab.addNamespace('host');
+    const peer = await lab.addNamespace('peer');
+    await lab.addVeth({ ns: host, name: 'eth0' }, { ns: peer, name: 'eth0' });
+    writeFileSync(
+      cfg,
+      stringify({
+        networks: [
+          { name: 'good', parent: `${host.name}:eth0`, subnet: '10.8.0.0/24', endpoints: [{ name: 'g1', netns: `${lab.prefix}-g1` }] },
+          { name: 'ghost', parent: `${host.name}:nope0`, subnet: '10.9.0.0/24', endpoints: [{ name: 'x1', netns: `${lab.prefix}-x1` }] },
+        ],
+      }),
+    );
+    d = new DaemonProcess(['--config', cfg, '--state-dir', state, '--metrics', 'off', '--teardown-on-exit']);
+    const ready = await d.event('daemon.ready');
+    assert.equal(ready.errors, 1);
+    const failed = await d.event('resource.failed');
+    assert.match(failed.err, /device nope0 does not exist in namespace/);
+    const status = (await apiRequest(join(state, 'macdemuxd.sock'), 'GET', '/status')).body as any;
+    assert.equal(status.lastApply.errors.length, 1);
+    assert.match(status.lastApply.errors[0].resource, /network ghost parent/);
+    const addr = spawnSync('ip', ['-n', `${lab.prefix}-g1`, '-br', 'addr', 'show', 'eth0'], { encoding: 'utf8' }).stdout;
+    assert.match(addr, /10\.8\.0\.1\/24/, 'the good network is applied');
+    assert.equal(await d.stop('SIGTERM'), 0);
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`${lab.prefix}-g1`) || n.startsWith(`${lab.prefix}-x1`)), []);
+  } finally {
+    await d?.stop('SIGKILL');
+    await removeNamespacesWithPrefix(lab.prefix);
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
