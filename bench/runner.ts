@@ -245,7 +245,8 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
       } catch (err) {
         failed.add(jobKey);
         const msg = (err as Error).message.split('\n')[0]!;
-        for (const size of sizes) {
+        // A part missing from the build gets one row; a broken run marks every size it did not finish.
+        for (const size of isNotBuilt(err) ? sizes.slice(0, 1) : sizes) {
           const a = acc(job.scenario.name, job.variant, size, mainPorts);
           if (a.trials.length === 0) {
             a.status = isNotBuilt(err) ? 'skipped' : 'failed';

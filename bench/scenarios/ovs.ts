@@ -46,7 +46,7 @@ export const ovsScenario: Scenario = {
       latency: true,
       tcp: true,
       ports: ctx.ports,
-      notes: [`private ovsdb-server/ovs-vswitchd (files under ${dir}), vswitchd pinned to CPU ${ctx.forwarderCpu}`],
+      notes: [`private ovsdb-server/ovs-vswitchd (files under a temporary directory), vswitchd pinned to CPU ${ctx.forwarderCpu}`],
       stop: () => ovs.stop(),
     };
   },
