@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -19,6 +20,8 @@ constexpr uint64_t kTagEvent = 0xfffffffeull;
 constexpr uint32_t kJsBatchFrames = 256;
 constexpr size_t kJsBatchBytes = 256 * 1024;
 constexpr size_t kInjectMaxFrames = 1 << 16;
+constexpr uint32_t kTapSlotSize = 16384;
+constexpr uint32_t kTapBatch = 32;
 constexpr int kQuiesceTimeoutMs = 3000;
 
 // PacketRing::Open creates the socket with protocol ETH_P_ALL before bind(), so until bind the ring
@@ -139,6 +142,8 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
     w->dirty.assign(o.maxSlots, 0);
     w->scratchIn.resize(65536 + 8);
     w->scratchOut.resize(65536 + 8);
+    w->tapBuf.resize(size_t(kTapSlotSize) * kTapBatch);
+    w->tapLens.resize(kTapBatch);
     w->reader = e->epochs_.Register();
     if (w->reader < 0) {
       *err = "too many workers for the epoch table";
@@ -310,12 +315,61 @@ int Engine::AttachJs(uint32_t slot, Napi::ThreadSafeFunction tsfn, std::string* 
   return 0;
 }
 
+int Engine::AttachTap(uint32_t slot, const std::string& ifname, int queues, std::string* err) {
+  if (slot == kUplinkSlot || slot >= opts_.maxSlots) {
+    *err = "slot out of range";
+    return -EINVAL;
+  }
+  if (queues < 1 || queues > 64) {
+    *err = "queues must be 1..64";
+    return -EINVAL;
+  }
+  TapOptions to;
+  to.ifname = ifname;
+  to.netns = opts_.netns;
+  to.vnetHdr = false;
+  to.queues = queues;
+  std::unique_ptr<Egress> e(new Egress());
+  e->slot = slot;
+  e->kind = EgressKind::kTap;
+  const char* step = nullptr;
+  to.tun = false;
+  int rc = TapQueue::Open(to, &e->taps, &step);
+  if (rc < 0) {
+    e->taps.clear();
+    to.tun = true;
+    const char* step2 = nullptr;
+    rc = TapQueue::Open(to, &e->taps, &step2);
+    if (rc < 0) {
+      *err = std::string("tap \"") + ifname + "\": not a macvtap (" + (step ? step : "open") + ") and tun/tap failed (" +
+             (step2 ? step2 : "open") + ")";
+      return rc;
+    }
+  }
+  std::lock_guard<std::mutex> g(controlMu_);
+  if (egress_[slot].load() != nullptr) {
+    *err = "slot already attached";
+    return -EEXIST;
+  }
+  Egress* raw = e.release();
+  egress_[slot].store(raw, std::memory_order_release);
+  for (size_t q = 0; q < raw->taps.size(); q++) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = uint64_t(slot) | (uint64_t(q + 1) << 32);
+    epoll_ctl(workers_[(slot + q) % workers_.size()]->epfd, EPOLL_CTL_ADD, raw->taps[q]->fd(), &ev);
+  }
+  return 0;
+}
+
 int Engine::Detach(uint32_t slot) {
   if (slot == kUplinkSlot || slot >= opts_.maxSlots) return -EINVAL;
   std::lock_guard<std::mutex> g(controlMu_);
   Egress* e = egress_[slot].exchange(nullptr);
   if (!e) return -ENOENT;
   if (e->ring && e->rxWorker >= 0) epoll_ctl(workers_[e->rxWorker]->epfd, EPOLL_CTL_DEL, e->ring->fd(), nullptr);
+  for (size_t q = 0; q < e->taps.size(); q++)
+    epoll_ctl(workers_[(slot + q) % workers_.size()]->epfd, EPOLL_CTL_DEL, e->taps[q]->fd(), nullptr);
   if (!epochs_.Synchronize(kQuiesceTimeoutMs)) return -ETIMEDOUT;  // leaked rather than freed under a reader
   if (fdb_) fdb_->ForgetSlot(slot);
   if (e->kind == EgressKind::kJs) e->tsfn.Release();
@@ -377,6 +431,23 @@ void Engine::Run(Worker* wp) {
         uint64_t v;
         (void)!read(w.evfd, &v, sizeof(v));
         if (w.idx == 0) DrainInject(w, *t);
+        continue;
+      }
+      if (tag >> 32) {  // a tap queue: slot | (queue + 1) << 32
+        const uint32_t slot = uint32_t(tag);
+        const uint32_t q = uint32_t(tag >> 32) - 1;
+        Egress* e = egress_[slot].load(std::memory_order_acquire);
+        if (!e || q >= e->taps.size()) continue;
+        int got = e->taps[q]->ReadBatch(w.tapBuf.data(), kTapSlotSize, kTapBatch, w.tapLens.data());
+        for (int k = 0; k < got; k++) {
+          const uint8_t* f = w.tapBuf.data() + size_t(k) * kTapSlotSize;
+          const uint32_t len = std::min(w.tapLens[k], kTapSlotSize);
+          if (fdb_)
+            Process(w, *t, FdbView{fdb_.get(), t, now}, f, len, kNoVlanTci, slot, now);
+          else
+            Process(w, *t, NoFdb{}, f, len, kNoVlanTci, slot, now);
+        }
+        if (got > 0) busy = true;
         continue;
       }
       PacketRing* ring;
@@ -517,6 +588,12 @@ void Engine::SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len
       rc = e->ring->TxPush(f, len);
     }
     ok = rc == 0;
+  } else if (e->kind == EgressKind::kTap) {
+    if (!e->taps.empty()) {
+      TapQueue& q = *e->taps[e->tapNext++ % e->taps.size()];
+      const uint8_t* frames[1] = {f};
+      ok = q.WriteBatch(frames, &len, 1) == 1;
+    }
   } else {
     if (!e->pending) {
       e->pending.reset(new JsBatch());
@@ -623,7 +700,7 @@ void Engine::FlushAll(Worker& w) {
     e->Lock();
     if (e->kind == EgressKind::kPacket)
       e->ring->Flush();
-    else
+    else if (e->kind == EgressKind::kJs)
       FlushJs(w, e);
     e->Unlock();
   }

@@ -25,6 +25,7 @@
 #include "demux.h"
 #include "packet_ring.h"
 #include "port_table.h"
+#include "tap_queue.h"
 
 namespace mdx {
 
@@ -74,7 +75,7 @@ struct JsBatch {
   std::vector<uint32_t> offsets, lengths;
 };
 
-enum class EgressKind { kPacket, kJs };
+enum class EgressKind { kPacket, kJs, kTap };
 
 struct Egress {
   uint32_t slot = 0;
@@ -82,6 +83,9 @@ struct Egress {
   int rxWorker = -1;
   std::unique_ptr<PacketRing> ring;
   std::atomic_flag lock = ATOMIC_FLAG_INIT;
+  // tap / macvtap queues (RX of queue q polled by worker (slot + q) % workers; TX round-robin)
+  std::vector<std::unique_ptr<TapQueue>> taps;
+  uint32_t tapNext = 0;
   // JS
   Napi::ThreadSafeFunction tsfn;
   std::unique_ptr<JsBatch> pending;
@@ -125,7 +129,8 @@ struct Worker {
   std::vector<uint8_t> dirty;
   std::vector<uint32_t> dirtyList;
   std::vector<uint32_t> decision;
-  std::vector<uint8_t> scratchIn, scratchOut;
+  std::vector<uint8_t> scratchIn, scratchOut, tapBuf;
+  std::vector<uint32_t> tapLens;
   bool uplinkDirty = false;
 };
 
@@ -139,6 +144,9 @@ class Engine {
   int AttachPacket(uint32_t slot, const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames,
                    std::string* err);
   int AttachJs(uint32_t slot, Napi::ThreadSafeFunction tsfn, std::string* err);
+  // A macvtap (/dev/tapN of an existing macvtap NAME) or, failing that, a tun/tap device NAME
+  // (created if absent), with `queues` queues; frames without virtio_net_hdr.
+  int AttachTap(uint32_t slot, const std::string& ifname, int queues, std::string* err);
   int Detach(uint32_t slot);
   // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
   int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,

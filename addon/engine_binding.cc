@@ -243,10 +243,12 @@ Napi::Value EngineAttachJs(const Napi::CallbackInfo& info) {
   return Num(env, rc);
 }
 
+// engineAttachTap(e, slot, ifname, queues)
 Napi::Value EngineAttachTap(const Napi::CallbackInfo& info) {
   EngineBox* b = BoxArg(info);
-  if (b) b->lastError = "tap backend not available in this build (addon/tap_queue.h missing)";
-  return Num(info.Env(), -EOPNOTSUPP);
+  if (!b || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsString()) return Num(info.Env(), -EINVAL);
+  return Num(info.Env(), b->engine->AttachTap(info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value(),
+                                              int(OptInt(info, 3, 1)), &b->lastError));
 }
 
 Napi::Value EngineDetach(const Napi::CallbackInfo& info) {
