@@ -425,6 +425,10 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
         if (ep) endpoints.push(ep);
       });
   }
+  if (mode === 'passthru' && dataplane === 'kernel')
+    endpoints.forEach((e, i) => {
+      if (e.mac) c.add(`${path}.endpoints[${i}].mac`, 'a kernel passthru port inherits the parent\'s MAC (setting one would change the parent)');
+    });
   if (mode === 'passthru' && endpoints.length > 1)
     c.add(join(path, 'endpoints'), `a passthru network takes one endpoint (the port owns the parent), got ${endpoints.length}`);
   if (c.issues.length > before || !name || !parent) return undefined;

@@ -40,6 +40,11 @@ export interface DesiredLink {
   /** veth: the far end (switch port) in the parent's namespace. */
   peer?: { netns?: string; name: string };
   mac: string;
+  /**
+   * Kernel passthru: the device inherits the parent's MAC and a MAC set on it is written through
+   * to the parent (a device macdemux did not create), so the MAC is never set or compared.
+   */
+  inheritMac?: boolean;
   /** Addresses as canonical "addr/len". */
   addresses: string[];
   /** Routes through this link (host shim: the endpoints' range). */
@@ -89,6 +94,7 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
           type: 'macvtap',
           parent: n.parent,
           mode: n.mode,
+          ...(n.mode === 'passthru' ? { inheritMac: true } : {}),
           ...(n.nopromisc ? { nopromisc: true } : {}),
           ...(e.sourceMacs ? { sourceMacs: e.sourceMacs } : {}),
           mac: lease.mac,
@@ -118,6 +124,7 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
           type: 'macvlan',
           parent: n.parent,
           mode: n.mode,
+          ...(n.mode === 'passthru' ? { inheritMac: true } : {}),
           ...(n.nopromisc ? { nopromisc: true } : {}),
           ...(e.sourceMacs ? { sourceMacs: e.sourceMacs } : {}),
         });

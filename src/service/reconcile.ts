@@ -341,7 +341,7 @@ async function createLink(want: DesiredLink): Promise<void> {
       parent: parent.dev,
       kind: want.type,
       mode: want.mode ?? 'bridge',
-      mac: want.mac,
+      ...(want.inheritMac ? {} : { mac: want.mac }),
       up: true,
       ...(want.nopromisc ? { nopromisc: true } : {}),
       ...(want.sourceMacs?.length ? { sourceMacs: want.sourceMacs } : {}),
@@ -354,7 +354,7 @@ async function createLink(want: DesiredLink): Promise<void> {
 /** Fix MAC, mode, source list and up state of an owned link in place. */
 async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): Promise<void> {
   const o = nsOpt(want.netns);
-  if (cur.mac !== want.mac) {
+  if (!want.inheritMac && cur.mac !== want.mac) {
     await setLink(want.name, { mac: want.mac }, o);
     run.note('changed', `${id} mac ${cur.mac} -> ${want.mac}`);
   }

@@ -146,7 +146,7 @@ test('scenario 5: addresses from the ip-range skip the aux address; the host shi
   }
 });
 
-test('VM taps become macvtap devices, source-mode endpoints get their allow-list, mode changes are fixed in place', { skip: needsRoot }, async () => {
+test('VM taps become macvtap devices, source-mode endpoints get their allow-list, passthru keeps the parent MAC, mode changes are fixed in place', { skip: needsRoot }, async () => {
   const lab = await Lab.create();
   const dir = tempDir('tap');
   const st = join(dir, 'state');
@@ -155,6 +155,7 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
     const peer = await lab.addNamespace('peer');
     await lab.addVeth({ ns: host, name: 'eth0' }, { ns: peer, name: 'eth0' });
     await lab.addVeth({ ns: host, name: 'eth1' }, { ns: peer, name: 'eth1' });
+    await lab.addVeth({ ns: host, name: 'eth2' }, { ns: peer, name: 'eth2' });
     const write = (mode: string, macs: string[]) => {
       const file = join(dir, 'tap.yaml');
       writeFileSync(
@@ -163,6 +164,7 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
           networks: [
             { name: 'vms', parent: `${host.name}:eth0`, mode, subnet: '10.5.0.0/24', endpoints: [{ name: 'vm1', tap: 'vm1tap' }, { name: 'c1', netns: `${lab.prefix}-c1` }] },
             { name: 'src', parent: { netns: host.name, dev: 'eth1' }, mode: 'source', endpoints: [{ name: 's1', netns: `${lab.prefix}-s1`, 'source-macs': macs }] },
+            { name: 'pt', parent: `${host.name}:eth2`, mode: 'passthru', subnet: '10.6.0.0/24', endpoints: [{ name: 'p1', netns: `${lab.prefix}-p1` }] },
           ],
         }),
       );
@@ -184,6 +186,11 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
     assert.equal(src().mode, 'source');
     assert.equal(src().macaddr_count, 2);
     const ifindex = JSON.parse(await host.ip(['-j', 'link', 'show', 'vm1tap']))[0].ifindex;
+    // passthru: the port inherits the parent's MAC; the parent's MAC is never changed.
+    const pt = JSON.parse(spawnSync('ip', ['-n', `${lab.prefix}-p1`, '-d', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout)[0];
+    assert.equal(pt.linkinfo.info_data.mode, 'passthru');
+    assert.equal(pt.address, JSON.parse(await host.ip(['-j', 'link', 'show', 'eth2']))[0].address);
+    assert.match(cli(['up', cfg, '--state-dir', st]).stdout, /nothing to do/, 'passthru re-apply is a no-op');
 
     // Change the mode and the allow-list: fixed in place (same device), not recreated.
     cfg = write('vepa', ['02:00:00:00:00:03']);

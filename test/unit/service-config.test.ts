@@ -80,6 +80,7 @@ const rows: Row[] = [
   ['shim ip gateway', (d) => (d.networks[0]['host-shim'].ip = '10.0.36.254'), 'networks[0].host-shim.ip', /gateway/],
   ['shim ip missing', (d) => delete d.networks[0]['host-shim'].ip, 'networks[0].host-shim.ip', /is required/],
   ['shim passthru', (d) => { d.networks[0].mode = 'passthru'; d.networks[0].endpoints.pop(); }, 'networks[0].host-shim', /passthru/],
+  ['passthru with a MAC', (d) => { d.networks[0].mode = 'passthru'; delete d.networks[0]['host-shim']; d.networks[0].endpoints.shift(); }, 'networks[0].endpoints[0].mac', /inherits the parent's MAC/],
   ['endpoints not list', (d) => (d.networks[0].endpoints = {}), 'networks[0].endpoints', /expected a list of endpoints/],
   ['passthru two endpoints', (d) => { d.networks[0].mode = 'passthru'; delete d.networks[0]['host-shim']; }, 'networks[0].endpoints', /takes one endpoint/],
   ['endpoint unknown key', (d) => (d.networks[0].endpoints[0].hostname = 'x'), 'networks[0].endpoints[0].hostname', /unknown key/],
