@@ -4,7 +4,22 @@
  */
 import type { BenchReport, ScenarioResult } from '../types.ts';
 
-const PALETTE = ['#7f7f7f', '#1f77b4', '#2ca02c', '#9467bd', '#d62728', '#ff7f0e', '#e377c2', '#17becf', '#bcbd22', '#8c564b'];
+/** One colour per forwarder, so macdemux looks the same in every chart; variants are paler. */
+const COLORS: Record<string, string> = {
+  generator: '#7f7f7f',
+  bridge: '#1f77b4',
+  macvlan: '#2ca02c',
+  ovs: '#9467bd',
+  macdemux: '#d62728',
+  'macdemux-tap': '#ff7f0e',
+  'macdemux-js': '#e377c2',
+};
+
+function seriesStyle(r: ScenarioResult): string {
+  const primary = seriesName(r) === r.name;
+  const opacity = r.variant === 'uplink-trafgen' ? 0.3 : 0.55;
+  return `fill="${COLORS[r.name] ?? '#17becf'}"${primary ? '' : ` fill-opacity="${opacity}"`}`;
+}
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -32,9 +47,10 @@ export function throughputChart(report: BenchReport): string {
   const rows = report.scenarios.filter((r) => r.status === 'ok' && r.ports === mainPorts && r.fwdPps !== null);
   const sizes = [...new Set(rows.map((r) => r.frameSize))].sort((a, b) => a - b);
   const series = [...new Set(rows.map(seriesName))];
+  const styleOf = new Map(rows.map((r) => [seriesName(r), seriesStyle(r)]));
   const W = 860;
   const H = 420;
-  const m = { l: 64, r: 190, t: 48, b: 56 };
+  const m = { l: 64, r: 240, t: 48, b: 56 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const maxV = Math.max(0, ...rows.map((r) => r.fwdPps! / 1e6));
@@ -59,7 +75,7 @@ export function throughputChart(report: BenchReport): string {
       if (!r) return;
       const v = r.fwdPps! / 1e6;
       const x = gx + si * barW;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(m.t + ph - y(v)).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${s} ${size} B: ${v.toFixed(3)} Mpps`)}</title></rect>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(m.t + ph - y(v)).toFixed(1)}" ${styleOf.get(s)}><title>${esc(`${s} ${size} B: ${v.toFixed(3)} Mpps`)}</title></rect>`);
     });
     parts.push(`<text x="${(m.l + gi * groupW + groupW / 2).toFixed(1)}" y="${m.t + ph + 20}" text-anchor="middle">${size} B</text>`);
   });
@@ -67,7 +83,7 @@ export function throughputChart(report: BenchReport): string {
   parts.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle">frame size (on the wire, FCS included)</text>`);
   series.forEach((s, si) => {
     const ly = m.t + si * 20;
-    parts.push(`<rect x="${m.l + pw + 16}" y="${ly}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/>`);
+    parts.push(`<rect x="${m.l + pw + 16}" y="${ly}" width="12" height="12" ${styleOf.get(s)}/>`);
     parts.push(`<text x="${m.l + pw + 34}" y="${ly + 10}">${esc(s)}</text>`);
   });
   parts.push('</svg>');

@@ -80,14 +80,14 @@ test('svg: throughput bars per forwarder and frame size, latency on a log scale'
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   assert.ok(svg.trimEnd().endsWith('</svg>'));
   // 4 forwarders x 3 sizes + ring-drop + learning + js at 64 B = 15 bars
-  assert.equal((svg.match(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+" fill="#[0-9a-f]+"><title>/g) ?? []).length, 15);
+  assert.equal((svg.match(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+" fill="#[0-9a-f]+"( fill-opacity="[\d.]+")?><title>/g) ?? []).length, 15);
   assert.match(svg, /<title>macdemux 64 B: 1\.500 Mpps<\/title>/);
   assert.match(svg, />1518 B</);
   for (const name of ['generator', 'bridge', 'macvlan', 'macdemux', 'generator (ring-drop)', 'bridge (learning)', 'macdemux-js']) {
     assert.ok(svg.includes(`>${name}</text>`), `legend has ${name}`);
   }
   // the tallest bar (generator 64 B, 1.8 Mpps) fits under the axis maximum
-  const heights = [...svg.matchAll(/height="([\d.]+)" fill="#[0-9a-f]+"><title>/g)].map((m) => Number(m[1]));
+  const heights = [...svg.matchAll(/height="([\d.]+)" fill="#[0-9a-f]+"( fill-opacity="[\d.]+")?><title>/g)].map((m) => Number(m[1]));
   assert.ok(Math.max(...heights) <= 420 - 48 - 56 + 0.5);
   const lat = latencyChart(r)!;
   assert.equal((lat.match(/<title>/g) ?? []).length, 9);
