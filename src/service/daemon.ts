@@ -350,6 +350,7 @@ export class Daemon {
           txBytes: p.txBytes,
           rxDropped: p.rxDropped,
           txDropped: p.txDropped,
+          ...(typeof p.ringDrops === 'number' ? { ringDrops: p.ringDrops } : {}),
         });
       }
       const u = c.uplink;

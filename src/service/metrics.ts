@@ -18,6 +18,8 @@ export interface PortCounterRow {
   txBytes: number;
   rxDropped: number;
   txDropped: number;
+  /** Userspace ports: AF_PACKET RX ring drops (tp_drops) of the port's ring, when the engine reports them. */
+  ringDrops?: number;
 }
 
 /** Counters of one engine switch. */
@@ -87,6 +89,16 @@ export function createMetrics(
         this.labels(p.network, p.port, p.dataplane, 'rx').inc(p.rxDropped || 0);
         this.labels(p.network, p.port, p.dataplane, 'tx').inc(p.txDropped || 0);
       }
+    },
+  });
+  new client.Counter({
+    name: 'macdemux_port_ring_drops_total',
+    help: 'AF_PACKET RX ring drops (kernel tp_drops) of a userspace port\'s ring',
+    labelNames: portLabels,
+    registers: [register],
+    async collect() {
+      this.reset();
+      for (const p of (await get()).ports) if (p.ringDrops !== undefined) this.labels(p.network, p.port, p.dataplane).inc(p.ringDrops);
     },
   });
   new client.Counter({
