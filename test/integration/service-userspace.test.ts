@@ -38,10 +38,13 @@ test('scenario 2: VLAN networks on the userspace data plane: same VLAN reaches a
     assert.ok(ping(ns('h2-c99'), '172.99.0.1', 2), 'VLAN 99: host2 -> host1 (allocated address)');
 
     // On the wire the frames carry their VLAN tag.
-    const dump = spawn('ip', ['netns', 'exec', h2.name, 'tcpdump', '-l', '-c', '1', '-eni', 'eth0', 'vlan 20 and icmp'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const dump = spawn('ip', ['netns', 'exec', h2.name, 'tcpdump', '-l', '-c', '1', '-eni', 'eth0', 'vlan 20 and icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let wire = '';
     dump.stdout.on('data', (b: Buffer) => (wire += b.toString()));
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, 5000);
+      dump.stderr.on('data', (b: Buffer) => b.toString().includes('listening on') && (clearTimeout(t), r()));
+    });
     assert.ok(ping(ns('h1-c20'), '172.20.0.11', 1));
     await Promise.race([new Promise((r) => dump.on('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
     dump.kill();
