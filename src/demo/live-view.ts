@@ -7,6 +7,8 @@ export interface LiveSnapshot {
   elapsedS: number;
   totalS: number;
   offeredPps: number;
+  /** Frames offered but not delivered so far in this phase (ring/backlog overflow anywhere on the path). */
+  lost: number;
   ports: Array<{ port: string; mac: string; pps: number; drops: number }>;
 }
 
@@ -27,7 +29,7 @@ export class LiveView {
     const fwd = s.ports.reduce((a, p) => a + p.pps, 0);
     if (this.out.isTTY) {
       const lines = [
-        `${s.title}  ${s.elapsedS.toFixed(1)}/${s.totalS} s   offered ${mpps(s.offeredPps)}   forwarded ${mpps(fwd)}`,
+        `${s.title}  ${s.elapsedS.toFixed(1)}/${s.totalS} s   offered ${mpps(s.offeredPps)}   forwarded ${mpps(fwd)}   lost ${s.lost}`,
         `  ${'port'.padEnd(6)} ${'mac'.padEnd(17)} ${'rate'.padStart(14)} ${'drops'.padStart(10)}`,
         ...s.ports.map((p) => `  ${p.port.padEnd(6)} ${p.mac.padEnd(17)} ${mpps(p.pps).padStart(14)} ${String(p.drops).padStart(10)}`),
       ];
@@ -39,7 +41,7 @@ export class LiveView {
       if (now - this.lastLine < 1000) return;
       this.lastLine = now;
       const ports = s.ports.map((p) => `${p.port} ${(p.pps / 1e6).toFixed(3)} (drops ${p.drops})`).join(' | ');
-      this.out.write(`[${s.title} ${s.elapsedS.toFixed(0)}s] offered ${mpps(s.offeredPps)} fwd ${mpps(fwd)} | ${ports}\n`);
+      this.out.write(`[${s.title} ${s.elapsedS.toFixed(0)}s] offered ${mpps(s.offeredPps)} fwd ${mpps(fwd)} lost ${s.lost} | ${ports}\n`);
     }
   }
 

@@ -126,6 +126,7 @@ async function drive(
         elapsedS: Number(now - t1) / 1e9,
         totalS: opts.seconds,
         offeredPps: (off - lastOff) / dt,
+        lost: Math.max(0, off - off0 - ports.reduce((a, v, i) => a + v - port0[i]!, 0)),
         ports: dl.endpoints.map((e, i) => ({
           port: e.port,
           mac: e.mac,
