@@ -148,7 +148,7 @@ Napi::Value GenStart(const Napi::CallbackInfo& info) {
   int r = Generator::Start(
       go,
       [hp] {
-        hp->tsfn.NonBlockingCall();
+        hp->tsfn.NonBlockingCall([](Napi::Env e, Napi::Function cb) { SafeCall(e, cb, {}); });
       },
       &h->gen, &step);
   if (r < 0) {
@@ -354,7 +354,7 @@ Napi::Value BenchTsfnStart(const Napi::CallbackInfo& info) {
   b->thread = std::thread([b] {
     while (!b->stop.load()) {
       napi_status st = b->tsfn.BlockingCall([n = b->n](Napi::Env e, Napi::Function cb) {
-        if (e != nullptr && cb != nullptr) cb.Call({Num(e, n)});
+        SafeCall(e, cb, {Num(e, n)});
       });
       if (st != napi_ok) break;
     }

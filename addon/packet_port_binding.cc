@@ -93,7 +93,7 @@ struct PortHandle : NativeWorker {
     if (!tsfnLive) return;
     auto* data = new int[2]{kind, arg};
     napi_status st = tsfn.NonBlockingCall(data, [](Napi::Env env, Napi::Function cb, int* d) {
-      if (env != nullptr && cb != nullptr) cb.Call({Num(env, d[0]), Num(env, d[1])});
+      if (env != nullptr && cb != nullptr) SafeCall(env, cb, {Num(env, d[0]), Num(env, d[1])});
       delete[] d;
     });
     if (st != napi_ok) delete[] data;

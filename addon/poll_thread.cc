@@ -82,7 +82,7 @@ void FdPoller::Ref(Napi::Env env, bool ref) {
 void FdPoller::Emit(int kind, int arg) {
   auto* data = new int[2]{kind, arg};
   napi_status st = tsfn_.NonBlockingCall(data, [](Napi::Env env, Napi::Function cb, int* d) {
-    if (env != nullptr && cb != nullptr) cb.Call({Napi::Number::New(env, d[0]), Napi::Number::New(env, d[1])});
+    if (env != nullptr && cb != nullptr) SafeCall(env, cb, {Napi::Number::New(env, d[0]), Napi::Number::New(env, d[1])});
     delete[] d;
   });
   if (st != napi_ok) delete[] data;

@@ -72,3 +72,15 @@ class FdPoller {
   int fd_ = -1;
   std::function<int()> errorOf_;
 };
+
+// Call a JS callback from a ThreadSafeFunction's CallJS without node-addon-api's error path:
+// during environment teardown (worker.terminate(), process exit) a call fails, and
+// Napi::Function::Call would then try to throw and abort the process. The status is ignored; an
+// exception thrown by the callback itself stays pending and surfaces as an uncaught exception.
+inline void SafeCall(Napi::Env env, Napi::Function cb, std::initializer_list<napi_value> args) {
+  if (env == nullptr || cb == nullptr) return;
+  napi_value undefined;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return;
+  napi_value result;
+  napi_call_function(env, undefined, cb, args.size(), args.begin(), &result);
+}

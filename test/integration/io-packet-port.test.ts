@@ -286,3 +286,26 @@ test('open errors: ENODEV names the interface, bad options name the field', { sk
     assert.throws(() => PacketPort.open({ ifname: 'lo', netns: ns.name, fanout: { group: 1, mode: 'bogus' as 'lb' } }), /fanout.mode/);
   });
 });
+
+test('env cleanup hook: a worker thread terminated with open ports, a running generator and sink leaves no thread behind', { skip: needsRoot, timeout: 30_000 }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  await withLab(async (lab) => {
+    const { a, b } = await pair(lab);
+    const worker = new Worker(new URL('./fixtures/io-cleanup-worker.mjs', import.meta.url), {
+      workerData: { nsA: a.name, nsB: b.name, macA: MAC_A, macB: MAC_B },
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+      setTimeout(() => reject(new Error('worker did not report traffic')), 10_000);
+    });
+    const threadsBefore = Number((await import('node:fs')).readdirSync('/proc/self/task').length);
+    await worker.terminate(); // env teardown: cleanup hooks stop and join poll, generator and sink threads
+    await new Promise((r) => setTimeout(r, 200));
+    const threadsAfter = Number((await import('node:fs')).readdirSync('/proc/self/task').length);
+    assert.ok(threadsAfter <= threadsBefore - 3, `threads ${threadsBefore} -> ${threadsAfter}`);
+    // The main thread still works with the addon afterwards.
+    const p = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false });
+    await p.close();
+  });
+});
