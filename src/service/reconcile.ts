@@ -375,6 +375,10 @@ async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): 
     await setLink(want.name, { up: true }, o);
     run.note('changed', `${id} up`);
   }
+  if (want.type === 'veth') {
+    // Idempotent; covers a crash between creating the pair and turning the offload off.
+    await disableTxOffload(want.name, want.netns);
+  }
   if (want.peer) {
     const p = await findLink(want.peer.name, nsOpt(want.peer.netns));
     if (p && !p.up) {
