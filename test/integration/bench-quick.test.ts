@@ -65,7 +65,8 @@ test('bench --quick --scenarios generator,bridge,macvlan --json: sane numbers, d
       assert.ok(s.cpuNsPerPacket !== null && s.cpuNsPerPacket > 0 && s.cpuNsPerPacket < 1e6, `${what}: cpu ${s.cpuNsPerPacket}`);
       assert.ok(s.spread >= 0, what);
       if (s.name !== 'generator') {
-        assert.ok(s.zeroLossPps !== null && s.zeroLossPps > 0, `${what}: zero-loss ${s.zeroLossPps}`);
+        // Measured (a number); it may be 0 when a loaded machine loses frames at every searched rate.
+        assert.ok(s.zeroLossPps !== null && Number.isFinite(s.zeroLossPps) && s.zeroLossPps >= 0, `${what}: zero-loss ${s.zeroLossPps}`);
         assert.ok(s.zeroLossPps! <= s.offeredPps! * 1.1, `${what}: zero-loss above the offered maximum`);
         assert.ok(s.tcpGbps === null || (s.tcpGbps !== undefined && s.tcpGbps > 0), `${what}: tcp ${s.tcpGbps}`);
         if (s.latencyUs) assert.ok(s.latencyUs.p50 > 0 && s.latencyUs.p50 <= s.latencyUs.p99 && s.latencyUs.p99 <= s.latencyUs.p999, `${what}: latency order`);
