@@ -1,6 +1,7 @@
 /** The Markdown report: the results table, ratios, scaling, latency, skipped scenarios, notes. */
 import type { BenchReport, ScenarioResult } from '../types.ts';
 import { headline } from './ratios.ts';
+import { barsTable } from './bars.ts';
 
 const mpps = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : (x / 1e6).toFixed(3));
 const num = (x: number | null | undefined, d = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
@@ -89,6 +90,7 @@ export function renderMarkdown(report: BenchReport, opts: { chart?: string; late
   if (opts.latencyChart) out.push('', `![latency percentiles](${opts.latencyChart})`);
   const sc = scalingTable(report);
   if (sc) out.push('', '### Port-count scaling', '', sc);
+  if (report.scenarios.some((r) => r.name === 'macdemux')) out.push('', '### Performance bars', '', barsTable(report));
   const skipped = report.scenarios.filter((r) => r.status !== 'ok');
   if (skipped.length) {
     out.push('', '### Skipped or failed', '');

@@ -18,6 +18,7 @@ import { parseDemoArgs } from '../../src/cli/demo.ts';
 import { combineLatency } from '../../bench/latency.ts';
 import { batchFrameCount } from '../../bench/scenarios/macdemux.ts';
 import { renderDemoTable } from '../../src/demo/report.ts';
+import { checkBars } from '../../bench/report/bars.ts';
 
 function fixture(): BenchReport {
   const p = fileURLToPath(new URL('../../bench/report/fixtures/sample-report.json', import.meta.url));
@@ -164,4 +165,21 @@ test('demo table lists both forwarders and the ratio', () => {
   assert.match(t, /\| linux-bridge \| 1\.000 \| 1\.000 \| 0\.00% \| 1100 \| 1\.000 \|/);
   assert.match(t, /1\.25x the Linux bridge/);
   assert.match(t, /note: n1/);
+});
+
+test('performance bars are evaluated from the run alone', () => {
+  const bars = checkBars(fixture());
+  const by = (prefix: string) => bars.find((b) => b.bar.startsWith(prefix))!;
+  assert.equal(by('macdemux forwarded pps >= 1.6x').pass, false); // 1.5x
+  assert.equal(by('macdemux forwarded pps >= 1.6x').measured, '1.50x');
+  assert.equal(by('macdemux forwarded pps >= 1.1x kernel macvlan').pass, true); // 1.2x
+  assert.equal(by('macdemux forwarded pps >= 0.9x the AF_PACKET').pass, true);
+  assert.equal(by('zero-loss').pass, true);
+  assert.equal(by('latency p99').pass, true); // 300 vs 180 us at 50%
+  assert.equal(by('port table').pass, true); // 1.5 -> 1.46
+  assert.equal(by('port table').measured, '2.7% drop');
+  assert.equal(by('frames delivered to a JS port').pass, true); // 2.1 Mpps
+  assert.equal(by('CPU per forwarded packet').pass, true);
+  const none = checkBars({ ...fixture(), scenarios: fixture().scenarios.filter((s) => s.name !== 'macdemux') });
+  assert.ok(none.every((b) => b.bar.startsWith('frames delivered') || b.pass === null));
 });
