@@ -221,6 +221,13 @@ export async function apply(
         await createNetns(ns);
         run.note('created', `netns ${ns}`);
         await run.step();
+      } else if (owned.has(resourceKey({ kind: 'netns', name: ns }))) {
+        // Ours: lo must be up (a crash may have hit between `ip netns add` and `lo up`).
+        const lo = await findLink('lo', { netns: ns });
+        if (lo && !lo.up) {
+          await setLink('lo', { up: true }, { netns: ns });
+          run.note('changed', `netns ${ns} lo up`);
+        }
       }
     } catch (err) {
       run.fail(`netns ${ns}`, err);
