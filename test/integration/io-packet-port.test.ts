@@ -309,3 +309,26 @@ test('env cleanup hook: a worker thread terminated with open ports, a running ge
     await p.close();
   });
 });
+
+test('a ring nobody drains fills up: kernel drops and the freeze are folded into the counters', { skip: needsRoot, timeout: 30_000 }, async () => {
+  await withLab(async (lab) => {
+    const { a, b } = await pair(lab);
+    // 2 blocks of one page: room for a few dozen 60-byte frames.
+    const rx = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, blockSize: 4096, blockCount: 2, retireTovMs: 1 });
+    try {
+      const gen = startGenerator({ ifname: 'pa0', netns: a.name, templates: [{ dst: MAC_B, src: MAC_A, size: 60 }], count: 2000, ratePps: 100_000 });
+      const g = await gen.done;
+      await new Promise((r) => setTimeout(r, 50));
+      rx.updateStats();
+      let received = 0;
+      for (let bt = rx.tryRecv(); bt; bt = rx.tryRecv()) for (const f of bt) if (formatMac(f) === MAC_B) received++;
+      const drops = rx.counters.get('rxDrops');
+      assert.ok(received > 0 && received < 200, `received ${received}`);
+      assert.ok(drops > 0, 'tp_drops counted');
+      assert.ok(rx.counters.get('freezes') >= 1, 'tp_freeze_q_cnt counted');
+      assert.ok(received + drops >= g.sent && received + drops <= g.sent + 20, `received ${received} + drops ${drops} vs sent ${g.sent}`);
+    } finally {
+      await rx.close();
+    }
+  });
+});
