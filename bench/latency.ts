@@ -33,7 +33,7 @@ export async function measureLatency(
   try {
     // Small blocks with the shortest retire timeout: a TPACKET_V3 block is handed to the sink when it
     // is full or after 1 ms, and that wait is part of what the sink measures.
-    for (const s of tb.sinks) sinks.push(io.mod.openSink({ ifname: s.ifname, netns: s.ns.name, blockSize: 32768, blockCount: 128, retireTovMs: 1 }));
+    for (const s of tb.sinks) sinks.push(io.mod.openSink({ ifname: s.ifname, netns: s.ns.name, blockSize: 8192, blockCount: 512, retireTovMs: 1 }));
     // Reset once traffic is steady: the warm-up is excluded from the percentiles.
     const resetTimer = setTimeout(() => sinks.forEach((s) => s.reset()), opts.warmupMs);
     let t;

@@ -205,6 +205,23 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
             if (size === sizes[0]) maxLoad64 = t;
             progress.line(`${tag} offered ${fmtPps(t.offeredPps)}  forwarded ${fmtPps(t.fwdPps)}  loss ${(t.lossRatio * 100).toFixed(3)}%  cpu ${t.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt`);
           }
+          if (rep === 1 && latencyOk && tb.latencySource && maxLoad64 && maxLoad64.offeredPps > 0) {
+            // Harness latency floor: generator -> veth -> native ring, no forwarder.
+            const a = acc(job.scenario.name, job.variant, sizes[0]!, mainPorts);
+            const src = tb.latencySource;
+            for (const pct of opts.latencyLoads) {
+              const rate = (maxLoad64.offeredPps * pct) / 100;
+              const timer = setTimeout(() => src.reset(), opts.warmupMs);
+              const t = await runTrial(tb, counters, 'native', { frameSize: sizes[0]!, ratePps: rate, warmupMs: opts.warmupMs, measureMs: opts.measureMs },
+                (o, f) => progress.status(`[${label(job)} latency @${pct}% of max] offered ${fmtPps(o)}  forwarded ${fmtPps(f)}`)).finally(() => clearTimeout(timer));
+              const l = src.latency();
+              if (l.samples > 0) {
+                a.latency.push({ loadPct: pct, offeredPps: t.offeredPps, p50: l.p50, p99: l.p99, p999: l.p999, samples: l.samples });
+                progress.line(`[${label(job)} latency @${pct}% of max = ${fmtPps(t.offeredPps)}] p50 ${l.p50.toFixed(1)} us  p99 ${l.p99.toFixed(1)} us  p99.9 ${l.p999.toFixed(1)} us`);
+              }
+            }
+            a.notes.add('latency at % of the generator\'s maximum, measured by the drop-all ring itself: the harness floor (no forwarder)');
+          }
           if (rep !== 1 || !job.primary) return;
           const size = sizes[0]!;
           const a = acc(job.scenario.name, job.variant, size, mainPorts);

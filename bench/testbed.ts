@@ -66,6 +66,8 @@ export interface Testbed {
   tcp: boolean;
   /** Ports (table entries) configured. */
   ports: number;
+  /** A native sink already on the path (e.g. the drop-all ring) that can time frames itself. */
+  latencySource?: { reset(): void; latency(): { p50: number; p99: number; p999: number; samples: number } };
   /** Use this generator instead of the run's (e.g. trafgen as a cross-check). */
   generatorOverride?: GeneratorKind;
   notes: string[];

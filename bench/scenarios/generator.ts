@@ -52,6 +52,13 @@ export const generatorScenario: Scenario = {
         const s = sink.stats();
         return s.packets + (s.other ?? 0);
       };
+      tb.latencySource = {
+        reset: () => sink.reset(),
+        latency: () => {
+          const s = sink.stats();
+          return { p50: s.latencyUs.p50, p99: s.latencyUs.p99, p999: s.latencyUs.p999, samples: s.packets };
+        },
+      };
       tb.stop = async () => {
         await sink.close();
       };
