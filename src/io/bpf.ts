@@ -83,3 +83,19 @@ export function bpfDstMac(mac: string): BpfInsn[] {
     { code: RET_K, jt: 0, jf: 0, k: 0 },
   ];
 }
+
+/**
+ * Compile a pcap filter expression with `tcpdump -dd -y EN10MB` (no interface is opened).
+ * Rejects with tcpdump's message when the expression is invalid or tcpdump is missing.
+ */
+export async function compileTcpdumpFilter(expression: string): Promise<BpfInsn[]> {
+  if (typeof expression !== 'string' || expression.trim() === '')
+    throw new InvalidArgumentError('expression', 'a pcap filter expression', expression);
+  const { execFile } = await import('node:child_process');
+  const text = await new Promise<string>((resolve, reject) =>
+    execFile('tcpdump', ['-dd', '-y', 'EN10MB', expression], { timeout: 10_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`tcpdump -dd ${JSON.stringify(expression)}: ${(errOut || err.message).trim()}`)) : resolve(out),
+    ),
+  );
+  return parseTcpdumpDd(text);
+}

@@ -12,7 +12,7 @@ export { parseMac, formatMac, isMac } from './mac.ts';
 export type { RingTuning } from './options.ts';
 export { PacketPort, FrameBatch, TP_STATUS } from './packet-port.ts';
 export type { PacketPortOptions, FanoutMode } from './packet-port.ts';
-export { encodeBpf, parseTcpdumpDd, bpfEtherType, bpfDstMac } from './bpf.ts';
+export { encodeBpf, parseTcpdumpDd, compileTcpdumpFilter, bpfEtherType, bpfDstMac } from './bpf.ts';
 export type { BpfProgram, BpfInsn } from './bpf.ts';
 export { TapQueue, TapBatch, offloadFlags } from './tap-queue.ts';
 export type { TapQueueOptions, TapOffloads } from './tap-queue.ts';

@@ -107,3 +107,15 @@ test('counter names match the native layout', async (t) => {
   }
   assert.deepEqual(names.slice(0, PORT_COUNTER_NAMES.length), [...PORT_COUNTER_NAMES]);
 });
+
+test('compileTcpdumpFilter runs tcpdump -dd without an interface', async (t) => {
+  const { existsSync } = await import('node:fs');
+  if (!['/usr/bin/tcpdump', '/usr/sbin/tcpdump', '/bin/tcpdump', '/sbin/tcpdump'].some((p) => existsSync(p))) {
+    t.skip('tcpdump not installed');
+    return;
+  }
+  const { compileTcpdumpFilter } = await import('../../src/io/index.ts');
+  const insns = await compileTcpdumpFilter('ether proto 0x88b5');
+  assert.deepEqual(insns, bpfEtherType(0x88b5));
+  await assert.rejects(compileTcpdumpFilter('not a valid ((( filter'), /tcpdump -dd/);
+});
