@@ -360,6 +360,14 @@ function summarize(a: Acc, sinks: number, generator: GeneratorKind | null): Scen
     zeroLossPps: a.zeroLossPps,
     latencyUs: null,
     samples: fwd,
+    trials: a.trials.map((t) => ({
+      offeredPps: Math.round(t.offeredPps),
+      fwdPps: Math.round(t.fwdPps),
+      lossRatio: t.lossRatio,
+      cpuNsPerPacket: t.cpuNsPerPacket === null ? null : Math.round(t.cpuNsPerPacket),
+      stealFraction: t.stealFraction,
+      perCoreBusy: t.perCoreBusy.map((v) => Math.round(v * 1000) / 1000),
+    })),
     spread: fwd.length > 1 && m > 0 ? (Math.max(...fwd) - Math.min(...fwd)) / m : 0,
   };
   delete r.reason;

@@ -70,6 +70,8 @@ export interface ScenarioResult {
   spread: number;
   /** fwdPps of every run, in order. */
   samples: number[];
+  /** Raw max-load trials, in order (per-core busy fractions, steal). */
+  trials?: Array<{ offeredPps: number; fwdPps: number; lossRatio: number; cpuNsPerPacket: number | null; stealFraction: number; perCoreBusy: number[] }>;
   /** Ratios within this run (same frame size and port count): fwdPps / bridge's, / macvlan's; cost ratio likewise. */
   ratios?: {
     fwdVsBridge?: number;
