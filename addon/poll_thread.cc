@@ -50,11 +50,13 @@ uint64_t MonoNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-int FdPoller::Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf) {
+int FdPoller::Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf,
+                    std::function<int()> check) {
   if (thread_.joinable()) return -EALREADY;
   if (!stop_.valid() || !arm_.valid()) return -EMFILE;
   fd_ = fd;
   errorOf_ = std::move(errorOf);
+  check_ = std::move(check);
   tsfn_ = Napi::ThreadSafeFunction::New(env, cb, "macdemux.poller", 0, 1);
   live_ = true;
   thread_ = std::thread([this] { Run(); });
@@ -90,7 +92,19 @@ void FdPoller::Emit(int kind, int arg) {
 
 void FdPoller::Run() {
   bool armed = true;
+  uint64_t lastCheck = MonoNs();
   while (!stop_.stopped()) {
+    if (check_) {
+      uint64_t now = MonoNs();
+      if (now - lastCheck >= 200000000ull) {
+        lastCheck = now;
+        int c = check_();
+        if (c < 0) {
+          Emit(kError, c);
+          break;
+        }
+      }
+    }
     pollfd pfd[3] = {{fd_, static_cast<short>(armed ? POLLIN : 0), 0}, {stop_.fd(), POLLIN, 0}, {arm_.fd(), POLLIN, 0}};
     int pr = poll(pfd, 3, 200);
     if (stop_.stopped()) break;

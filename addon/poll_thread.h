@@ -55,8 +55,11 @@ class FdPoller {
  public:
   enum Event : int { kReadable = 1, kError = 2 };
   ~FdPoller() { Stop(); }
-  // cb(kind, arg) runs on the JS thread; errorOf() maps POLLERR/POLLHUP to -errno (on the poll thread).
-  int Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf);
+  // cb(kind, arg) runs on the JS thread; errorOf() maps POLLERR/POLLHUP to -errno (on the poll
+  // thread); check(), when given, runs about every 200 ms and a negative result ends the thread
+  // with that error (for fds whose poll() never reports their device going away, e.g. macvtap).
+  int Start(Napi::Env env, Napi::Function cb, int fd, std::function<int()> errorOf,
+            std::function<int()> check = nullptr);
   void Arm() { arm_.Signal(); }
   void Stop();  // idempotent: eventfd signal, join, release the callback
   void Ref(Napi::Env env, bool ref);
@@ -71,6 +74,7 @@ class FdPoller {
   bool live_ = false;
   int fd_ = -1;
   std::function<int()> errorOf_;
+  std::function<int()> check_;
 };
 
 // Call a JS callback from a ThreadSafeFunction's CallJS without node-addon-api's error path:

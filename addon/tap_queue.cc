@@ -270,3 +270,11 @@ int TapQueue::SetQueueEnabled(bool on) {
   if (ioctl(fd_, TUNSETQUEUE, &ifr) != 0) return -errno;
   return 0;
 }
+
+int TapQueue::CheckDevice() {
+  if (fd_ < 0) return -EBADF;
+  ifreq ifr{};
+  if (ioctl(fd_, TUNGETIFF, &ifr) == 0) return 0;
+  int e = errno;
+  return (e == ENOLINK || e == EBADFD || e == ENODEV) ? -ENODEV : 0;
+}

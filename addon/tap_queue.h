@@ -50,6 +50,9 @@ class TapQueue {
   // Returns frames written or -errno (when the first write fails).
   int WriteBatch(const uint8_t* const* frames, const uint32_t* lens, uint32_t n);
   int SetOffload(unsigned flags);
+  // 0 while the queue's device exists; -ENODEV once it was deleted (TUNGETIFF gives ENOLINK for a
+  // macvtap queue whose device is gone: its poll() never says so).
+  int CheckDevice();
   // TUNSETQUEUE attach (true) / detach (false) this queue.
   int SetQueueEnabled(bool on);
   PortCounters& counters() { return *counters_; }

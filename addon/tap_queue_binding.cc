@@ -124,7 +124,9 @@ Napi::Value TapStart(const Napi::CallbackInfo& info) {
   TapHandle* h = From(info[0]);
   if (!h->q) return Num(info.Env(), -EBADF);
   // A queue whose device is gone polls POLLERR/POLLHUP; report it as ENODEV.
-  return Num(info.Env(), h->poller.Start(info.Env(), info[1].As<Napi::Function>(), h->q->fd(), [] { return -ENODEV; }));
+  TapQueue* q = h->q.get();
+  return Num(info.Env(), h->poller.Start(info.Env(), info[1].As<Napi::Function>(), q->fd(), [] { return -ENODEV; },
+                                         [q] { return q->CheckDevice(); }));
 }
 
 Napi::Value TapArm(const Napi::CallbackInfo& info) {

@@ -226,3 +226,27 @@ test('tap queue errors: not a macvtap, missing interface, bad options', { skip: 
     assert.throws(() => TapQueue.open({ ifname: 'x', vnetHdrSize: 11 as 10 }), /vnetHdrSize/);
   });
 });
+
+test('macvtap deleted under an open queue: error event ENODEV, recv rejects, no crash', { skip: needsRoot, timeout: 30_000 }, async () => {
+  await withLab(async (lab) => {
+    const { a } = await macvtapLab(lab);
+    const q = TapQueue.open({ ifname: 'mvt0', netns: a.name });
+    try {
+      const errored = new Promise<MacdemuxSystemError>((resolve) => q.once('error', resolve));
+      const pending = q.recv().then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      await a.ip(['link', 'del', 'mvt0']);
+      const err = await Promise.race([errored, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no error event')), 5000))]);
+      assert.equal(err.code, 'ENODEV');
+      assert.match(err.message, /mvt0/);
+      assert.equal(await pending, err);
+      assert.ok(q.closed);
+      assert.throws(() => q.send([frame(MAC_PEER, MAC_TAP, 60, 1)]), (e: unknown) => e === err);
+    } finally {
+      await q.close();
+    }
+  });
+});
