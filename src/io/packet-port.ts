@@ -170,7 +170,11 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
     const maxFrames = Math.ceil(this.#info.rxBlockSize / 96) + 4;
     this.#desc = new Uint32Array(maxFrames * 4);
     this.on('newListener', (ev: string | symbol) => {
-      if (ev === 'frames') queueMicrotask(() => this.#ensureThread());
+      if (ev === 'frames')
+        queueMicrotask(() => {
+          this.#ensureThread();
+          if (!this.#closed) this.#n.portArm(this.#h);
+        });
     });
   }
 
@@ -368,16 +372,19 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
       this.#fail(systemError(arg, 'poll', { what: 'packet port', ifname: this.ifname, op: 'receive' }));
       return;
     }
-    // Readable: serve waiters first, then 'frames' listeners; re-arm when the ring is empty.
+    // Readable: serve waiters first, then 'frames' listeners; re-arm while someone still wants frames.
     try {
+      let served = false;
       while (this.#waiters.length > 0) {
         const b = this.tryRecv();
         if (!b) break;
         this.#waiters.shift()!.resolve(b);
-        if (this.#waiters.length > 0) continue;
-        return; // the consumer asks again with recv(), which re-arms
+        served = true;
       }
-      if (this.listenerCount('frames') > 0) {
+      if (this.#waiters.length === 0) {
+        // Nobody to deliver to: stay unarmed (an unconsumed block would wake us again at once);
+        // recv() and a new 'frames' listener arm the thread again.
+        if (served || this.listenerCount('frames') === 0) return;
         for (let i = 0; i < 64 && !this.#closed; i++) {
           const b = this.tryRecv();
           if (!b) break;

@@ -144,7 +144,11 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
     this.#buf = new Uint8Array(slot * batch);
     this.#lens = new Uint32Array(batch);
     this.on('newListener', (ev: string | symbol) => {
-      if (ev === 'frames') queueMicrotask(() => this.#ensureThread());
+      if (ev === 'frames')
+        queueMicrotask(() => {
+          this.#ensureThread();
+          if (!this.#closed) this.#n.tapArm(this.#h);
+        });
     });
   }
 
@@ -311,6 +315,8 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
           if (!b) break;
           this.emit('frames', b);
         }
+      } else {
+        return; // nobody to deliver to: stay unarmed until recv() or a 'frames' listener
       }
       if (!this.#closed) this.#n.tapArm(this.#h);
     } catch (e) {
