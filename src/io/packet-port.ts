@@ -247,6 +247,7 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
    */
   tryRecv(): FrameBatch | null {
     this.#assertOpen();
+    if (this.#info.rxBlockCount === 0) throw new Error(`packet port "${this.ifname}" was opened with rx: false`);
     this.#current?._invalidate();
     this.#current = undefined;
     const n = this.#n.portRecv(this.#h, this.#desc, this.#reinsert);
@@ -285,6 +286,7 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
    */
   send(frames: Uint8Array[], withVnetHeader = false): number {
     this.#assertOpen();
+    if (this.#info.txSlots === 0) throw new Error(`packet port "${this.ifname}" was opened with tx: false`);
     if (!Array.isArray(frames)) throw new InvalidArgumentError('frames', 'an array of Uint8Array', frames);
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i];
