@@ -261,7 +261,12 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
   recv(): Promise<FrameBatch | null> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#closed) return Promise.resolve(null);
-    const b = this.tryRecv();
+    let b;
+    try {
+      b = this.tryRecv();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (b) return Promise.resolve(b);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
