@@ -1,11 +1,15 @@
 // Demux engine: workers, batching, table swaps, backends. See engine.h for the threading model.
 #include "engine.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <algorithm>
 #include <cstring>
@@ -265,9 +269,11 @@ int Engine::AttachPacket(uint32_t slot, const std::string& ifname, uint32_t bloc
   ro.promisc = true;
   ro.qdiscBypass = opts_.qdiscBypass;
   ro.ignoreOutgoing = true;
+  ro.tx = !opts_.portTxCopy;
   std::unique_ptr<Egress> e(new Egress());
   e->slot = slot;
   e->kind = EgressKind::kPacket;
+  if (opts_.portTxCopy) e->mbuf.resize(64 * 2048);
   const char* step = nullptr;
   int rc = PacketRing::Open(ro, &e->ring, &step);
   if (rc < 0) {
@@ -405,6 +411,15 @@ int Engine::Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uin
 
 void Engine::Run(Worker* wp) {
   Worker& w = *wp;
+  char tname[16];
+  snprintf(tname, sizeof(tname), "mdx-worker-%d", w.idx);
+  pthread_setname_np(pthread_self(), tname);
+  if (!opts_.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(opts_.cpus[size_t(w.idx) % opts_.cpus.size()], &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();
@@ -581,7 +596,22 @@ void Engine::SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len
   }
   bool ok = false;
   e->Lock();
-  if (e->kind == EgressKind::kPacket) {
+  if (e->kind == EgressKind::kPacket && !e->mbuf.empty()) {
+    if (len <= 2048) {
+      memcpy(e->mbuf.data() + size_t(e->mcount) * 2048, f, len);
+      e->mlens[e->mcount++] = len;
+      if (e->mcount == 64) FlushMmsg(w, e);
+    } else {
+      Inc(c[kSTxDropped]);
+      Inc(w.wc[kWTxDropped]);
+    }
+    e->Unlock();
+    if (!w.dirty[slot]) {
+      w.dirty[slot] = 1;
+      w.dirtyList.push_back(slot);
+    }
+    return;  // counted by FlushMmsg
+  } else if (e->kind == EgressKind::kPacket) {
     int rc = e->ring->TxPush(f, len);
     if (rc == -EAGAIN) {
       e->ring->Flush();
@@ -692,13 +722,48 @@ void Engine::FlushJs(Worker& w, Egress* e) {
   }
 }
 
+void Engine::FlushMmsg(Worker& w, Egress* e) {
+  const uint32_t n = e->mcount;
+  if (n == 0) return;
+  mmsghdr msgs[64];
+  iovec iov[64];
+  for (uint32_t i = 0; i < n; i++) {
+    iov[i].iov_base = e->mbuf.data() + size_t(i) * 2048;
+    iov[i].iov_len = e->mlens[i];
+    memset(&msgs[i], 0, sizeof(msgs[i]));
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  uint32_t sent = 0;
+  for (int attempt = 0; attempt < 2 && sent < n; attempt++) {
+    const int rc = sendmmsg(e->ring->fd(), msgs + sent, n - sent, MSG_DONTWAIT);
+    if (rc <= 0) {
+      if (rc < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) break;  // hard error: drop the rest
+      continue;
+    }
+    sent += uint32_t(rc);
+  }
+  uint64_t* c = SlotC(w, e->slot);
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < sent; i++) bytes += e->mlens[i];
+  Inc(c[kSTxPackets], sent);
+  Inc(c[kSTxBytes], bytes);
+  if (sent < n) {
+    Inc(c[kSTxDropped], n - sent);
+    Inc(w.wc[kWTxDropped], n - sent);
+  }
+  e->mcount = 0;
+}
+
 void Engine::FlushAll(Worker& w) {
   for (uint32_t slot : w.dirtyList) {
     w.dirty[slot] = 0;
     Egress* e = egress_[slot].load(std::memory_order_acquire);
     if (!e) continue;
     e->Lock();
-    if (e->kind == EgressKind::kPacket)
+    if (e->kind == EgressKind::kPacket && !e->mbuf.empty())
+      FlushMmsg(w, e);
+    else if (e->kind == EgressKind::kPacket)
       e->ring->Flush();
     else if (e->kind == EgressKind::kJs)
       FlushJs(w, e);

@@ -65,6 +65,8 @@ struct EngineOptions {
   bool qdiscBypass = false;
   uint32_t uplinkBlockSize = 1 << 20, uplinkBlocks = 8, uplinkTxFrames = 1024;
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
+  bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
+  std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
 };
 
 class Engine;
@@ -82,6 +84,10 @@ struct Egress {
   EgressKind kind = EgressKind::kPacket;
   int rxWorker = -1;
   std::unique_ptr<PacketRing> ring;
+  // sendmmsg TX (portTxCopy): frames copied into fixed 2 KiB cells, sent in one call per flush
+  std::vector<uint8_t> mbuf;
+  uint32_t mlens[64];
+  uint32_t mcount = 0;
   std::atomic_flag lock = ATOMIC_FLAG_INIT;
   // tap / macvtap queues (RX of queue q polled by worker (slot + q) % workers; TX round-robin)
   std::vector<std::unique_ptr<TapQueue>> taps;
@@ -168,7 +174,8 @@ class Engine {
   void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
   void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
   void FlushAll(Worker& w);
-  void FlushJs(Worker& w, Egress* e);  // e locked by caller
+  void FlushJs(Worker& w, Egress* e);    // e locked by caller
+  void FlushMmsg(Worker& w, Egress* e);  // e locked by caller
   uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
 
   EngineOptions opts_;

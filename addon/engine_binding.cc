@@ -1,4 +1,6 @@
 // JS exports of the demux engine and port table (types: src/dataplane/native-types.ts).
+#include <sched.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -155,9 +157,19 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.fanoutGroup = int(PropU32(o, "fanoutGroup", 0));
   eo.promisc = PropBool(o, "promisc", true);
   eo.qdiscBypass = PropBool(o, "qdiscBypass", false);
+  eo.portTxCopy = PropBool(o, "portTxCopy", false);
   eo.uplinkBlockSize = PropU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = PropU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = PropU32(o, "txFrames", eo.uplinkTxFrames);
+  Napi::Value cpus = o.Get("cpus");
+  if (cpus.IsArray()) {
+    Napi::Array a = cpus.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (v.IsNumber() && v.As<Napi::Number>().Int32Value() >= 0 && v.As<Napi::Number>().Int32Value() < CPU_SETSIZE)
+        eo.cpus.push_back(v.As<Napi::Number>().Int32Value());
+    }
+  }
   std::unique_ptr<Engine> e;
   std::string err;
   const int rc = Engine::Create(eo, &e, &err);

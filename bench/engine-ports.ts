@@ -5,7 +5,7 @@
  *   gen ns: g0 ══ up0 :sw ns: [forwarder] : p1 ══ e1 (sink ns s1), p2 ══ e2 (sink ns s2)
  *
  * The generator (trafgen-like TX ring, pinned to CPU 0) sends 64-byte frames to the two sink MACs at
- * full speed; "forwarded" is what arrived at e1 + e2 (kernel rx_packets), per second. With 4096
+ * full speed; the engine worker is pinned to CPU 1. "forwarded" is what arrived at e1 + e2 (kernel rx_packets), per second. With 4096
  * ports, the 4094 extra ports are JS ports that receive nothing (the table lookup is what grows).
  *
  * Usage: node --import tsx bench/engine-ports.ts [--duration S] [--runs N] [--json FILE]
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       await sw.ip(['link', 'del', 'br0']);
 
       for (const [ports, bypass] of [[2, false], [2, true], [4096, false]] as const) {
-        const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, qdiscBypass: bypass });
+        const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, qdiscBypass: bypass, cpus: [1] });
         s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
         s.addPort({ name: 'p2', mac: M2, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
         for (let i = 2; i < ports; i++) {

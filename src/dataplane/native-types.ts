@@ -62,6 +62,8 @@ export interface EngineCreateOptions {
   txFrames?: number;
   promisc?: boolean;
   qdiscBypass?: boolean;
+  portTxCopy?: boolean;
+  cpus?: number[];
   ageingMs?: number;
 }
 

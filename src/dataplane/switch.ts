@@ -35,6 +35,11 @@ export interface SwitchOptions {
   /** PACKET_QDISC_BYPASS on every ring the engine transmits on (skips the qdisc layer and the
    * taps: tcpdump on the switch side then no longer sees the engine's transmit). Default false. */
   qdiscBypass?: boolean;
+  /** Port transmit with sendmmsg (one copied skb per frame, one syscall per batch) instead of the
+   * AF_PACKET TX ring (measured ~10% less worker CPU per frame on veth). Default true. */
+  portTxCopy?: boolean;
+  /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
+  cpus?: number[];
   /** Uplink RX ring: block size and count; TX ring frames. */
   ring?: { blockSize?: number; blocks?: number; txFrames?: number };
   /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
@@ -72,6 +77,8 @@ export class Switch {
     const maxFrameLen = opts.maxFrameLen ?? DEFAULT_MAX_FRAME_LEN;
     if (!Number.isInteger(maxFrameLen) || maxFrameLen < 60 || maxFrameLen > 65535)
       throw new InvalidArgumentError('maxFrameLen', 'an integer 60..65535', opts.maxFrameLen);
+    if (opts.cpus !== undefined && (!Array.isArray(opts.cpus) || opts.cpus.some((c) => !Number.isInteger(c) || c < 0 || c > 1023)))
+      throw new InvalidArgumentError('cpus', 'an array of CPU numbers 0..1023', opts.cpus);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
     this.opts = { ...opts, workers, maxPorts, maxFrameLen, learning: opts.learning ?? false, defaultMode };
@@ -154,6 +161,8 @@ export class Switch {
       ageingMs: this.opts.ageingMs ?? 300000,
       fanoutGroup: randomInt(1, 0xffff),
       qdiscBypass: this.opts.qdiscBypass ?? false,
+      portTxCopy: this.opts.portTxCopy ?? true,
+      ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
       ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
       ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),

@@ -50,7 +50,9 @@ test('macdemux switch runs in the foreground, prints rates, forwards, stops on S
       while (!stderr.includes('started') && Date.now() - t0 < 20_000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
       assert.match(stderr, /started/, stderr);
       assert.equal(await ns1.ping('10.78.0.2', { count: 3, timeoutS: 2 }), true, 'ns1 reaches ns2 through the CLI switch');
-      await new Promise((r) => setTimeout(r, 1500));
+      const tl = Date.now();
+      while (stderr.split('\n').filter((l) => /^\[\d+s\] uplink rx/.test(l)).length < 2 && Date.now() - tl < 10_000)
+        await new Promise((r) => setTimeout(r, 200));
     } finally {
       child.kill('SIGTERM');
     }
