@@ -238,6 +238,12 @@ Napi::Value SinkStatsObject(Napi::Env env, const SinkStats& s) {
   lat.Set("max", Num(env, static_cast<double>(s.latencyMaxNs) / 1000.0));
   lat.Set("samples", Num(env, static_cast<double>(s.latencySamples)));
   o.Set("latencyUs", lat);
+  Napi::Object del = Napi::Object::New(env);
+  del.Set("p50", Num(env, static_cast<double>(s.deliveryP50Ns) / 1000.0));
+  del.Set("p99", Num(env, static_cast<double>(s.deliveryP99Ns) / 1000.0));
+  del.Set("p999", Num(env, static_cast<double>(s.deliveryP999Ns) / 1000.0));
+  del.Set("max", Num(env, static_cast<double>(s.deliveryMaxNs) / 1000.0));
+  o.Set("deliveryLatencyUs", del);
   Napi::Object per = Napi::Object::New(env);
   for (auto& kv : s.perDst) per.Set(MacString(kv.first), Num(env, static_cast<double>(kv.second)));
   o.Set("perDst", per);

@@ -49,6 +49,7 @@ struct RxFrameInfo {
   uint32_t status;   // tp_status bits (TP_STATUS_VLAN_VALID, CSUMNOTREADY, GSO_TCP, ...)
   uint32_t offset;   // frame - mapping base (for zero-copy views)
   uint32_t headroom; // writable bytes before the frame (before the vnet header when present)
+  const tpacket3_hdr* hdr;  // the kernel's per-frame header (timestamps tp_sec/tp_nsec, rxhash)
 };
 
 class PacketRing {
@@ -201,6 +202,7 @@ int PacketRing::RxWalkBlock(int block, F&& fn) {
       }
       fi.offset = static_cast<uint32_t>(fi.frame - map_->base);
       fi.headroom = mac >= TPACKET3_HDRLEN + vnet ? mac - TPACKET3_HDRLEN - vnet : 0;
+      fi.hdr = h;
       pkts++;
       bytes += h->tp_len;
       visited++;

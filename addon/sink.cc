@@ -3,7 +3,10 @@
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "generator.h"
@@ -46,6 +49,9 @@ int Sink::Open(const SinkOptions& o, std::unique_ptr<Sink>* out, const char** fa
   }
   int r = PacketRing::Open(s->opts_.ring, &s->ring_, failedSyscall);
   if (r < 0) return r;
+  // Ask the stack to timestamp received skbs (the ring then carries TP_STATUS_TS_SOFTWARE stamps).
+  int on = 1;
+  setsockopt(s->ring_->fd(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   Sink* raw = s.get();
   s->thread_ = std::thread([raw] { raw->Run(); });
   *out = std::move(s);
@@ -60,7 +66,30 @@ void Sink::StopAndJoin() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Sink::OnFrame(const uint8_t* f, uint32_t len, uint32_t wireLen, uint64_t nowNs) {
+static int64_t RealMinusMonoNs() {
+  timespec r, m;
+  clock_gettime(CLOCK_MONOTONIC, &m);
+  clock_gettime(CLOCK_REALTIME, &r);
+  return (static_cast<int64_t>(r.tv_sec) - m.tv_sec) * 1000000000ll + (static_cast<int64_t>(r.tv_nsec) - m.tv_nsec);
+}
+
+void Sink::WalkBlock(int b) {
+  PacketRing& ring = *ring_;
+  const uint64_t now = MonoNs();
+  const int64_t off = RealMinusMonoNs();
+  ring.RxWalkBlock(b, [&](const RxFrameInfo& fi) {
+    uint64_t rx = 0;
+    if (fi.status & TP_STATUS_TS_SOFTWARE) {
+      const tpacket3_hdr* h = fi.hdr;
+      int64_t real = static_cast<int64_t>(h->tp_sec) * 1000000000ll + h->tp_nsec;
+      if (real > off) rx = static_cast<uint64_t>(real - off);
+    }
+    OnFrame(fi.frame, fi.len, fi.wireLen, now, rx);
+  });
+  ring.RxReleaseBlock(b);
+}
+
+void Sink::OnFrame(const uint8_t* f, uint32_t len, uint32_t wireLen, uint64_t nowNs, uint64_t rxNs) {
   uint32_t off = 12;
   uint16_t et = static_cast<uint16_t>(f[12] << 8 | f[13]);
   while ((et == 0x8100 || et == 0x88a8) && len >= off + 6) {
@@ -95,7 +124,11 @@ void Sink::OnFrame(const uint8_t* f, uint32_t len, uint32_t wireLen, uint64_t no
   for (int i = 0; i < 6; i++) dst = dst << 8 | f[i];
   perDst_[dst]++;
   if (ts && nowNs >= ts) {
-    uint64_t lat = nowNs - ts;
+    uint64_t d = nowNs - ts;
+    delivery_.Add(d);
+    if (d > maxDelivery_) maxDelivery_ = d;
+    // Kernel receive stamp when present (and sane), else the delivery time.
+    uint64_t lat = (rxNs >= ts && rxNs <= nowNs) ? rxNs - ts : d;
     hist_.Add(lat);
     if (lat > maxLat_) maxLat_ = lat;
   }
@@ -154,9 +187,8 @@ void Sink::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       n = 0;
       for (int b; (b = ring.RxTakeBlock()) >= 0;) {
-        uint64_t now = MonoNs();
-        n += ring.RxWalkBlock(b, [&](const RxFrameInfo& fi) { OnFrame(fi.frame, fi.len, fi.wireLen, now); });
-        ring.RxReleaseBlock(b);
+        n++;
+        WalkBlock(b);
       }
     }
     uint64_t now = MonoNs();
@@ -177,11 +209,7 @@ void Sink::Run() {
   }
   // Final drain so that close() sees everything that already reached the ring.
   std::lock_guard<std::mutex> lock(mu_);
-  for (int b; (b = ring.RxTakeBlock()) >= 0;) {
-    uint64_t now = MonoNs();
-    ring.RxWalkBlock(b, [&](const RxFrameInfo& fi) { OnFrame(fi.frame, fi.len, fi.wireLen, now); });
-    ring.RxReleaseBlock(b);
-  }
+  for (int b; (b = ring.RxTakeBlock()) >= 0;) WalkBlock(b);
   ring.UpdateKernelStats();
 }
 
@@ -193,7 +221,14 @@ SinkStats Sink::Stats() {
   s.latencyP99Ns = hist_.Percentile(0.99);
   s.latencyP999Ns = hist_.Percentile(0.999);
   s.latencyMaxNs = maxLat_;
+  // Bucket midpoints can exceed the largest sample: clamp.
+  for (uint64_t* v : {&s.latencyP50Ns, &s.latencyP99Ns, &s.latencyP999Ns}) *v = std::min(*v, maxLat_);
   s.latencySamples = hist_.total();
+  s.deliveryP50Ns = delivery_.Percentile(0.50);
+  s.deliveryP99Ns = delivery_.Percentile(0.99);
+  s.deliveryP999Ns = delivery_.Percentile(0.999);
+  s.deliveryMaxNs = maxDelivery_;
+  for (uint64_t* v : {&s.deliveryP50Ns, &s.deliveryP99Ns, &s.deliveryP999Ns}) *v = std::min(*v, maxDelivery_);
   s.streams = static_cast<uint32_t>(streams_.size());
   PortCounters& c = ring_->counters();
   s.kernelDrops = Read(c.rxDrops) - base_.rxDrops;
@@ -211,7 +246,9 @@ void Sink::Reset() {
   streams_.clear();
   perDst_.clear();
   hist_.Reset();
+  delivery_.Reset();
   maxLat_ = 0;
+  maxDelivery_ = 0;
   PortCounters& c = ring_->counters();
   base_.rxDrops = Read(c.rxDrops);
   base_.freezes = Read(c.freezes);

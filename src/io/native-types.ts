@@ -67,6 +67,7 @@ export interface NativeSinkStats {
   truncated: number;
   streams: number;
   latencyUs: { p50: number; p99: number; p999: number; max: number; samples: number };
+  deliveryLatencyUs: { p50: number; p99: number; p999: number; max: number };
   perDst: Record<string, number>;
   error: number;
 }

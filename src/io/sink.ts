@@ -34,8 +34,14 @@ export interface SinkStats {
   duplicates: number;
   /** Test frames too short for the payload, and frames the ring flagged bad. */
   malformed: number;
-  /** One-way latency (TX timestamp to sink thread, CLOCK_MONOTONIC), microseconds. */
+  /**
+   * One-way latency, microseconds: generator TX timestamp (CLOCK_MONOTONIC) to the kernel's receive
+   * timestamp of the frame on the sink's interface (the sink enables SO_TIMESTAMPNS; falls back to
+   * the delivery time for frames without a stamp). Excludes the ring's block-retire wait.
+   */
   latencyUs: { p50: number; p99: number; p999: number; max: number; samples: number };
+  /** TX timestamp to the sink thread reading the frame (includes the TPACKET_V3 block-retire wait). */
+  deliveryLatencyUs: { p50: number; p99: number; p999: number; max: number };
   /** Frames without the test payload (ignored otherwise). */
   other: number;
   /** Frames the kernel dropped because the ring was full (tp_drops). */

@@ -50,6 +50,9 @@ test('1,000,000 frames generator -> veth -> RX ring: none lost, exact counts and
       assert.equal(g.bytes, expectedBytes + perTemplate[2]! * 4, 'generator bytes include the inline VLAN tag');
       assert.deepEqual(s.perDst, { [MAC_B]: perTemplate[0]! + perTemplate[2]!, [MAC_C]: perTemplate[1]! });
       assert.ok(s.latencyUs.samples === count && s.latencyUs.p50 > 0 && s.latencyUs.p99 >= s.latencyUs.p50);
+      assert.ok(s.latencyUs.p999 <= s.latencyUs.max);
+      // The kernel receive stamp comes before the sink thread reads the block.
+      assert.ok(s.deliveryLatencyUs.p50 >= s.latencyUs.p50, JSON.stringify([s.latencyUs, s.deliveryLatencyUs]));
       const link = await nsB.linkStats('gb');
       assert.ok(link.rxPackets >= count, `veth rx ${link.rxPackets}`);
     } finally {
