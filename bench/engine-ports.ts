@@ -7,10 +7,12 @@
  * The generator (trafgen-like TX ring, pinned to CPU 0) sends 64-byte frames to the two sink MACs at
  * full speed; the engine worker is pinned to CPU 1. "forwarded" is what arrived at e1 + e2 (kernel rx_packets), per second. With 4096
  * ports, the 4094 extra ports are JS ports that receive nothing (the table lookup is what grows).
+ * "-txring" runs transmit to the ports through the AF_PACKET TX ring instead of sendmmsg. The worker's
+ * CPU time per frame (from /proc thread stats) is less sensitive to other load than Mpps.
  *
  * Usage: node --import tsx bench/engine-ports.ts [--duration S] [--runs N] [--json FILE]
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { withLab, type Namespace } from '../src/lab/index.ts';
 import { Switch } from '../src/dataplane/index.ts';
 import { formatMac } from '../src/dataplane/mac.ts';
@@ -26,6 +28,25 @@ interface Result {
   generatedMpps: number;
   forwardedMpps: number;
   lossPct: number;
+  /** CPU time of the engine's worker thread per forwarded frame (macdemux only). */
+  workerUsPerPkt?: number;
+}
+
+const CLK_TCK = 100;
+
+/** utime+stime ticks of this process's engine worker threads (named mdx-worker-N). */
+function workerTicks(): number {
+  let t = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (!readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('mdx-worker')) continue;
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      t += Number(f[11]) + Number(f[12]);
+    } catch {
+      // thread gone
+    }
+  }
+  return t;
 }
 
 function arg(name: string, dflt: string): string {
@@ -91,8 +112,8 @@ async function main(): Promise<void> {
       results.push({ forwarder: 'linux-bridge', run, ...(await measure(gen, [s1, s2], durationMs)) });
       await sw.ip(['link', 'del', 'br0']);
 
-      for (const [ports, bypass] of [[2, false], [2, true], [4096, false]] as const) {
-        const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, qdiscBypass: bypass, cpus: [1] });
+      for (const [ports, txRing] of [[2, false], [2, true], [4096, false]] as const) {
+        const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, portTxCopy: !txRing, cpus: [1] });
         s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
         s.addPort({ name: 'p2', mac: M2, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
         for (let i = 2; i < ports; i++) {
@@ -100,11 +121,15 @@ async function main(): Promise<void> {
         }
         await s.start();
         try {
+          const ticks0 = workerTicks();
           const m = await measure(gen, [s1, s2], durationMs);
-          results.push({ forwarder: `macdemux-${ports}-ports${bypass ? '-bypass' : ''}`, run, ...m });
+          const ticks = workerTicks() - ticks0;
           const c = s.counters();
+          const tx = Object.values(c.ports).reduce((a, p) => a + p.txPackets, 0);
+          const workerUsPerPkt = tx > 0 ? (ticks * 1e6) / CLK_TCK / tx : 0;
+          results.push({ forwarder: `macdemux-${ports}-ports${txRing ? '-txring' : ''}`, run, ...m, workerUsPerPkt });
           process.stderr.write(
-            `  macdemux ${ports} ports${bypass ? ' (qdisc bypass)' : ''}: engine rx ${c.rxFrames}, forwarded ${c.forwarded}, ` +
+            `  macdemux ${ports} ports${txRing ? ' (TX ring)' : ''}: worker ${workerUsPerPkt.toFixed(2)} us CPU/frame, engine rx ${c.rxFrames}, forwarded ${c.forwarded}, ` +
               `tx dropped ${c.workers.reduce((a, w) => a + w.txDropped, 0)}, drops ${JSON.stringify(Object.fromEntries(Object.entries(c.drops).filter(([, v]) => v > 0)))}\n`,
           );
         } finally {
@@ -113,10 +138,10 @@ async function main(): Promise<void> {
       }
     }
   });
-  process.stdout.write('forwarder              run  generated Mpps  forwarded Mpps  loss %\n');
+  process.stdout.write('forwarder                 run  generated Mpps  forwarded Mpps  loss %  worker us/frame\n');
   for (const r of results) {
     process.stdout.write(
-      `${r.forwarder.padEnd(22)} ${String(r.run).padStart(3)}  ${r.generatedMpps.toFixed(3).padStart(14)}  ${r.forwardedMpps.toFixed(3).padStart(14)}  ${r.lossPct.toFixed(1).padStart(6)}\n`,
+      `${r.forwarder.padEnd(25)} ${String(r.run).padStart(3)}  ${r.generatedMpps.toFixed(3).padStart(14)}  ${r.forwardedMpps.toFixed(3).padStart(14)}  ${r.lossPct.toFixed(1).padStart(6)}  ${r.workerUsPerPkt !== undefined ? r.workerUsPerPkt.toFixed(2).padStart(15) : '              -'}\n`,
     );
   }
   const avg = (f: string) => {
