@@ -7,6 +7,7 @@
  * The generator (trafgen-like TX ring, pinned to CPU 0) sends 64-byte frames to the two sink MACs at
  * full speed; the engine worker is pinned to CPU 1. "forwarded" is what arrived at e1 + e2 (kernel rx_packets), per second. With 4096
  * ports, the 4094 extra ports are JS ports that receive nothing (the table lookup is what grows).
+ * "macdemux-js-ports": the two MACs are JS ports; forwarded = frames that reached the JS handlers.
  * "-txring" runs transmit to the ports through the AF_PACKET TX ring instead of sendmmsg. The worker's
  * CPU time per frame (from /proc thread stats) is less sensitive to other load than Mpps.
  *
@@ -132,6 +133,22 @@ async function main(): Promise<void> {
             `  macdemux ${ports} ports${txRing ? ' (TX ring)' : ''}: worker ${workerUsPerPkt.toFixed(2)} us CPU/frame, engine rx ${c.rxFrames}, forwarded ${c.forwarded}, ` +
               `tx dropped ${c.workers.reduce((a, w) => a + w.txDropped, 0)}, drops ${JSON.stringify(Object.fromEntries(Object.entries(c.drops).filter(([, v]) => v > 0)))}\n`,
           );
+        } finally {
+          await s.stop();
+        }
+      }
+      // The same two MACs as JS ports: frames delivered to JS handlers in batches.
+      {
+        const s = new Switch({ uplink: 'up0', netns: sw.name, cpus: [1] });
+        let jsFrames = 0;
+        for (const mac of [M1, M2]) s.addPort({ name: mac, mac, mode: 'bridge', backend: { kind: 'js', onFrames: (b) => (jsFrames += b.count) } });
+        await s.start();
+        try {
+          const g = startGenerator({ ifname: 'g0', netns: gen.name, templates: [{ dst: M1, src: SRC, size: 60 }, { dst: M2, src: SRC, size: 60 }], durationMs, cpu: 0 });
+          const gs = await g.done;
+          await new Promise((r) => setTimeout(r, 300));
+          const secs = gs.elapsedNs / 1e9;
+          results.push({ forwarder: 'macdemux-js-ports', run, generatedMpps: gs.sent / secs / 1e6, forwardedMpps: jsFrames / secs / 1e6, lossPct: (100 * (gs.sent - jsFrames)) / gs.sent });
         } finally {
           await s.stop();
         }
