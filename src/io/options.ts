@@ -4,9 +4,9 @@ import type { NativeRingOptions } from './native-types.ts';
 
 /** Ring geometry and socket options accepted by PacketPort.open, startGenerator and openSink. */
 export interface RingTuning {
-  /** RX block size in bytes (multiple of the page size; default 1 MiB). */
+  /** RX block size in bytes (multiple of the page size; default 1 MiB; PacketPort: 256 KiB). */
   blockSize?: number;
-  /** RX blocks (default 8). */
+  /** RX blocks (default 8; PacketPort: 32; sink: 32). */
   blockCount?: number;
   /** Nominal RX frame size (default 2048). */
   frameSize?: number;

@@ -183,7 +183,15 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
     const ifname = checkInterfaceName(opts.ifname);
     const netns = checkOptionalString(opts.netns, 'netns');
-    const native: NativeRingOptions = { ifname, ...ringTuning(opts as PacketPortOptions & Record<string, unknown>) };
+    // Defaults for a JavaScript consumer: 32 blocks of 256 KiB. At low rates every block retires
+    // after retireTovMs with a few frames, so the ring absorbs blockCount x retireTovMs of event-loop
+    // delay before it freezes (the native RingOptions default, 8 x 1 MiB, suits native threads).
+    const native: NativeRingOptions = {
+      ifname,
+      blockSize: 1 << 18,
+      blockCount: 32,
+      ...ringTuning(opts as PacketPortOptions & Record<string, unknown>),
+    };
     if (netns !== undefined) native.netns = netns;
     for (const k of ['rx', 'tx', 'promisc', 'ignoreOutgoing', 'vnetHdr'] as const) {
       const v = checkOptionalBool(opts[k], k);

@@ -153,8 +153,11 @@ test('fanout lb splits one interface between two ports; BPF dst-MAC filter', { s
   await withLab(async (lab) => {
     const { a, b } = await pair(lab);
     const group = 1000 + (process.pid % 1000);
-    const p1 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true, retireTovMs: 1, fanout: { group, mode: 'lb' }, filter: bpfDstMac(MAC_X) });
-    const p2 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true, retireTovMs: 1, fanout: { group, mode: 'lb' }, filter: bpfDstMac(MAC_X) });
+    // Many small blocks: at this low rate every block retires after 2 ms with a few frames, so the
+    // ring's slack in time is blockCount x 2 ms (the JS thread may be slow on a loaded machine).
+    const geo = { blockSize: 65536, blockCount: 128, retireTovMs: 2 };
+    const p1 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true, ...geo, fanout: { group, mode: 'lb' }, filter: bpfDstMac(MAC_X) });
+    const p2 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true, ...geo, fanout: { group, mode: 'lb' }, filter: bpfDstMac(MAC_X) });
     try {
       let n1 = 0;
       let n2 = 0;
