@@ -16,7 +16,8 @@ test('1,000,000 frames generator -> veth -> RX ring: none lost, exact counts and
     const nsA = await lab.addNamespace('gen');
     const nsB = await lab.addNamespace('snk');
     await lab.addVeth({ ns: nsA, name: 'ga', mac: MAC_A }, { ns: nsB, name: 'gb', mac: MAC_B });
-    const sink = openSink({ ifname: 'gb', netns: nsB.name, promisc: true });
+    // 64 MiB of ring: ~0.4 s of slack at this rate if the sink thread is descheduled (shared CI cores).
+    const sink = openSink({ ifname: 'gb', netns: nsB.name, promisc: true, blockCount: 64 });
     try {
       const count = 1_000_000;
       const sizes = [60, 128, 1514];
