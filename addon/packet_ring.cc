@@ -24,6 +24,12 @@ RingMapping::~RingMapping() {
   if (base) munmap(base, length);
 }
 
+void RingMapping::Orphan() {
+  if (!base) return;
+  void* m = mmap(base, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return;  // keep the ring mapping (the socket then lives until munmap)
+}
+
 namespace {
 
 uint32_t PageSize() {
@@ -198,9 +204,11 @@ int PacketRing::Open(const RingOptions& o, std::unique_ptr<PacketRing>* out, con
 }
 
 PacketRing::~PacketRing() {
+  // Zero-copy views (JavaScript) may still hold the mapping: detach it from the socket first so
+  // that close() releases the socket now. Without other holders map_ is simply unmapped below.
+  if (map_ && map_.use_count() > 1) map_->Orphan();
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  // map_ is released by its last holder (zero-copy views may still reference it).
 }
 
 int PacketRing::UpdateKernelStats() {

@@ -37,6 +37,10 @@ struct RingMapping {
   uint8_t* base = nullptr;
   size_t length = 0;
   ~RingMapping();
+  // Swap the ring pages for anonymous zero pages at the same address (MAP_FIXED): views stay
+  // valid (they read zeros), and the mapping no longer holds the socket open, so closing the fd
+  // really releases it (receive hook, promisc/fanout membership) instead of waiting for GC.
+  void Orphan();
 };
 
 // A frame as found in an RX block. `frame` points at the Ethernet header (the kernel has removed

@@ -131,7 +131,7 @@ test('VLAN as metadata; event API and async iterator; counters without a call', 
   });
 });
 
-test('batch views are invalid after release; released batch throws instead of reading stale memory', { skip: needsRoot, timeout: 20_000 }, async () => {
+test('batch views are invalid after release; a released batch throws; a view kept past close reads zeros', { skip: needsRoot, timeout: 20_000 }, async () => {
   await withLab(async (lab) => {
     const { a, b } = await pair(lab);
     const rx = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, retireTovMs: 1 });
@@ -140,8 +140,13 @@ test('batch views are invalid after release; released batch throws instead of re
       await tx.sendAll([makeFrame(MAC_B, MAC_A, 64, 1)]);
       const batch = await rx.recv();
       assert.ok(batch && batch.length >= 1);
+      const kept = batch.frame(0); // a view kept past release and close (misuse, must not crash)
+      assert.notEqual(kept[0], 0);
       batch.release();
       assert.throws(() => batch.frame(0), /after release/);
+      await rx.close();
+      // close() swapped the ring pages for zero pages: the stale view reads zeros, no SIGSEGV.
+      assert.equal(kept.reduce((a, v) => a + v, 0), 0);
     } finally {
       await rx.close();
       await tx.close();
@@ -333,5 +338,23 @@ test('a ring nobody drains fills up: kernel drops and the freeze are folded into
     } finally {
       await rx.close();
     }
+  });
+});
+
+test('promisc via PACKET_MR_PROMISC is refcounted by the kernel and undone on close', { skip: needsRoot, timeout: 20_000 }, async () => {
+  await withLab(async (lab) => {
+    const { b } = await pair(lab);
+    const promiscuity = async (): Promise<number> => {
+      const j = JSON.parse(await b.ip(['-d', '-j', 'link', 'show', 'pb0'])) as Array<{ promiscuity?: number }>;
+      return j[0]?.promiscuity ?? -1;
+    };
+    assert.equal(await promiscuity(), 0);
+    const p1 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true });
+    const p2 = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, promisc: true });
+    assert.equal(await promiscuity(), 2);
+    await p1.close();
+    assert.equal(await promiscuity(), 1);
+    await p2.close();
+    assert.equal(await promiscuity(), 0);
   });
 });
