@@ -495,6 +495,12 @@ void Engine::Run(Worker* wp) {
       lastStats = now;
       w.uplink->UpdateKernelStats();
       __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], Read(w.uplink->counters().rxDrops), __ATOMIC_RELAXED);
+      for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {  // this worker's port rings
+        Egress* e = egress_[slot].load(std::memory_order_acquire);
+        if (!e || !e->ring || e->rxWorker != w.idx) continue;
+        e->ring->UpdateKernelStats();
+        __atomic_store_n(&SlotC(w, slot)[kSRingDrops], Read(e->ring->counters().rxDrops), __ATOMIC_RELAXED);
+      }
     }
     epochs_.Quiescent(w.reader);
   }

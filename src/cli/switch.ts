@@ -156,6 +156,7 @@ export function formatRates(prev: SwitchCounters, cur: SwitchCounters, dtS: numb
     .join(' ');
   lines.push(
     `[${elapsedS.toFixed(0)}s] uplink rx ${pps(prev.uplink.rxPackets, cur.uplink.rxPackets)}pps tx ${pps(prev.uplink.txPackets, cur.uplink.txPackets)}pps` +
+      `${cur.uplink.ringDrops ? ` ringDrops ${cur.uplink.ringDrops}` : ''}` +
       ` | forwarded ${cur.forwarded} dropped ${cur.rxFrames - cur.forwarded}${drops ? ` (${drops})` : ''}`,
   );
   for (const [name, c] of Object.entries(cur.ports)) {

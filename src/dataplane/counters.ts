@@ -4,7 +4,7 @@ import type { EngineLayout } from './native-types.ts';
 import type { PortCounters, SwitchCounters } from './types.ts';
 
 export function emptyPortCounters(): PortCounters {
-  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDropped: 0, rxDropped: 0, forwarded: 0 };
+  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDropped: 0, rxDropped: 0, forwarded: 0, ringDrops: 0 };
 }
 
 /** A view over the counter words that sums the per-worker blocks. */
@@ -33,6 +33,7 @@ export class CounterView {
       out.txDropped += Number(this.words[b + f.txDropped!]);
       out.rxDropped += Number(this.words[b + f.rxDropped!]);
       out.forwarded += Number(this.words[b + f.forwarded!]);
+      out.ringDrops += Number(this.words[b + f.ringDrops!]);
     }
     return out;
   }

@@ -64,6 +64,8 @@ export interface PortCounters {
   rxDropped: number;
   /** Frames received on this port that went somewhere. */
   forwarded: number;
+  /** Frames the kernel dropped because this port's (or the uplink's) RX ring was full. */
+  ringDrops: number;
 }
 
 /** Snapshot of all counters. Invariant: rxFrames = forwarded + sum(drops). */
