@@ -2,13 +2,35 @@
 #include "demux.h"
 
 #include <cerrno>
+#include <unordered_map>
 #include <vector>
 
 namespace mdx {
 
+namespace {
+// Learning-mode hook over explicit entries (same rule as the engine's FDB view: the learned port must
+// still exist and be in the frame's VLAN).
+struct StaticFdb {
+  static constexpr bool kEnabled = true;
+  std::unordered_map<uint64_t, uint32_t> map;
+  const PortTable* t;
+  int32_t Lookup(uint16_t vlan, uint64_t mac) const {
+    auto it = map.find((uint64_t(vlan & 0xfff) << 48) | mac);
+    if (it == map.end()) return -1;
+    const int32_t idx = t->IndexOfSlot(it->second);
+    if (idx < 0 || t->ports()[idx].vlan != vlan) return -1;
+    return idx;
+  }
+};
+}  // namespace
+
 int64_t DecideBatch(const PortTable& t, const uint8_t* frames, size_t framesLen, const uint32_t* offsets,
                     const uint32_t* lengths, const uint32_t* ingressSlot, const uint32_t* tci, uint32_t n,
-                    BatchResult* out) {
+                    BatchResult* out, const std::vector<StaticFdbEntry>* fdb) {
+  StaticFdb sf;
+  sf.t = &t;
+  if (fdb)
+    for (const auto& e : *fdb) sf.map[(uint64_t(e.vlan & 0xfff) << 48) | e.mac] = e.slot;
   std::vector<uint32_t> buf(DecisionCapacity(t));
   Decision d;
   d.ports = buf.data();
@@ -37,7 +59,10 @@ int64_t DecideBatch(const PortTable& t, const uint8_t* frames, size_t framesLen,
     ParsedFrame pf;
     DropReason r = ParseFrame(f, len, tci ? tci[i] : kNoVlanTci, ingress == kIngressUplink, t.maxFrameLen(), &pf);
     if (r == kDropNone) {
-      Decide(t, pf, ingress, &d);
+      if (fdb)
+        Decide(t, pf, ingress, &d, sf);
+      else
+        Decide(t, pf, ingress, &d);
       r = d.reason;
       if (d.n > 0 || d.uplink) r = kDropNone;
     } else {

@@ -5,6 +5,7 @@
 // src/dataplane/decide.ts is its TypeScript twin (the oracle).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "frame_parse.h"
 #include "port_table.h"
@@ -52,14 +53,15 @@ inline bool ForwardSource(const PortTable& t, uint16_t vlan, uint64_t src, Decis
 // macvlan_broadcast: every port of the domain whose mode is in mask, except `except`, that accepts dst.
 inline void Broadcast(const PortTable& t, const VlanDomain& dom, int32_t except, uint8_t mask, const uint8_t* dst,
                       Decision* d) {
-  const bool bcast = IsBroadcastMac(dst);
-  const uint64_t group = bcast ? 0 : Mac48(dst);
+  // declared multicast groups filter multicast only (not broadcast, not a learning-mode unicast flood)
+  const bool groupFilter = IsMulticastMac(dst) && !IsBroadcastMac(dst);
+  const uint64_t group = groupFilter ? Mac48(dst) : 0;
   const auto& ports = t.ports();
   for (uint32_t idx : dom.members) {
     if (int32_t(idx) == except) continue;
     const PortInfo& p = ports[idx];
     if (!(p.mode & mask)) continue;
-    if (!bcast && (p.flags & kFlagMcDeclared) && !t.HasGroup(p, group)) continue;
+    if (groupFilter && (p.flags & kFlagMcDeclared) && !t.HasGroup(p, group)) continue;
     Push(d, idx);
   }
 }
@@ -172,10 +174,18 @@ struct BatchResult {
   uint32_t maxSlots;
 };
 
+// A learned-MAC table given explicitly (tests): entries of (vlan, mac) -> slot.
+struct StaticFdbEntry {
+  uint16_t vlan;
+  uint64_t mac;
+  uint32_t slot;
+};
+
 // frames: concatenated; offsets/lengths per frame; ingressSlot per frame (0 = uplink); tci per frame
-// (kNoVlanTci = none) or nullptr. Returns frames processed, or -ENOBUFS when egress overflowed.
+// (kNoVlanTci = none) or nullptr; fdb: learning mode with these learned entries, or nullptr (macvlan).
+// Returns frames processed, or -ENOBUFS when egress overflowed.
 int64_t DecideBatch(const PortTable& t, const uint8_t* frames, size_t framesLen, const uint32_t* offsets,
                     const uint32_t* lengths, const uint32_t* ingressSlot, const uint32_t* tci, uint32_t n,
-                    BatchResult* out);
+                    BatchResult* out, const std::vector<StaticFdbEntry>* fdb = nullptr);
 
 }  // namespace mdx

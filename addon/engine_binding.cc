@@ -98,8 +98,19 @@ Napi::Value DecideBatchJs(const Napi::CallbackInfo& info) {
   if (cReasons < n || cUplink < n || cCount < n || cDrops < kDropCount || cFwd < 1) return Num(env, -EINVAL);
   r.egressCap = cEgress;
   r.maxSlots = uint32_t(cTx);
-  const int64_t rc =
-      DecideBatch(*box->table, frames, nFrames, offsets, lengths, ingress, tci, uint32_t(n), &r);
+  // optional 8th argument: learned entries as a Float64Array of [vlan, mac, slot] triples
+  std::vector<StaticFdbEntry> fdb;
+  bool learning = false;
+  if (info.Length() > 7 && info[7].IsTypedArray()) {
+    double* fd;
+    size_t nf;
+    if (!TypedArg(info, 7, napi_float64_array, &fd, &nf) || nf % 3 != 0) return Num(env, -EINVAL);
+    learning = true;
+    for (size_t i = 0; i + 2 < nf; i += 3)
+      fdb.push_back(StaticFdbEntry{uint16_t(fd[i]), uint64_t(fd[i + 1]), uint32_t(fd[i + 2])});
+  }
+  const int64_t rc = DecideBatch(*box->table, frames, nFrames, offsets, lengths, ingress, tci, uint32_t(n), &r,
+                                 learning ? &fdb : nullptr);
   return Num(env, double(rc));
 }
 

@@ -34,6 +34,14 @@ export interface Delivery {
   uplinkVlan: number;
 }
 
+/**
+ * Learning mode (not macvlan): the learned FDB, (vlan, mac) -> slot. Consulted only when the
+ * static table has no owner; a learned port must still exist and be in the frame's VLAN.
+ */
+export interface LearnedMacs {
+  lookup(vlan: number, mac: number): number | undefined;
+}
+
 /** A parsed Ethernet header. */
 export interface Parsed {
   dst: number;
@@ -76,8 +84,9 @@ const isMulticast = (mac: number): boolean => Math.floor(mac / 2 ** 40) % 2 === 
  *   from a port: as the port sent it, the port's VLAN applies)
  * @param ingress UPLINK (0) or the slot of the port that sent the frame
  * @param tci VLAN TCI metadata (AF_PACKET auxdata) or NO_TCI
+ * @param fdb learning mode: the learned MACs (absent = macvlan semantics, no learning)
  */
-export function decide(table: PortTable, frame: Uint8Array, ingress: number, tci: number = NO_TCI): Delivery {
+export function decide(table: PortTable, frame: Uint8Array, ingress: number, tci: number = NO_TCI, fdb?: LearnedMacs): Delivery {
   const out: Delivery = { reason: 0, egress: [], uplink: false, uplinkVlan: 0 };
   let ingressIdx = -1;
   if (ingress !== UPLINK) {
@@ -90,7 +99,7 @@ export function decide(table: PortTable, frame: Uint8Array, ingress: number, tci
   if (ingress === UPLINK) {
     const dom = table.domainOf(p.vlan);
     if (!dom) return drop(out, DropReason.unknownVlan);
-    out.reason = lowerDeviceRx(table, p, dom, idx);
+    out.reason = lowerDeviceRx(table, p, dom, idx, fdb);
   } else {
     const port = table.entries[ingressIdx]!;
     out.uplinkVlan = port.vlan;
@@ -101,9 +110,10 @@ export function decide(table: PortTable, frame: Uint8Array, ingress: number, tci
         out.uplink = true;
         handled = true;
       } else {
-        const dest = table.lookup(port.vlan, p.dst);
+        let dest = table.lookup(port.vlan, p.dst);
+        if (dest < 0 && fdb) dest = learned(table, fdb, port.vlan, p.dst);
         if (dest >= 0 && table.entries[dest]!.mode === 'bridge') {
-          out.reason = lowerDeviceRx(table, { ...p, vlan: port.vlan }, table.domainOf(port.vlan)!, idx);
+          out.reason = lowerDeviceRx(table, { ...p, vlan: port.vlan }, table.domainOf(port.vlan)!, idx, fdb);
           handled = true;
         }
       }
@@ -130,19 +140,28 @@ function forwardSource(t: PortTable, vlan: number, src: number, idx: number[]): 
   return consume;
 }
 
+/** Entry index of a learned MAC (in the frame's VLAN), or -1. */
+function learned(t: PortTable, fdb: LearnedMacs, vlan: number, mac: number): number {
+  const slot = fdb.lookup(vlan, mac);
+  if (slot === undefined) return -1;
+  const i = t.indexOfSlot(slot);
+  return i >= 0 && t.entries[i]!.vlan === vlan ? i : -1;
+}
+
 /** macvlan_broadcast over one VLAN domain. */
 function broadcast(t: PortTable, dom: VlanDomain, except: number, mask: number, dst: number, idx: number[]): void {
-  const bcast = dst === BROADCAST_MAC;
+  // declared multicast groups filter multicast only (not broadcast, not a learning-mode unicast flood)
+  const groupFilter = isMulticast(dst) && dst !== BROADCAST_MAC;
   for (const i of dom.members) {
     if (i === except) continue;
     if ((MODE_BITS[t.entries[i]!.mode] & mask) === 0) continue;
-    if (!bcast && !t.acceptsGroup(i, dst)) continue;
+    if (groupFilter && !t.acceptsGroup(i, dst)) continue;
     idx.push(i);
   }
 }
 
 /** macvlan_handle_frame; returns the drop reason used when nothing is delivered. */
-function lowerDeviceRx(t: PortTable, p: Parsed, dom: VlanDomain, idx: number[]): number {
+function lowerDeviceRx(t: PortTable, p: Parsed, dom: VlanDomain, idx: number[], fdb?: LearnedMacs): number {
   if (isMulticast(p.dst)) {
     if (forwardSource(t, p.vlan, p.src, idx)) return 0;
     const s = t.lookup(p.vlan, p.src);
@@ -157,7 +176,15 @@ function lowerDeviceRx(t: PortTable, p: Parsed, dom: VlanDomain, idx: number[]):
     return DropReason.noReceiver;
   }
   if (forwardSource(t, p.vlan, p.src, idx)) return 0;
-  const target = dom.passthru >= 0 ? dom.passthru : t.lookup(p.vlan, p.dst);
+  let target = dom.passthru >= 0 ? dom.passthru : t.lookup(p.vlan, p.dst);
+  if (target < 0 && dom.passthru < 0 && fdb) {
+    target = learned(t, fdb, p.vlan, p.dst);
+    if (target < 0) {
+      // learning mode floods unknown unicast like a bridge
+      broadcast(t, dom, -1, M_PRIVATE | M_VEPA | M_BRIDGE, p.dst, idx);
+      return DropReason.unknownUnicast;
+    }
+  }
   if (target < 0 || t.entries[target]!.mode === 'source') return DropReason.unknownUnicast;
   idx.push(target);
   return 0;

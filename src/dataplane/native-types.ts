@@ -27,6 +27,8 @@ export interface EngineNative {
     ingressSlots: Uint32Array,
     tci: Uint32Array | null,
     out: DecideBatchOut,
+    /** learning mode: learned entries as [vlan, mac, slot] triples */
+    fdb?: Float64Array,
   ): number;
   /** Create an engine: handle or -errno. */
   engineCreate(opts: EngineCreateOptions): NativeHandle | number;

@@ -176,6 +176,21 @@ test(`C++ decision == TypeScript oracle on ${TOTAL_FRAMES} random frames`, () =>
     const n = Math.min(perBatch, TOTAL_FRAMES - done);
     const b = makeFrames(r, s, n);
     const useTci = scenarioIdx % 2 === 0;
+    // Every fourth scenario runs in learning mode with a random learned FDB (remote MACs behind ports,
+    // some behind ports of another VLAN or behind removed ports: those must be ignored).
+    const learning = scenarioIdx % 4 === 2;
+    const fdbMap = new Map<string, number>();
+    const fdbTriples: number[] = [];
+    if (learning) {
+      for (const mac of s.remoteMacs) {
+        if (r() < 0.3) continue;
+        const vlan = s.vlans[Math.floor(r() * s.vlans.length)]!;
+        const slot = r() < 0.1 ? 7777 : s.slots[Math.floor(r() * s.slots.length)] ?? 7777;
+        fdbMap.set(`${vlan}:${mac}`, slot);
+        fdbTriples.push(vlan, mac, slot);
+      }
+    }
+    const fdb = learning ? { lookup: (vlan: number, mac: number) => fdbMap.get(`${vlan}:${mac}`) } : undefined;
     const out: DecideBatchOut = {
       reasons: new Uint8Array(n),
       uplink: new Uint8Array(n),
@@ -185,7 +200,9 @@ test(`C++ decision == TypeScript oracle on ${TOTAL_FRAMES} random frames`, () =>
       forwarded: new BigUint64Array(1),
       txPerSlot: new BigUint64Array(MAX_SLOTS),
     };
-    const rc = nat.decideBatch(created.handle!, b.data, b.offsets, b.lengths, b.ingress, useTci ? b.tci : null, out);
+    const rc = learning
+      ? nat.decideBatch(created.handle!, b.data, b.offsets, b.lengths, b.ingress, useTci ? b.tci : null, out, new Float64Array(fdbTriples))
+      : nat.decideBatch(created.handle!, b.data, b.offsets, b.lengths, b.ingress, useTci ? b.tci : null, out);
     assert.equal(rc, n);
     // Oracle.
     const drops = new Array<number>(DROP_REASON_COUNT).fill(0);
@@ -194,14 +211,14 @@ test(`C++ decision == TypeScript oracle on ${TOTAL_FRAMES} random frames`, () =>
     let eo = 0;
     for (let i = 0; i < n; i++) {
       const frame = b.data.subarray(b.offsets[i], b.offsets[i]! + b.lengths[i]!);
-      const d = decide(s.table, frame, b.ingress[i]!, useTci ? b.tci[i]! : NO_TCI);
+      const d = decide(s.table, frame, b.ingress[i]!, useTci ? b.tci[i]! : NO_TCI, fdb);
       const cnt = out.egressCount[i]!;
       const nativeEgress = Array.from(out.egress.subarray(eo, eo + cnt)).sort((x, y) => x - y);
       eo += cnt;
       const oracleEgress = [...d.egress].sort((x, y) => x - y);
       if (out.reasons[i] !== d.reason || out.uplink[i] !== (d.uplink ? 1 : 0) || nativeEgress.join() !== oracleEgress.join()) {
         assert.fail(
-          `frame ${done + i} (scenario ${scenarioIdx - 1}, ingress ${b.ingress[i]}, tci ${b.tci[i]}, ` +
+          `frame ${done + i} (scenario ${scenarioIdx - 1}${learning ? ' learning' : ''}, ingress ${b.ingress[i]}, tci ${b.tci[i]}, ` +
             `bytes ${Buffer.from(frame.subarray(0, 18)).toString('hex')}): native reason=${out.reasons[i]} ` +
             `uplink=${out.uplink[i]} egress=[${nativeEgress}] vs oracle reason=${d.reason} uplink=${d.uplink} ` +
             `egress=[${oracleEgress}]; table=${JSON.stringify(s.table.entries)}`,
