@@ -48,6 +48,7 @@ int Generator::Start(const GeneratorOptions& o, std::function<void()> onDone, st
   if (g->opts_.ring.txFrameSize < maxSize + 64) g->opts_.ring.txFrameSize = maxSize + 64;
   int r = PacketRing::Open(g->opts_.ring, &g->ring_, failedSyscall);
   if (r < 0) return r;
+  g->counters_ = g->ring_->sharedCounters();
   for (size_t i = 0; i < o.templates.size(); i++) {
     uint32_t off = 0;
     g->frames_.push_back(BuildTemplateFrame(o.templates[i], o.streamBase + static_cast<uint32_t>(i), &off));
@@ -73,7 +74,7 @@ void Generator::Join() {
 
 GeneratorStats Generator::Stats() const {
   GeneratorStats s;
-  PortCounters& c = ring_->counters();
+  PortCounters& c = *counters_;
   s.sent = Read(c.txPackets);
   s.bytes = Read(c.txBytes);
   s.backpressure = Read(c.txBackpressure);

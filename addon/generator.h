@@ -57,8 +57,9 @@ class Generator {
   void Join();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   GeneratorStats Stats() const;
-  PortCounters& counters() { return ring_->counters(); }
-  std::shared_ptr<PortCounters> sharedCounters() const { return ring_->sharedCounters(); }
+  std::shared_ptr<PortCounters> sharedCounters() const { return counters_; }
+  // After Join: close the TX socket now instead of at destruction.
+  void CloseRing() { ring_.reset(); }
 
  private:
   Generator() = default;
@@ -66,6 +67,7 @@ class Generator {
 
   GeneratorOptions opts_;
   std::unique_ptr<PacketRing> ring_;
+  std::shared_ptr<PortCounters> counters_;
   std::vector<std::vector<uint8_t>> frames_;  // built templates
   std::vector<uint32_t> payloadOff_;          // payload offset per template
   std::vector<uint64_t> seq_;                 // next sequence per template

@@ -57,6 +57,13 @@ RingOptions ParseRingOptions(const Napi::Object& o) {
   r.auxVlan = GetBool(o, "auxVlan", r.auxVlan);
   r.fanoutGroup = static_cast<int>(GetI64(o, "fanoutGroup", r.fanoutGroup));
   r.fanoutMode = static_cast<int>(GetI64(o, "fanoutMode", r.fanoutMode));
+  Napi::Value f = o.Get("filter");
+  if (f.IsTypedArray()) {
+    Napi::Uint8Array a = f.As<Napi::Uint8Array>();
+    size_t n = a.ByteLength() / sizeof(sock_filter);
+    r.filter.resize(n);
+    if (n) memcpy(r.filter.data(), a.Data(), n * sizeof(sock_filter));
+  }
   return r;
 }
 
@@ -181,6 +188,7 @@ Napi::Value GenJoin(const Napi::CallbackInfo& info) {
   if (h->gen) {
     h->gen->Join();
     s = h->gen->Stats();
+    h->gen->CloseRing();
   }
   if (h->tsfnLive) {
     h->tsfn.Release();
@@ -288,6 +296,7 @@ Napi::Value SinkClose(const Napi::CallbackInfo& info) {
   if (h->sink) {
     h->StopAndJoin();
     s = h->sink->Stats();
+    h->sink->CloseRing();
   }
   return SinkStatsObject(info.Env(), s);
 }

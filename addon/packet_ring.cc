@@ -138,6 +138,19 @@ int OpenInNamespace(OpenState& s) {
     if (m == MAP_FAILED) return Fail(s, "mmap");
     s.base = static_cast<uint8_t*>(m);
   }
+  if (!o.filter.empty()) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(o.filter.size());
+    prog.filter = const_cast<sock_filter*>(o.filter.data());
+    if (o.filter.size() > 4096 || setsockopt(s.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0) {
+      if (o.filter.size() > 4096) errno = EINVAL;
+      int e = errno;
+      if (s.base) munmap(s.base, s.length);
+      s.base = nullptr;
+      errno = e;
+      return Fail(s, "setsockopt(SO_ATTACH_FILTER)");
+    }
+  }
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = static_cast<uint16_t>(proto);

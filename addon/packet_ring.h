@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "port_counters.h"
 
@@ -29,6 +30,8 @@ struct RingOptions {
   bool rx = true, tx = true, promisc = false, qdiscBypass = false, ignoreOutgoing = true, vnetHdr = false,
        auxVlan = true;
   int fanoutGroup = -1, fanoutMode = 0;  // fanoutMode: PACKET_FANOUT_* value | PACKET_FANOUT_FLAG_* bits
+  // Optional classic BPF program, attached before bind() so no frame passes unfiltered.
+  std::vector<sock_filter> filter;
 };
 
 // An mmap'd ring region; shared so that zero-copy views handed to JavaScript keep it alive after

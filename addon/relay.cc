@@ -136,7 +136,10 @@ Napi::Value RelayStart(const Napi::CallbackInfo& info) {
 Napi::Value RelayStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Relay* r = From(info[0]);
-  if (r != nullptr) r->StopAndJoin();
+  if (r == nullptr) return env.Undefined();
+  r->StopAndJoin();
+  r->side[0].reset();  // close both sockets now (promisc, receive hooks)
+  r->side[1].reset();
   Napi::Object o = Napi::Object::New(env);
   o.Set("forwardedAB", Num(env, static_cast<double>(r->forwarded[0])));
   o.Set("forwardedBA", Num(env, static_cast<double>(r->forwarded[1])));
@@ -149,6 +152,7 @@ Napi::Value RelayStop(const Napi::CallbackInfo& info) {
 Napi::Value RelayCounters(const Napi::CallbackInfo& info) {
   Relay* r = From(info[0]);
   int i = info[1].As<Napi::Number>().Int32Value() ? 1 : 0;
+  if (!r->side[i]) return info.Env().Null();
   return CountersBuffer(info.Env(), r->side[i]->sharedCounters());
 }
 

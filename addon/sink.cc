@@ -49,6 +49,7 @@ int Sink::Open(const SinkOptions& o, std::unique_ptr<Sink>* out, const char** fa
   }
   int r = PacketRing::Open(s->opts_.ring, &s->ring_, failedSyscall);
   if (r < 0) return r;
+  s->counters_ = s->ring_->sharedCounters();
   // Ask the stack to timestamp received skbs (the ring then carries TP_STATUS_TS_SOFTWARE stamps).
   int on = 1;
   setsockopt(s->ring_->fd(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
@@ -230,7 +231,7 @@ SinkStats Sink::Stats() {
   s.deliveryMaxNs = maxDelivery_;
   for (uint64_t* v : {&s.deliveryP50Ns, &s.deliveryP99Ns, &s.deliveryP999Ns}) *v = std::min(*v, maxDelivery_);
   s.streams = static_cast<uint32_t>(streams_.size());
-  PortCounters& c = ring_->counters();
+  PortCounters& c = *counters_;
   s.kernelDrops = Read(c.rxDrops) - base_.rxDrops;
   s.freezes = Read(c.freezes) - base_.freezes;
   s.truncated = Read(c.truncated) - base_.truncated;
@@ -249,7 +250,7 @@ void Sink::Reset() {
   delivery_.Reset();
   maxLat_ = 0;
   maxDelivery_ = 0;
-  PortCounters& c = ring_->counters();
+  PortCounters& c = *counters_;
   base_.rxDrops = Read(c.rxDrops);
   base_.freezes = Read(c.freezes);
   base_.truncated = Read(c.truncated);

@@ -58,7 +58,9 @@ class Sink : public NativeWorker {
   void StopAndJoin() override;
   SinkStats Stats();
   void Reset();
-  std::shared_ptr<PortCounters> sharedCounters() const { return ring_->sharedCounters(); }
+  std::shared_ptr<PortCounters> sharedCounters() const { return counters_; }
+  // After StopAndJoin: close the socket now (promisc, receive hook) instead of at destruction.
+  void CloseRing() { ring_.reset(); }
 
  private:
   struct Stream {
@@ -75,6 +77,7 @@ class Sink : public NativeWorker {
 
   SinkOptions opts_;
   std::unique_ptr<PacketRing> ring_;
+  std::shared_ptr<PortCounters> counters_;
   StopEvent stop_;
   std::thread thread_;
   std::mutex mu_;  // guards everything below (held by the thread once per drained batch)

@@ -26,6 +26,8 @@ export interface NativeRingOptions {
   auxVlan?: boolean;
   fanoutGroup?: number;
   fanoutMode?: number;
+  /** Encoded classic BPF program (8 bytes per instruction), attached before bind(). */
+  filter?: Uint8Array;
 }
 
 export interface NativeGeneratorTemplate {

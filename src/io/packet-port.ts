@@ -208,19 +208,11 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
       if (mode === undefined) throw new InvalidArgumentError('fanout.mode', Object.keys(FANOUT_MODES).join(' | '), f.mode);
       native.fanoutMode = mode | (f.rollover ? FANOUT_FLAG_ROLLOVER : 0) | (f.defrag ? FANOUT_FLAG_DEFRAG : 0);
     }
-    const filter = opts.filter !== undefined ? encodeBpf(opts.filter) : undefined;
+    if (opts.filter !== undefined) native.filter = encodeBpf(opts.filter); // attached before bind()
     const n = portNative();
     const r = n.portOpen(native);
     if (typeof r === 'number') throw openError(r, 'packet port', { ifname, ...(netns ? { netns } : {}) });
     const port = new PacketPort(r, ifname, netns, vlan === 'reinsert');
-    if (filter) {
-      try {
-        port.attachFilter(filter);
-      } catch (e) {
-        port.#closeNow();
-        throw e;
-      }
-    }
     return port;
   }
 
