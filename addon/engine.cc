@@ -28,14 +28,6 @@ constexpr uint32_t kTapSlotSize = 16384;
 constexpr uint32_t kTapBatch = 32;
 constexpr int kQuiesceTimeoutMs = 3000;
 
-// PacketRing::Open creates the socket with protocol ETH_P_ALL before bind(), so until bind the ring
-// receives frames of *every* device of the namespace (e.g. the switch's own traffic on other ports).
-// Let the block holding them retire, then discard everything the ring holds before the port goes live.
-void DiscardPreBindFrames(PacketRing* ring) {
-  if (!ring->hasRx()) return;
-  std::this_thread::sleep_for(std::chrono::milliseconds(3 * ring->options().retireTovMs + 4));
-  ring->RxDrain([](const uint8_t*, uint32_t, uint32_t, uint32_t) {}, int(ring->rxBlockCount()));
-}
 
 inline void Inc(uint64_t& c, uint64_t v = 1) {
   __atomic_store_n(&c, __atomic_load_n(&c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
@@ -173,7 +165,6 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = std::string("uplink \"") + o.uplink + "\": " + (step ? step : "open");
       return rc;
     }
-    DiscardPreBindFrames(w->uplink.get());
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -280,7 +271,6 @@ int Engine::AttachPacket(uint32_t slot, const std::string& ifname, uint32_t bloc
     *err = std::string("port \"") + ifname + "\": " + (step ? step : "open");
     return rc;
   }
-  DiscardPreBindFrames(e->ring.get());
   std::lock_guard<std::mutex> g(controlMu_);
   if (egress_[slot].load() != nullptr) {
     *err = "slot already attached";
