@@ -11,7 +11,8 @@
 #include "poll_thread.h"
 
 std::vector<uint8_t> BuildTemplateFrame(const GeneratorTemplate& t, uint32_t streamId, uint32_t* payloadOff) {
-  std::vector<uint8_t> f(t.size + (t.vlan >= 0 ? 4 : 0), 0);
+  const uint32_t size = t.size < 60 ? 60 : t.size;  // room for header + payload, Ethernet minimum
+  std::vector<uint8_t> f(size + (t.vlan >= 0 ? 4 : 0), 0);
   memcpy(f.data(), t.dst, 6);
   memcpy(f.data() + 6, t.src, 6);
   uint32_t off = 12;
