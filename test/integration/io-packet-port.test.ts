@@ -358,3 +358,35 @@ test('promisc via PACKET_MR_PROMISC is refcounted by the kernel and undone on cl
     assert.equal(await promiscuity(), 0);
   });
 });
+
+test('qdisc bypass TX (PACKET_QDISC_BYPASS) delivers frames; a bypassing sender is invisible to its own interface taps', { skip: needsRoot, timeout: 20_000 }, async () => {
+  await withLab(async (lab) => {
+    const { a, b } = await pair(lab);
+    const rx = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, retireTovMs: 1 });
+    // A tap on the sender's own interface that wants outgoing frames too.
+    const tap = PacketPort.open({ ifname: 'pa0', netns: a.name, tx: false, ignoreOutgoing: false, retireTovMs: 1 });
+    const tx = PacketPort.open({ ifname: 'pa0', netns: a.name, rx: false, qdiscBypass: true });
+    try {
+      const frames = Array.from({ length: 100 }, (_, i) => makeFrame(MAC_B, MAC_A, 64, i));
+      await tx.sendAll(frames);
+      const got = await collect(rx, 100, 5000, only88b6);
+      assert.equal(got.length, 100);
+      assert.deepEqual(got[99], frames[99]);
+      const onTap = await collect(tap, 1, 300, only88b6);
+      assert.equal(onTap.length, 0, 'bypassed frames skip dev_queue_xmit_nit');
+      // Without bypass the same tap sees them as outgoing.
+      const tx2 = PacketPort.open({ ifname: 'pa0', netns: a.name, rx: false });
+      try {
+        await tx2.sendAll(frames.slice(0, 10));
+        const seen = await collect(tap, 10, 3000, only88b6);
+        assert.equal(seen.length, 10);
+      } finally {
+        await tx2.close();
+      }
+    } finally {
+      await rx.close();
+      await tap.close();
+      await tx.close();
+    }
+  });
+});
