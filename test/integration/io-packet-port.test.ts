@@ -359,7 +359,7 @@ test('promisc via PACKET_MR_PROMISC is refcounted by the kernel and undone on cl
   });
 });
 
-test('qdisc bypass TX (PACKET_QDISC_BYPASS) delivers frames; a bypassing sender is invisible to its own interface taps', { skip: needsRoot, timeout: 20_000 }, async () => {
+test('qdisc bypass TX delivers frames and skips the sender\'s taps; PACKET_IGNORE_OUTGOING hides our own TX', { skip: needsRoot, timeout: 20_000 }, async () => {
   await withLab(async (lab) => {
     const { a, b } = await pair(lab);
     const rx = PacketPort.open({ ifname: 'pb0', netns: b.name, tx: false, retireTovMs: 1 });
@@ -374,14 +374,18 @@ test('qdisc bypass TX (PACKET_QDISC_BYPASS) delivers frames; a bypassing sender 
       assert.deepEqual(got[99], frames[99]);
       const onTap = await collect(tap, 1, 300, only88b6);
       assert.equal(onTap.length, 0, 'bypassed frames skip dev_queue_xmit_nit');
-      // Without bypass the same tap sees them as outgoing.
+      // Without bypass the same tap sees them as outgoing; a port with the default
+      // PACKET_IGNORE_OUTGOING does not.
+      const quiet = PacketPort.open({ ifname: 'pa0', netns: a.name, tx: false, retireTovMs: 1 });
       const tx2 = PacketPort.open({ ifname: 'pa0', netns: a.name, rx: false });
       try {
         await tx2.sendAll(frames.slice(0, 10));
         const seen = await collect(tap, 10, 3000, only88b6);
         assert.equal(seen.length, 10);
+        assert.equal((await collect(quiet, 1, 300, only88b6)).length, 0, 'ignoreOutgoing');
       } finally {
         await tx2.close();
+        await quiet.close();
       }
     } finally {
       await rx.close();
