@@ -26,6 +26,7 @@ constexpr size_t kJsBatchBytes = 256 * 1024;
 constexpr size_t kInjectMaxFrames = 1 << 16;
 constexpr uint32_t kTapSlotSize = 16384;
 constexpr uint32_t kTapBatch = 32;
+constexpr int kMaxBlocksPerDrain = 4;  // RX blocks taken from one ring per poll round
 constexpr int kQuiesceTimeoutMs = 3000;
 
 
@@ -427,10 +428,17 @@ void Engine::Run(Worker* wp) {
     busy = false;
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
-    const uint32_t cap = DecisionCapacity(*t);
-    if (w.decision.size() < cap) w.decision.resize(cap);
     const uint32_t now = NowMs();
     for (int i = 0; i < n; i++) {
+      // A quiescent point per ring: a table swap or port removal waits at most one ring's drain.
+      // Nothing read under the previous table (t, egress pointers) is used past this point.
+      if (i > 0) {
+        FlushAll(w);  // batches hold frames for egresses that may go away after the quiescent point
+        epochs_.Quiescent(w.reader);
+        t = table_.Get();
+      }
+      const uint32_t cap = DecisionCapacity(*t);
+      if (w.decision.size() < cap) w.decision.resize(cap);
       const uint64_t tag = evs[i].data.u64;
       if (tag == kTagEvent) {
         uint64_t v;
@@ -471,12 +479,12 @@ void Engine::Run(Worker* wp) {
         FdbView fv{fdb_.get(), t, now};
         got = ring->RxDrain(
             [&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { Process(w, *t, fv, f, len, tci, inSlot, now); },
-            8);
+            kMaxBlocksPerDrain);
       } else {
         NoFdb nf;
         got = ring->RxDrain(
             [&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { Process(w, *t, nf, f, len, tci, inSlot, now); },
-            8);
+            kMaxBlocksPerDrain);
       }
       if (got > 0) busy = true;
     }
