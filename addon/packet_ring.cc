@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "netns.h"
@@ -49,6 +51,7 @@ struct OpenState {
   uint32_t rxBlockSize = 0, rxBlockCount = 0;
   uint32_t txBlockSize = 0, txFrameSize = 0, txFramesPerBlock = 1, txSlots = 0;
   size_t rxBytes = 0;
+  uint32_t mtu = 0;
 };
 
 int Fail(OpenState& s, const char* what) {
@@ -81,6 +84,11 @@ int OpenInNamespace(OpenState& s) {
     errno = ENODEV;
     return Fail(s, "if_nametoindex");
   }
+  {
+    ifreq ifr{};
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o.ifname.c_str());
+    if (ioctl(s.fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) s.mtu = static_cast<uint32_t>(ifr.ifr_mtu);
+  }
   if (SetInt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3) != 0) return Fail(s, "setsockopt(PACKET_VERSION)");
   if (o.vnetHdr && SetInt(s.fd, SOL_PACKET, PACKET_VNET_HDR, 1) != 0) return Fail(s, "setsockopt(PACKET_VNET_HDR)");
   if (rx && o.ignoreOutgoing && SetInt(s.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) != 0)
@@ -89,6 +97,10 @@ int OpenInNamespace(OpenState& s) {
     return Fail(s, "setsockopt(PACKET_QDISC_BYPASS)");
   if (rx && o.auxVlan && SetInt(s.fd, SOL_PACKET, PACKET_AUXDATA, 1) != 0) return Fail(s, "setsockopt(PACKET_AUXDATA)");
 
+  // PACKET_LOSS (before any ring, else EBUSY): a frame the kernel refuses (WRONG_FORMAT) is
+  // skipped instead of stopping the TX ring at that slot until user space rewrites it. TxPush
+  // checks the MTU itself and counts refusals in txDropped.
+  if (o.tx && SetInt(s.fd, SOL_PACKET, PACKET_LOSS, 1) != 0) return Fail(s, "setsockopt(PACKET_LOSS)");
   const uint32_t page = PageSize();
   if (rx) {
     uint32_t bs = RoundUp(o.blockSize < page ? page : o.blockSize, page);
@@ -212,6 +224,7 @@ int PacketRing::Open(const RingOptions& o, std::unique_ptr<PacketRing>* out, con
   ring->txFrameSize_ = s.txFrameSize;
   ring->txFramesPerBlock_ = s.txFramesPerBlock ? s.txFramesPerBlock : 1;
   ring->txSlots_ = s.txSlots;
+  ring->mtu_ = s.mtu;
   *out = std::move(ring);
   return 0;
 }
@@ -288,9 +301,22 @@ void PacketRing::TxCommit(uint32_t len) {
   Bump(counters_->txBytes, len);
 }
 
+bool PacketRing::TxOverMtu(const uint8_t* frame, uint32_t len) const {
+  if (mtu_ == 0 || len <= mtu_ + 14) return false;
+  // One 802.1Q/802.1ad tag on top is allowed (packet_extra_vlan_len_allowed).
+  if (len <= mtu_ + 18 && len >= 14) {
+    uint16_t et = static_cast<uint16_t>(frame[12] << 8 | frame[13]);
+    if (et == 0x8100 || et == 0x88a8) return false;
+  }
+  return true;
+}
+
 int PacketRing::TxPush(const uint8_t* frame, uint32_t len) {
   if (txSlots_ == 0) return -ENOTSUP;
-  if (len > txSlotCapacity()) return -EMSGSIZE;
+  if (len > txSlotCapacity() || TxOverMtu(frame, len)) {
+    Bump(counters_->txDropped);
+    return -EMSGSIZE;
+  }
   uint32_t cap = 0;
   uint8_t* p = TxAcquire(&cap);
   if (!p) return -EAGAIN;
@@ -303,7 +329,11 @@ int PacketRing::TxPush(const uint8_t* frame, uint32_t len) {
 int PacketRing::TxPushVnet(const uint8_t* vnetHdr, const uint8_t* frame, uint32_t len) {
   if (!opts_.vnetHdr) return -EINVAL;
   if (txSlots_ == 0) return -ENOTSUP;
-  if (len > txSlotCapacity()) return -EMSGSIZE;
+  // GSO frames (gso_type != NONE) may exceed the MTU; plain ones may not.
+  if (len > txSlotCapacity() || (vnetHdr[1] == 0 && TxOverMtu(frame, len))) {
+    Bump(counters_->txDropped);
+    return -EMSGSIZE;
+  }
   uint32_t cap = 0;
   uint8_t* p = TxAcquire(&cap);
   if (!p) return -EAGAIN;

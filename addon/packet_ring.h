@@ -104,7 +104,9 @@ class PacketRing {
 
   // ---- TX ----
   // Copy a frame into the next free TX slot: 0, -EAGAIN when the ring is full, -EMSGSIZE when the
-  // frame does not fit a slot. With vnetHdr a zeroed virtio_net_hdr is written before the frame.
+  // frame does not fit a slot or exceeds the interface MTU (+14, +4 more with an inline VLAN tag;
+  // counted in txDropped). With vnetHdr a zeroed virtio_net_hdr is written before the frame.
+  // The socket has PACKET_LOSS set, so a frame the kernel still refuses is skipped, never a stall.
   int TxPush(const uint8_t* frame, uint32_t len);
   // Same, with an explicit 10-byte virtio_net_hdr (vnetHdr ports only; -EINVAL otherwise).
   int TxPushVnet(const uint8_t* vnetHdr, const uint8_t* frame, uint32_t len);
@@ -118,6 +120,7 @@ class PacketRing {
   // Slots the kernel has not finished with (SEND_REQUEST or SENDING).
   uint32_t TxInFlight() const;
   uint32_t txSlots() const { return txSlots_; }
+  uint32_t mtu() const { return mtu_; }
   uint32_t txSlotCapacity() const { return txFrameSize_ - kTxDataOffset - (opts_.vnetHdr ? kVnetHdrLen : 0); }
 
   PortCounters& counters() { return *counters_; }
@@ -132,6 +135,7 @@ class PacketRing {
            static_cast<size_t>(i % txFramesPerBlock_) * txFrameSize_;
   }
   bool TxSlotFree(uint8_t* slot);
+  bool TxOverMtu(const uint8_t* frame, uint32_t len) const;
 
   RingOptions opts_;
   int fd_ = -1;
@@ -144,6 +148,7 @@ class PacketRing {
   uint8_t* txBase_ = nullptr;
   uint32_t txBlockSize_ = 0, txFrameSize_ = 0, txFramesPerBlock_ = 1, txSlots_ = 0, txIdx_ = 0;
   int64_t txPendingBytes_ = 0;  // bytes pushed but not yet accepted by a kick
+  uint32_t mtu_ = 0;            // interface MTU at open (0 = unknown: no check)
 };
 
 // ---------------------------------------------------------------------------------------------

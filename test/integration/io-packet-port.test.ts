@@ -42,12 +42,25 @@ function makeFrame(dst: string, src: string, size: number, seq: number, vlan?: n
   return f;
 }
 
+/** A recv() that timed out stays pending and is reused by the next call (no orphaned waiter eats a batch). */
+const pendingRecv = new WeakMap<PacketPort, Promise<FrameBatch | null>>();
+async function recvWithin(port: PacketPort, ms: number): Promise<FrameBatch | null | 'timeout'> {
+  let p = pendingRecv.get(port);
+  if (!p) {
+    p = port.recv();
+    pendingRecv.set(port, p);
+  }
+  const r = await Promise.race([p, new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), ms))]);
+  if (r !== 'timeout') pendingRecv.delete(port);
+  return r;
+}
+
 async function collect(port: PacketPort, want: number, timeoutMs = 5000, filter?: (f: Uint8Array) => boolean): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   const deadline = Date.now() + timeoutMs;
   while (out.length < want && Date.now() < deadline) {
-    const b = await Promise.race([port.recv(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-    if (!b) continue;
+    const b = await recvWithin(port, Math.max(1, Math.min(200, deadline - Date.now())));
+    if (b === 'timeout' || !b) continue;
     for (const f of b) if (!filter || filter(f)) out.push(f.slice());
   }
   return out;
@@ -199,7 +212,7 @@ test('fanout lb splits one interface between two ports; BPF dst-MAC filter', { s
   });
 });
 
-test('runts counted, oversize frames truncated and counted', { skip: needsRoot, timeout: 30_000 }, async () => {
+test('runts counted, oversize frames truncated and counted, frames over the MTU refused and counted', { skip: needsRoot, timeout: 30_000 }, async () => {
   await withLab(async (lab) => {
     const { a, b } = await pair(lab, { mtu: 9000 });
     // One page per block: the largest frame a block holds is 4096 - 48 - 82 bytes.
@@ -217,6 +230,20 @@ test('runts counted, oversize frames truncated and counted', { skip: needsRoot, 
       assert.equal(rx.counters.get('runts'), 2);
       assert.equal(rx.counters.get('truncated'), 1);
       assert.equal(rx.counters.get('malformed'), 0);
+
+      // Over the MTU on the sending side: refused with EMSGSIZE and counted, and the ring keeps
+      // going (no slot left in WRONG_FORMAT blocking the frames behind it).
+      await a.ip(['link', 'set', 'pa0', 'mtu', '1500']);
+      const tx2 = PacketPort.open({ ifname: 'pa0', netns: a.name, rx: false });
+      try {
+        assert.throws(() => tx2.send([makeFrame(MAC_B, MAC_A, 1515, 3)]), (e: unknown) => e instanceof MacdemuxSystemError && e.code === 'EMSGSIZE' && e.ifname === 'pa0');
+        assert.equal(tx2.counters.get('txDropped'), 1);
+        assert.equal(tx2.send([makeFrame(MAC_B, MAC_A, 1514, 4), makeFrame(MAC_B, MAC_A, 1514, 5, 7)]), 2, 'MTU + 14, and + 4 with a VLAN tag');
+        const after = await collect(rx, 2, 5000, only88b6);
+        assert.equal(after.length, 2);
+      } finally {
+        await tx2.close();
+      }
     } finally {
       await rx.close();
       await tx.close();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { needsRoot } from '../support.ts';
 import { withLab, type Lab, type Namespace } from '../../src/lab/index.ts';
-import { PacketPort, TapQueue, type FrameBatch } from '../../src/io/index.ts';
+import { PacketPort, TapQueue, type FrameBatch, type TapBatch } from '../../src/io/index.ts';
 import { MacdemuxSystemError } from '../../src/errors.ts';
 
 const MAC_LOWER = '02:00:00:00:1a:01';
@@ -55,6 +55,20 @@ function udpFrame(dst: string, src: string, sport: number): Uint8Array {
 }
 const isTestUdp = (f: Uint8Array): boolean => f[12] === 0x08 && f[13] === 0 && f[23] === 17 && f[36] === 0 && f[37] === 9;
 
+/** A recv() that timed out stays pending and is reused by the next call (no orphaned waiter eats a batch). */
+const pendingRecv = new WeakMap<TapQueue, Promise<TapBatch | null>>();
+async function recvWithin(q: TapQueue, ms: number): Promise<TapBatch | null> {
+  let p = pendingRecv.get(q);
+  if (!p) {
+    p = q.recv();
+    pendingRecv.set(q, p);
+  }
+  const r = await Promise.race([p, new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), ms))]);
+  if (r === 'timeout') return null;
+  pendingRecv.delete(q);
+  return r;
+}
+
 async function waitFor<T>(fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -99,7 +113,7 @@ for (const vnetHdr of [true, false]) {
         const got = new Map<number, { f: Uint8Array; h: Uint8Array | undefined }>();
         const deadline = Date.now() + 5000;
         while (got.size < 2 && Date.now() < deadline) {
-          const batch = await Promise.race([q.recv(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+          const batch = await recvWithin(q, 200);
           if (!batch) continue;
           for (let i = 0; i < batch.length; i++) {
             const f = batch.frame(i);
@@ -201,7 +215,7 @@ test('tun/tap by name: TUNSETIFF creates the device in the namespace; frames bot
         let got: Uint8Array | undefined;
         const deadline = Date.now() + 5000;
         while (!got && Date.now() < deadline) {
-          const bt = await Promise.race([q.recv(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+          const bt = await recvWithin(q, 200);
           for (const x of bt ?? []) if (tagOf(x) === 6) got = x.slice();
         }
         assert.deepEqual(got, g);
