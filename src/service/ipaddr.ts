@@ -3,6 +3,7 @@
  * Addresses are parsed strictly (no zone ids, no leading-zero octets) and printed canonically
  * (RFC 5952 for IPv6), so the same address always has the same string.
  */
+import { formatIp as formatIpBytes } from '../devices/validate.ts';
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** Address family. */
@@ -58,33 +59,12 @@ export function parseIp(text: string): IpAddr | undefined {
   return undefined;
 }
 
-/** Canonical text of an address. */
+/** Canonical text of an address (IPv6 in RFC 5952 form, exactly as iproute2 and src/devices print it). */
 export function formatIp(a: IpAddr): string {
-  if (a.family === 4) {
-    const v = Number(a.value);
-    return [24, 16, 8, 0].map((s) => (v >>> s) & 0xff).join('.');
-  }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
-  // longest run (>= 2) of zero groups, first one wins on ties
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  const bytes = new Uint8Array(a.family === 4 ? 4 : 16);
+  let v = a.value;
+  for (let i = bytes.length - 1; i >= 0; i--, v >>= 8n) bytes[i] = Number(v & 0xffn);
+  return formatIpBytes(bytes);
 }
 
 /** Result of {@link parseCidr}: the prefix, or the reason it is not one. */

@@ -19,7 +19,8 @@ test('ipaddr: parse/format round trips, IPv6 compression, host bits', () => {
   for (const s of ['10.0.36.1', '0.0.0.0', '255.255.255.255', '::', '::1', 'fd00:36::10', '2001:db8::1:0:0:1', 'fe80::1:2:3:4'])
     assert.equal(formatIp(parseIp(s)!), s);
   assert.equal(formatIp(parseIp('2001:0db8:0000:0000:0000:0000:0000:0001')!), '2001:db8::1');
-  assert.equal(formatIp(parseIp('::ffff:10.1.2.3')!), '::ffff:a01:203');
+  // IPv4-mapped addresses print in mixed notation (RFC 5952 section 5), as iproute2 and src/devices do.
+  assert.equal(formatIp(parseIp('::ffff:10.1.2.3')!), '::ffff:10.1.2.3');
   assert.equal(parseIp('010.0.0.1'), undefined);
   assert.equal(parseIp('fe80::1%eth0'), undefined);
   const bad = parseCidr('10.0.0.5/24');
