@@ -61,6 +61,10 @@ export class Switch {
   private engine: NativeHandle | undefined;
   private view: CounterView | undefined;
   private nextSlot = 1;
+  /** "vlan:mac" -> port name */
+  private readonly byKey = new Map<string, string>();
+  private readonly usedSlots = new Set<number>();
+  private readonly vlanInfo = new Map<number, { count: number; passthru: boolean }>();
   private readonly logger = log('switch');
   private jsErrors = 0;
 
@@ -93,23 +97,55 @@ export class Switch {
 
   /** Add a port (live when running: its backend is opened, then the new table is published). */
   addPort(p: PortSpec): void {
-    const v = validatePortSpec(p, `port "${(p as Partial<PortSpec>)?.name ?? ''}"`, this.opts.defaultMode);
-    if (this.ports.has(v.name)) throw new InvalidArgumentError('port.name', 'a name not used by another port', v.name);
-    if (this.ports.size >= this.opts.maxPorts) throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + 1);
-    const state: PortState = { ...v, slot: this.allocSlot(), attached: false };
-    const next = new Map(this.ports).set(v.name, state);
-    const table = this.buildTable(next); // throws on conflicts before anything changes
+    this.addPorts([p]);
+  }
+
+  /**
+   * Add several ports at once: validated together (nothing changes if one is invalid) and, when
+   * running, published in one table swap. Validation is incremental (O(1) per port).
+   */
+  addPorts(specs: PortSpec[]): void {
+    if (!Array.isArray(specs)) throw new InvalidArgumentError('ports', 'an array of PortSpec', specs);
+    if (this.ports.size + specs.length > this.opts.maxPorts)
+      throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + specs.length);
+    const added: PortState[] = [];
+    const keys = new Set<string>();
+    const names = new Set<string>();
+    const vlanAdds = new Map<number, { count: number; passthru: boolean }>();
+    const slots = this.freeSlots(specs.length);
+    specs.forEach((p, i) => {
+      const v = validatePortSpec(p, `port "${(p as Partial<PortSpec>)?.name ?? ''}"`, this.opts.defaultMode);
+      if (this.ports.has(v.name) || names.has(v.name)) throw new InvalidArgumentError('port.name', 'a name not used by another port', v.name);
+      const key = `${v.vlan}:${v.mac}`;
+      if (this.byKey.has(key) || keys.has(key))
+        throw new InvalidArgumentError(`port "${v.name}".mac`, `a MAC not used by another port of VLAN ${v.vlan}`, v.spec.mac);
+      const cur = this.vlanInfo.get(v.vlan) ?? { count: 0, passthru: false };
+      const add = vlanAdds.get(v.vlan) ?? { count: 0, passthru: false };
+      if (cur.passthru || add.passthru || (v.mode === 'passthru' && cur.count + add.count > 0))
+        throw new InvalidArgumentError(`port "${v.name}".mode`, `a passthru port to be the only port of VLAN ${v.vlan}`, v.mode);
+      vlanAdds.set(v.vlan, { count: add.count + 1, passthru: v.mode === 'passthru' });
+      names.add(v.name);
+      keys.add(key);
+      added.push({ ...v, slot: slots[i]!, attached: false });
+    });
     if (this.engine) {
-      this.view!.resetSlot(state.slot);
-      this.attach(state);
+      const next = new Map(this.ports);
+      for (const st of added) next.set(st.name, st);
+      const table = this.buildTable(next);
+      const attached: PortState[] = [];
       try {
+        for (const st of added) {
+          this.view!.resetSlot(st.slot);
+          this.attach(st);
+          attached.push(st);
+        }
         this.publish(table);
       } catch (err) {
-        this.detach(state);
+        for (const st of attached) this.detach(st);
         throw err;
       }
     }
-    this.ports.set(v.name, state);
+    for (const st of added) this.index(st, +1);
   }
 
   /** Remove a port (live: unpublished first, then its backend is closed). */
@@ -122,7 +158,7 @@ export class Switch {
       this.publish(this.buildTable(next));
       this.detach(state);
     }
-    this.ports.delete(name);
+    this.index(state, -1);
   }
 
   /** Change a port's mode (live). */
@@ -245,14 +281,34 @@ export class Switch {
 
   // ---- internals ----
 
-  private allocSlot(): number {
-    const used = new Set([...this.ports.values()].map((s) => s.slot));
-    for (let i = 0; i < this.opts.maxPorts; i++) {
+  /** n free slots (never the uplink's 0), continuing round-robin so a slot is not reused at once. */
+  private freeSlots(n: number): number[] {
+    const out: number[] = [];
+    for (let tries = 0; out.length < n && tries < this.opts.maxPorts; tries++) {
       const s = this.nextSlot;
       this.nextSlot = this.nextSlot >= this.opts.maxPorts ? 1 : this.nextSlot + 1;
-      if (!used.has(s)) return s;
+      if (!this.usedSlots.has(s)) out.push(s);
     }
-    throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + 1);
+    if (out.length < n) throw new InvalidArgumentError('ports', `at most ${this.opts.maxPorts} ports`, this.ports.size + n);
+    return out;
+  }
+
+  /** Add (+1) or remove (-1) a port from the maps and indexes. */
+  private index(st: PortState, dir: 1 | -1): void {
+    const key = `${st.vlan}:${st.mac}`;
+    const vi = this.vlanInfo.get(st.vlan) ?? { count: 0, passthru: false };
+    if (dir > 0) {
+      this.ports.set(st.name, st);
+      this.byKey.set(key, st.name);
+      this.usedSlots.add(st.slot);
+      this.vlanInfo.set(st.vlan, { count: vi.count + 1, passthru: vi.passthru || st.mode === 'passthru' });
+    } else {
+      this.ports.delete(st.name);
+      this.byKey.delete(key);
+      this.usedSlots.delete(st.slot);
+      if (vi.count <= 1) this.vlanInfo.delete(st.vlan);
+      else this.vlanInfo.set(st.vlan, { count: vi.count - 1, passthru: vi.passthru && st.mode !== 'passthru' });
+    }
   }
 
   private buildTable(ports: Map<string, PortState>): PortTable {
