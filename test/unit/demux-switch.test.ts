@@ -47,7 +47,7 @@ test('the switch table drives the oracle: a mode change changes the decision', (
   assert.deepEqual(decide(s.table(), f, UPLINK).egress, [slotB]);
 });
 
-test('addPorts is all-or-nothing and scales (4096 ports validate quickly)', () => {
+test('addPorts is all-or-nothing; 4096 ports get unique slots', () => {
   const s = new Switch({ uplink: 'eth0' });
   s.addPort({ name: 'a', mac: '02:00:00:00:00:01', backend: js });
   assert.throws(
@@ -61,10 +61,8 @@ test('addPorts is all-or-nothing and scales (4096 ports validate quickly)', () =
   s.removePort('a');
   s.addPort({ name: 'a2', mac: '02:00:00:00:00:01', backend: js }); // the MAC is free again
   const many = Array.from({ length: 4095 }, (_, i) => ({ name: `p${i}`, mac: `02:00:00:01:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`, backend: js }));
-  const t0 = Date.now();
   s.addPorts(many);
   assert.equal(s.portSpecs().length, 4096);
-  assert.ok(Date.now() - t0 < 5000, 'linear-time validation');
   assert.equal(new Set(s.table().entries.map((e) => e.slot)).size, 4096, 'unique slots');
   assert.throws(() => s.addPort({ name: 'x', mac: '02:00:00:00:00:77', mode: 'passthru', backend: js }), /passthru/);
 });
