@@ -117,9 +117,14 @@ async function main(): Promise<void> {
         const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, portTxCopy: !txRing, cpus: [1] });
         s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
         s.addPort({ name: 'p2', mac: M2, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
-        for (let i = 2; i < ports; i++) {
-          s.addPort({ name: `j${i}`, mac: formatMac(0x026d64100000 + i), mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
-        }
+        s.addPorts(
+          Array.from({ length: ports - 2 }, (_, k) => ({
+            name: `j${k + 2}`,
+            mac: formatMac(0x026d64100000 + k + 2),
+            mode: 'bridge' as const,
+            backend: { kind: 'js' as const, onFrames: () => {} },
+          })),
+        );
         await s.start();
         try {
           const ticks0 = workerTicks();
