@@ -35,3 +35,30 @@ test('a tap-backed port talks to a packet-backed port (bridge mode)', { skip: ne
     }
   });
 });
+
+test('a macvtap-backed port (passthru macvtap on a veth to a host namespace) reaches a packet port', { skip: needsRoot, timeout: 90_000 }, async () => {
+  await withLab(async (lab) => {
+    const sw = await lab.addNamespace('sw');
+    const wire = await lab.addNamespace('wire');
+    const ns1 = await lab.addNamespace('ns1');
+    const ns2 = await lab.addNamespace('ns2');
+    const X = '02:6d:64:00:06:11';
+    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: wire, name: 'w0', offloads: false });
+    await lab.addVeth({ ns: sw, name: 'lv', offloads: false }, { ns: ns1, name: 'lp', mac: X, addresses: ['10.82.0.1/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:06:12', addresses: ['10.82.0.2/24'], offloads: false });
+    // passthru: the macvtap takes every frame of lv (and its transmit goes out lv), like a VM's NIC
+    await sw.ip(['link', 'add', 'link', 'lv', 'name', 'mvt0', 'type', 'macvtap', 'mode', 'passthru']);
+    await sw.ip(['link', 'set', 'mvt0', 'up']);
+    const s = new Switch({ uplink: 'up0', netns: sw.name });
+    s.addPort({ name: 'vm', mac: X, mode: 'bridge', backend: { kind: 'tap', ifname: 'mvt0' } });
+    s.addPort({ name: 'p2', mac: '02:6d:64:00:06:12', mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
+    await s.start();
+    try {
+      assert.equal(await ns1.ping('10.82.0.2', { count: 3, timeoutS: 2 }), true, 'host behind the macvtap reaches the packet port');
+      const c = s.counters();
+      assert.ok(c.ports.vm!.rxPackets > 0 && c.ports.vm!.txPackets > 0, JSON.stringify(c.ports.vm));
+    } finally {
+      await s.stop();
+    }
+  });
+});
