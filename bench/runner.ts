@@ -72,7 +72,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
         scenarios: [...(Object.keys(SCENARIOS) as ScenarioName[])],
         quick: false,
         frameSizes: [64, 512, 1518],
-        runs: 3,
+        runs: 5,
         warmupMs: 400,
         measureMs: 1500,
         search: { iterations: 6, warmupMs: 300, measureMs: 1000, maxLoss: 1e-5, precision: 0.04 },
@@ -222,7 +222,8 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
             }
             a.notes.add('latency at % of the generator\'s maximum, measured by the drop-all ring itself: the harness floor (no forwarder)');
           }
-          if (rep !== 1 || !job.primary) return;
+          // Zero-loss and latency for every variant (first repetition); TCP for primary variants only.
+          if (rep !== 1) return;
           const size = sizes[0]!;
           const a = acc(job.scenario.name, job.variant, size, mainPorts);
           if (opts.search && maxLoad64 && maxLoad64.fwdPps > 0 && job.scenario.name !== 'generator' && maxLoad64.lossRatio <= opts.search.maxLoss) {
@@ -251,7 +252,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
               }
             }
           }
-          if (opts.tcpSeconds > 0 && tb.tcp) {
+          if (opts.tcpSeconds > 0 && tb.tcp && job.primary) {
             progress.status(`[${label(job)} TCP] iperf3 ${opts.tcpSeconds} s`);
             const r = await tcpThroughput(tb, opts.tcpSeconds);
             a.tcpGbps = r.gbps;

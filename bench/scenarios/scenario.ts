@@ -22,7 +22,7 @@ export interface BuildContext {
 
 export interface Scenario {
   readonly name: ScenarioName;
-  /** Variants; the first is the primary one (zero-loss, latency, TCP and scaling run on it). */
+  /** Variants; the first is the primary one (TCP and port scaling run on it only). */
   readonly variants: readonly string[];
   readonly description: string;
   /** Whether extra ports (table entries) can be configured for port-count scaling. */

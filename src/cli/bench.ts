@@ -21,7 +21,7 @@ options:
   --chart-dir DIR         write throughput.svg and latency.svg there (default: docs/bench for full runs,
                           none for --quick)
   --frame-sizes 64,512    frame sizes on the wire incl. FCS (default 64,512,1518; quick: 64)
-  --runs N                max-load trials per scenario and frame size (default 3; quick: 1)
+  --runs N                max-load trials per scenario and frame size (default 5; quick: 1)
   --ports 2,64,4096       port counts; the first is the main one (default 2,64,4096; quick: 2)
   --measure-ms MS         steady-state window of each max-load trial (default 1500; quick: 700)
   --generator KIND        auto (native if built, else trafgen), native or trafgen
