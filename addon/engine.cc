@@ -700,6 +700,38 @@ void Engine::SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan
   }
 }
 
+// Hands one batch to the JS port's handler as (data: Uint8Array, offsets, lengths, count).
+// Plain N-API calls with status checks, not node-addon-api wrappers: while a worker thread's
+// environment is being torn down every call may fail, and a wrapper would turn that into a fatal
+// napi_throw. On any failure the batch is freed and dropped.
+static void DeliverJsBatch(napi_env env, napi_value cb, JsBatch* batch) {
+  const size_t n = batch->offsets.size();
+  const size_t bytes = batch->data.size();
+  napi_value offsAb, lensAb, offs, lens, dataAb, data, count, undefined, result;
+  void* offsMem;
+  void* lensMem;
+  if (napi_create_arraybuffer(env, n * 4, &offsMem, &offsAb) != napi_ok ||
+      napi_create_arraybuffer(env, n * 4, &lensMem, &lensAb) != napi_ok) {
+    delete batch;
+    return;
+  }
+  memcpy(offsMem, batch->offsets.data(), n * 4);
+  memcpy(lensMem, batch->lengths.data(), n * 4);
+  auto finalize = [](napi_env, void*, void* hint) { delete static_cast<JsBatch*>(hint); };
+  if (napi_create_external_arraybuffer(env, batch->data.data(), bytes, finalize, batch, &dataAb) != napi_ok) {
+    delete batch;
+    return;
+  }
+  // From here the ArrayBuffer owns the batch.
+  if (napi_create_typedarray(env, napi_uint8_array, bytes, dataAb, 0, &data) != napi_ok ||
+      napi_create_typedarray(env, napi_uint32_array, n, offsAb, 0, &offs) != napi_ok ||
+      napi_create_typedarray(env, napi_uint32_array, n, lensAb, 0, &lens) != napi_ok ||
+      napi_create_double(env, double(n), &count) != napi_ok || napi_get_undefined(env, &undefined) != napi_ok)
+    return;
+  napi_value args[4] = {data, offs, lens, count};
+  napi_call_function(env, undefined, cb, 4, args, &result);
+}
+
 void Engine::FlushJs(Worker& w, Egress* e) {
   if (!e->pending || e->pending->offsets.empty()) return;
   JsBatch* b = e->pending.release();
@@ -710,16 +742,7 @@ void Engine::FlushJs(Worker& w, Egress* e) {
       delete batch;
       return;
     }
-    const size_t n = batch->offsets.size();
-    Napi::Uint32Array offs = Napi::Uint32Array::New(env, n);
-    Napi::Uint32Array lens = Napi::Uint32Array::New(env, n);
-    memcpy(offs.Data(), batch->offsets.data(), n * 4);
-    memcpy(lens.Data(), batch->lengths.data(), n * 4);
-    const size_t bytes = batch->data.size();
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-        env, batch->data.data(), bytes, [](Napi::Env, void*, JsBatch* h) { delete h; }, batch);
-    Napi::Uint8Array u8 = Napi::Uint8Array::New(env, bytes, ab, 0);
-    cb.Call({u8, offs, lens, Napi::Number::New(env, double(n))});
+    DeliverJsBatch(env, cb, batch);
   });
   uint64_t* c = SlotC(w, e->slot);
   if (st != napi_ok) {
