@@ -53,7 +53,7 @@ for (const workers of [1, 2]) {
             { dst: 'ff:ff:ff:ff:ff:ff', src: REMOTE, size: 64 },
             { dst: UNKNOWN, src: REMOTE, size: 64 },
           ],
-          ratePps: 150_000,
+          ratePps: 0, // as fast as the generator goes: ~1 Mpps on this 2-core VM when it is quiet
           durationMs: 3000,
         });
         const modes: MacvlanMode[] = ['private', 'vepa', 'bridge', 'source'];
