@@ -96,7 +96,7 @@ export function latencyChart(report: BenchReport): string | null {
   if (!rows.length) return null;
   const W = 860;
   const H = 400;
-  const m = { l: 64, r: 120, t: 48, b: 70 };
+  const m = { l: 110, r: 120, t: 48, b: 110 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const vals = rows.flatMap((r) => [r.latencyUs!.p50, r.latencyUs!.p99, r.latencyUs!.p999]).filter((v) => v > 0);
@@ -123,7 +123,9 @@ export function latencyChart(report: BenchReport): string | null {
       const x = gx + i * barW;
       parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(m.t + ph - y(v)).toFixed(1)}" fill="${colors[i]}"><title>${esc(`${seriesName(r)} ${names[i]}: ${v.toFixed(1)} us`)}</title></rect>`);
     });
-    parts.push(`<text x="${(m.l + gi * groupW + groupW / 2).toFixed(1)}" y="${m.t + ph + 18}" text-anchor="middle">${esc(seriesName(r))}</text>`);
+    const lx = (m.l + gi * groupW + groupW / 2).toFixed(1);
+    const ly = m.t + ph + 16;
+    parts.push(`<text x="${lx}" y="${ly}" text-anchor="end" transform="rotate(-25 ${lx} ${ly})">${esc(seriesName(r))}</text>`);
   });
   parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#333"/>`);
   names.forEach((n, i) => {
