@@ -9,7 +9,7 @@ import { runTrial, type ProgressFn, type TestbedCounters } from './trial.ts';
 import type { LatencyAtLoad, LatencyUs } from './types.ts';
 
 /** Combine per-sink latency percentiles. */
-export function combineLatency(stats: Array<Pick<SinkStats, 'packets' | 'latencyUs'>>): LatencyUs & { samples: number } {
+export function combineLatency(stats: Array<{ packets: SinkStats['packets']; latencyUs: Pick<SinkStats['latencyUs'], 'p50' | 'p99' | 'p999'> }>): LatencyUs & { samples: number } {
   const withData = stats.filter((s) => s.packets > 0);
   const samples = withData.reduce((a, s) => a + s.packets, 0);
   if (samples === 0) return { p50: 0, p99: 0, p999: 0, samples: 0 };

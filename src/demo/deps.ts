@@ -4,7 +4,7 @@
  * lazily so that a build without one of them still runs the kernel baselines and reports the missing
  * part as "skipped: <reason>" instead of failing or faking numbers.
  *
- * The types below are the TEAM.md contracts, restated so this file compiles before those modules land.
+ * Their types come from the modules themselves (type-only imports).
  */
 import { pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -13,105 +13,34 @@ import { existsSync } from 'node:fs';
 
 const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Statistics of the native generator. */
-export interface GeneratorStats {
-  sent: number;
-  bytes: number;
-  backpressure: number;
-  elapsedNs: number;
-}
+// The contracts are the real modules' types: type-only imports load nothing at run time.
+import type { Generator, GeneratorOptions, GeneratorStats, Sink, SinkOptions, SinkStats } from '../io/index.ts';
+import type { startGenerator, openSink } from '../io/index.ts';
+import type { Switch, SwitchOptions, MacvlanMode, PortSpec, FrameBatch, PortCounters, SwitchCounters } from '../dataplane/index.ts';
+
+export type { GeneratorOptions, GeneratorStats, SinkStats, MacvlanMode, PortSpec, SwitchOptions };
 /** A running native generator. */
-export interface NativeGenerator {
-  done: Promise<GeneratorStats>;
-  stop(): Promise<GeneratorStats>;
-  stats(): GeneratorStats;
-}
-/** Options of the native generator (src/io startGenerator). */
-export interface GeneratorOptions {
-  ifname: string;
-  netns?: string;
-  templates: Array<{ dst: string; src: string; vlan?: number; size: number }>;
-  ratePps?: number;
-  count?: number;
-  durationMs?: number;
-  cpu?: number;
-}
-/** Statistics of the native sink. */
-export interface SinkStats {
-  packets: number;
-  bytes: number;
-  perDst: Record<string, number>;
-  lost: number;
-  reordered: number;
-  duplicates: number;
-  malformed: number;
-  latencyUs: { p50: number; p99: number; p999: number };
-  /** Frames without the test payload. */
-  other?: number;
-  /** Frames the kernel dropped because the ring was full. */
-  kernelDrops?: number;
-}
+export type NativeGenerator = Generator;
 /** A running native sink. */
-export interface NativeSink {
-  stats(): SinkStats;
-  reset(): void;
-  close(): Promise<SinkStats>;
-}
+export type NativeSink = Sink;
+/** Options of the native sink. */
+export type NativeSinkOptions = SinkOptions;
 /** The parts of src/io this package uses. */
 export interface IoModule {
-  startGenerator(opts: GeneratorOptions): NativeGenerator;
-  openSink(opts: { ifname: string; netns?: string; promisc?: boolean; cpu?: number; blockSize?: number; blockCount?: number; retireTovMs?: number }): NativeSink;
+  startGenerator: typeof startGenerator;
+  openSink: typeof openSink;
 }
-
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
-/** A batch of frames handed to a JS port; only its frame count is used here. */
-export type FrameBatchLike = unknown;
-export interface PortSpec {
-  name: string;
-  mac: string;
-  mode?: MacvlanMode;
-  vlan?: number;
-  sourceMacs?: string[];
-  backend:
-    | { kind: 'packet'; ifname: string }
-    | { kind: 'tap'; ifname: string; queues?: number }
-    | { kind: 'js'; onFrames(batch: FrameBatchLike): void };
-}
+/** A batch of frames handed to a JS port. */
+export type FrameBatchLike = FrameBatch;
 /** The engine's switch (src/dataplane Switch). */
-export interface SwitchLike {
-  addPort(p: PortSpec): void;
-  removePort(name: string): void;
-  setPortMode(name: string, mode: MacvlanMode): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  counters(): SwitchCountersLike;
-}
-/** Counters of one port (subset of src/dataplane PortCounters). */
-export interface PortCountersLike {
-  rxPackets: number;
-  txPackets: number;
-  txDropped: number;
-  rxDropped: number;
-}
-/** Counter snapshot (subset of src/dataplane SwitchCounters). */
-export interface SwitchCountersLike {
-  uplink: PortCountersLike;
-  ports: Record<string, PortCountersLike>;
-  rxFrames: number;
-  forwarded: number;
-  drops: Record<string, number>;
-}
-export interface SwitchOptions {
-  uplink: string;
-  netns?: string;
-  workers?: number;
-  learning?: boolean;
-  name?: string;
-  [extra: string]: unknown;
-}
+export type SwitchLike = Switch;
+/** Counters of one port. */
+export type PortCountersLike = PortCounters;
+/** Counter snapshot of a switch. */
+export type SwitchCountersLike = SwitchCounters;
 /** The parts of src/dataplane this package uses. */
 export interface DataplaneModule {
-  Switch: new (opts: SwitchOptions) => SwitchLike;
+  Switch: typeof Switch;
 }
 
 /** A loaded optional module, or the reason it is not available. */
