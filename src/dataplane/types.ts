@@ -1,4 +1,4 @@
-/** Public types of the userspace switch (the TEAM.md "Demux engine" contract). */
+/** Public types of the userspace switch (src/dataplane): modes, port specs, backends, counters. */
 
 /** The kernel's macvlan modes. */
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';

@@ -350,18 +350,17 @@ export class Daemon {
           txBytes: p.txBytes,
           rxDropped: p.rxDropped,
           txDropped: p.txDropped,
-          ...(typeof p.ringDrops === 'number' ? { ringDrops: p.ringDrops } : {}),
+          ringDrops: p.ringDrops,
         });
       }
       const u = c.uplink;
-      const ringDrops = typeof u?.ringDrops === 'number' ? u.ringDrops : typeof c.ringDrops === 'number' ? (c.ringDrops as number) : undefined;
       switches.push({
         uplink,
         rxFrames: c.rxFrames,
         forwarded: c.forwarded,
         drops: c.drops ?? {},
         uplinkPort: { rxPackets: u?.rxPackets ?? 0, rxBytes: u?.rxBytes ?? 0, txPackets: u?.txPackets ?? 0, txBytes: u?.txBytes ?? 0, rxDropped: u?.rxDropped ?? 0, txDropped: u?.txDropped ?? 0 },
-        ...(ringDrops !== undefined ? { ringDrops } : {}),
+        ringDrops: u.ringDrops,
         workers: c.workers ?? [],
       });
     }

@@ -4,66 +4,25 @@
  * the endpoint's MAC and VLAN). `sync` applies only the difference: ports added, removed,
  * re-added when their MAC/VLAN/interface changed, modes changed live.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { log } from '../log.ts';
 import type { MacvlanMode, ParentRef } from './config.ts';
 import { parentKey } from './config.ts';
 import type { DesiredPort, DesiredState } from './desired.ts';
+import type { PortCounters, Switch, SwitchCounters } from '../dataplane/index.ts';
 
 /** Counters of one port as the engine reports them (the switch's view: rx = from the endpoint). */
-export interface EnginePortCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  rxDropped: number;
-  txDropped: number;
-  forwarded?: number;
-  [k: string]: unknown;
-}
-
-/** Counters of one switch (TEAM.md: SwitchCounters). */
-export interface EngineCounters {
-  uplink: EnginePortCounters;
-  ports: Record<string, EnginePortCounters>;
-  rxFrames: number;
-  forwarded: number;
-  drops: Record<string, number>;
-  workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
-  [k: string]: unknown;
-}
-
-/** The engine's Switch, as the TEAM.md contract describes it. */
-interface SwitchLike {
-  addPort(p: {
-    name: string;
-    mac: string;
-    mode?: MacvlanMode;
-    vlan?: number;
-    backend: { kind: 'packet'; ifname: string };
-  }): void;
-  removePort(name: string): void;
-  setPortMode(name: string, mode: MacvlanMode): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  counters(): EngineCounters;
-}
-type SwitchCtor = new (opts: { uplink: string; netns?: string; workers?: number; learning?: boolean; name?: string }) => SwitchLike;
+export type EnginePortCounters = PortCounters;
+/** Counters of one switch. */
+export type EngineCounters = SwitchCounters;
+type SwitchLike = Switch;
+type SwitchCtor = typeof Switch;
 
 let ctor: SwitchCtor | undefined;
 
-/** Load the engine's Switch class (src/dataplane). Throws a clear error when it is not available. */
+/** Load the engine's Switch class (src/dataplane) on first use, so kernel-only configs never load it. */
 export async function loadSwitch(): Promise<SwitchCtor> {
-  if (ctor) return ctor;
-  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dataplane');
-  const candidates = ['index.ts', 'switch.ts'].map((f) => join(dir, f)).filter((f) => existsSync(f));
-  for (const f of candidates) {
-    const mod = (await import(pathToFileURL(f).href)) as { Switch?: SwitchCtor };
-    if (typeof mod.Switch === 'function') return (ctor = mod.Switch);
-  }
-  throw new Error('the userspace data plane (src/dataplane Switch) is not available in this build');
+  ctor ??= (await import('../dataplane/index.ts')).Switch;
+  return ctor;
 }
 
 interface Managed {
