@@ -10,6 +10,7 @@ import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { portNative, type NativeHandle, type NativePortInfo, type NativeRingOptions } from './native-types.ts';
 import { checkInt, checkInterfaceName, checkOptionalBool, checkOptionalString, ringTuning, type RingTuning } from './options.ts';
+import { PolledReceiver } from './polled-receiver.ts';
 
 /** PACKET_FANOUT modes. */
 export type FanoutMode = 'hash' | 'lb' | 'cpu' | 'rollover' | 'random' | 'qm';
@@ -151,11 +152,8 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
   readonly #ring: ArrayBuffer;
   readonly #desc: Uint32Array;
   readonly #reinsert: boolean;
+  readonly #rx: PolledReceiver<FrameBatch>;
   #current: FrameBatch | undefined;
-  #threadStarted = false;
-  #closed = false;
-  #error: MacdemuxSystemError | undefined;
-  #waiters: Array<{ resolve: (b: FrameBatch | null) => void; reject: (e: Error) => void }> = [];
 
   private constructor(h: NativeHandle, ifname: string, netns: string | undefined, reinsert: boolean) {
     super();
@@ -169,12 +167,21 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
     // A V3 frame takes at least 48 (header) + 34 (sockaddr/padding) + 14 bytes, aligned to 8.
     const maxFrames = Math.ceil(this.#info.rxBlockSize / 96) + 4;
     this.#desc = new Uint32Array(maxFrames * 4);
+    this.#rx = new PolledReceiver<FrameBatch>({
+      what: 'packet port',
+      ifname,
+      tryRecv: () => this.tryRecv(),
+      start: (cb) => this.#n.portStart(this.#h, cb),
+      arm: () => this.#n.portArm(this.#h),
+      readable: () => this.#readable(),
+      failed: (err) => {
+        // Only emit 'error' when someone listens: an unhandled 'error' would crash the process.
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        this.#closeNow();
+      },
+    });
     this.on('newListener', (ev: string | symbol) => {
-      if (ev === 'frames')
-        queueMicrotask(() => {
-          this.#ensureThread();
-          if (!this.#closed) this.#n.portArm(this.#h);
-        });
+      if (ev === 'frames') this.#rx.armSoon();
     });
   }
 
@@ -230,7 +237,7 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
   }
   /** True after close() or a fatal error. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#rx.closed;
   }
 
   /** Attach (or replace) a classic BPF filter; an encoded program or tcpdump -dd text. */
@@ -259,29 +266,12 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
 
   /** The next batch (waits on the native poll thread). Resolves null when the port is closed. */
   recv(): Promise<FrameBatch | null> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#closed) return Promise.resolve(null);
-    let b;
-    try {
-      b = this.tryRecv();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (b) return Promise.resolve(b);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      this.#ensureThread();
-      this.#n.portArm(this.#h);
-    });
+    return this.#rx.recv();
   }
 
   /** Batches until the port closes (the previous batch is released when the next is requested). */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<FrameBatch> {
-    for (;;) {
-      const b = await this.recv();
-      if (!b) return;
-      yield b;
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<FrameBatch> {
+    return this.#rx.iterate(() => this.recv());
   }
 
   /**
@@ -324,17 +314,17 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
 
   /** Frames still in the TX ring (not yet taken or completed by the kernel). */
   txInFlight(): number {
-    return this.#closed ? 0 : this.#n.portTxInFlight(this.#h);
+    return this.#rx.closed ? 0 : this.#n.portTxInFlight(this.#h);
   }
 
   /** Fold the kernel's PACKET_STATISTICS into the counters now (the poll thread does it every 200 ms). */
   updateStats(): void {
-    if (!this.#closed) this.#n.portUpdateStats(this.#h);
+    if (!this.#rx.closed) this.#n.portUpdateStats(this.#h);
   }
 
   /** Let the process exit while this port is open (like socket.unref()). */
   unref(): this {
-    if (!this.#closed && this.#threadStarted) this.#n.portRef(this.#h, false);
+    if (!this.#rx.closed && this.#rx.threadStarted) this.#n.portRef(this.#h, false);
     return this;
   }
 
@@ -345,81 +335,55 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
 
   /** @internal */
   _releaseBatch(b: FrameBatch): void {
-    if (this.#current === b && !this.#closed) {
+    if (this.#current === b && !this.#rx.closed) {
       this.#n.portRelease(this.#h);
       this.#current = undefined;
     }
   }
 
   #closeNow(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#rx.closed) return;
+    this.#rx.closed = true;
     this.#current?._invalidate();
     this.#current = undefined;
     this.#n.portClose(this.#h);
-    for (const w of this.#waiters.splice(0)) w.resolve(null);
+    this.#rx.endWaiters();
     this.emit('close');
   }
 
   #assertOpen(): void {
-    if (this.#error) throw this.#error;
-    if (this.#closed) throw new Error(`packet port "${this.ifname}" is closed`);
+    if (this.#rx.error) throw this.#rx.error;
+    if (this.#rx.closed) throw new Error(`packet port "${this.ifname}" is closed`);
   }
 
-  #ensureThread(): void {
-    if (this.#threadStarted || this.#closed) return;
-    this.#threadStarted = true;
-    const r = this.#n.portStart(this.#h, (kind, arg) => this.#onNative(kind, arg));
-    if (r < 0) this.#fail(systemError(r, 'pthread_create', { what: 'packet port', ifname: this.ifname, op: 'start poll thread' }));
-  }
-
-  #onNative(kind: number, arg: number): void {
-    if (this.#closed) return;
-    if (kind === 2) {
-      this.#fail(systemError(arg, 'poll', { what: 'packet port', ifname: this.ifname, op: 'receive' }));
-      return;
+  /** Readable: serve waiters first, then 'frames' listeners; true to re-arm (someone still wants frames). */
+  #readable(): boolean {
+    let served = false;
+    while (this.#rx.waiting > 0) {
+      const b = this.tryRecv();
+      if (!b) break;
+      this.#rx.deliver(b);
+      served = true;
     }
-    // Readable: serve waiters first, then 'frames' listeners; re-arm while someone still wants frames.
-    try {
-      let served = false;
-      while (this.#waiters.length > 0) {
+    if (this.#rx.waiting === 0) {
+      // Nobody to deliver to: stay unarmed (an unconsumed block would wake us again at once);
+      // recv() and a new 'frames' listener arm the thread again.
+      if (served || this.listenerCount('frames') === 0) return false;
+      for (let i = 0; i < 64 && !this.#rx.closed; i++) {
         const b = this.tryRecv();
         if (!b) break;
-        this.#waiters.shift()!.resolve(b);
-        served = true;
-      }
-      if (this.#waiters.length === 0) {
-        // Nobody to deliver to: stay unarmed (an unconsumed block would wake us again at once);
-        // recv() and a new 'frames' listener arm the thread again.
-        if (served || this.listenerCount('frames') === 0) return;
-        for (let i = 0; i < 64 && !this.#closed; i++) {
-          const b = this.tryRecv();
-          if (!b) break;
-          try {
-            this.emit('frames', b);
-          } finally {
-            b.release();
-          }
+        try {
+          this.emit('frames', b);
+        } finally {
+          b.release();
         }
       }
-      if (!this.#closed) this.#n.portArm(this.#h);
-    } catch (e) {
-      this.#fail(e as MacdemuxSystemError);
     }
-  }
-
-  #fail(err: MacdemuxSystemError): void {
-    if (this.#error) return;
-    this.#error = err;
-    const waiters = this.#waiters.splice(0);
-    for (const w of waiters) w.reject(err);
-    // Only emit 'error' when someone listens: an unhandled 'error' would crash the process.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    this.#closeNow();
+    return true;
   }
 
   /** The error that stopped the port (device deleted: ENETDOWN/ENODEV), if any. */
   get error(): MacdemuxSystemError | undefined {
-    return this.#error;
+    return this.#rx.error;
   }
 }

@@ -10,6 +10,7 @@ import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { tapNative, type NativeHandle, type NativeTapOptions } from './native-types.ts';
 import { checkInt, checkInterfaceName, checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
+import { PolledReceiver } from './polled-receiver.ts';
 
 /** TUNSETOFFLOAD flags (what userspace accepts): csum, TSO v4/v6, ECN, UFO, USO v4/v6. */
 export interface TapOffloads {
@@ -124,10 +125,7 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
   readonly #slot: number;
   readonly #buf: Uint8Array;
   readonly #lens: Uint32Array;
-  #closed = false;
-  #threadStarted = false;
-  #error: MacdemuxSystemError | undefined;
-  #waiters: Array<{ resolve: (b: TapBatch | null) => void; reject: (e: Error) => void }> = [];
+  readonly #rx: PolledReceiver<TapBatch>;
   /** @internal */
   _generation = 0;
 
@@ -143,12 +141,20 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
     this.#slot = slot;
     this.#buf = new Uint8Array(slot * batch);
     this.#lens = new Uint32Array(batch);
+    this.#rx = new PolledReceiver<TapBatch>({
+      what: 'tap queue',
+      ifname,
+      tryRecv: () => this.tryRecv(),
+      start: (cb) => this.#n.tapStart(this.#h, cb),
+      arm: () => this.#n.tapArm(this.#h),
+      readable: () => this.#readable(),
+      failed: (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        this.#closeNow();
+      },
+    });
     this.on('newListener', (ev: string | symbol) => {
-      if (ev === 'frames')
-        queueMicrotask(() => {
-          this.#ensureThread();
-          if (!this.#closed) this.#n.tapArm(this.#h);
-        });
+      if (ev === 'frames') this.#rx.armSoon();
     });
   }
 
@@ -184,7 +190,7 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
     return this.#fd;
   }
   get closed(): boolean {
-    return this.#closed;
+    return this.#rx.closed;
   }
 
   /** Frames that are ready now (one nonblocking read loop), or null. Invalidates the previous batch. */
@@ -198,28 +204,11 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
 
   /** The next batch (waits on the native poll thread); null once closed. */
   recv(): Promise<TapBatch | null> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#closed) return Promise.resolve(null);
-    let b;
-    try {
-      b = this.tryRecv();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (b) return Promise.resolve(b);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      this.#ensureThread();
-      this.#n.tapArm(this.#h);
-    });
+    return this.#rx.recv();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<TapBatch> {
-    for (;;) {
-      const b = await this.recv();
-      if (!b) return;
-      yield b;
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<TapBatch> {
+    return this.#rx.iterate(() => this.recv());
   }
 
   /**
@@ -263,81 +252,58 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
   detachFd(): number {
     this.#assertOpen();
     const fd = this.#n.tapDetach(this.#h);
-    this.#closed = true;
-    for (const w of this.#waiters.splice(0)) w.resolve(null);
+    this.#rx.closed = true;
+    this.#rx.endWaiters();
     if (fd < 0) throw systemError(fd, 'detach', { what: 'tap queue', ifname: this.ifname });
     return fd;
   }
 
   /** Let the process exit while this queue is open. */
   unref(): this {
-    if (!this.#closed && this.#threadStarted) this.#n.tapRef(this.#h, false);
+    if (!this.#rx.closed && this.#rx.threadStarted) this.#n.tapRef(this.#h, false);
     return this;
   }
 
   /** Stop the poll thread and close the fd. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#n.tapClose(this.#h);
-    for (const w of this.#waiters.splice(0)) w.resolve(null);
-    this.emit('close');
+    this.#closeNow();
   }
 
   /** The error that stopped the queue, if any. */
   get error(): MacdemuxSystemError | undefined {
-    return this.#error;
+    return this.#rx.error;
   }
 
   #assertOpen(): void {
-    if (this.#error) throw this.#error;
-    if (this.#closed) throw new Error(`tap queue "${this.ifname}" is closed`);
+    if (this.#rx.error) throw this.#rx.error;
+    if (this.#rx.closed) throw new Error(`tap queue "${this.ifname}" is closed`);
   }
 
-  #ensureThread(): void {
-    if (this.#threadStarted || this.#closed) return;
-    this.#threadStarted = true;
-    const r = this.#n.tapStart(this.#h, (kind, arg) => this.#onNative(kind, arg));
-    if (r < 0) this.#fail(systemError(r, 'pthread_create', { what: 'tap queue', ifname: this.ifname, op: 'start poll thread' }));
+  #closeNow(): void {
+    if (this.#rx.closed) return;
+    this.#rx.closed = true;
+    this.#n.tapClose(this.#h);
+    this.#rx.endWaiters();
+    this.emit('close');
   }
 
-  #onNative(kind: number, arg: number): void {
-    if (this.#closed) return;
-    if (kind === 2) {
-      this.#fail(systemError(arg, 'poll', { what: 'tap queue', ifname: this.ifname, op: 'receive' }));
-      return;
-    }
-    try {
-      if (this.#waiters.length > 0) {
-        const b = this.tryRecv();
-        if (b) {
-          this.#waiters.shift()!.resolve(b);
-          return;
-        }
-      } else if (this.listenerCount('frames') > 0) {
-        for (let i = 0; i < 16 && !this.#closed; i++) {
-          const b = this.tryRecv();
-          if (!b) break;
-          this.emit('frames', b);
-        }
-      } else {
-        return; // nobody to deliver to: stay unarmed until recv() or a 'frames' listener
+  /** Readable: serve one waiter, else 'frames' listeners; true to re-arm. */
+  #readable(): boolean {
+    if (this.#rx.waiting > 0) {
+      const b = this.tryRecv();
+      if (b) {
+        this.#rx.deliver(b);
+        return false;
       }
-      if (!this.#closed) this.#n.tapArm(this.#h);
-    } catch (e) {
-      this.#fail(e as MacdemuxSystemError);
+    } else if (this.listenerCount('frames') > 0) {
+      for (let i = 0; i < 16 && !this.#rx.closed; i++) {
+        const b = this.tryRecv();
+        if (!b) break;
+        this.emit('frames', b);
+      }
+    } else {
+      return false; // nobody to deliver to: stay unarmed until recv() or a 'frames' listener
     }
-  }
-
-  #fail(err: MacdemuxSystemError): void {
-    if (this.#error) return;
-    this.#error = err;
-    for (const w of this.#waiters.splice(0)) w.reject(err);
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#n.tapClose(this.#h);
-      this.emit('close');
-    }
+    return true;
   }
 }
