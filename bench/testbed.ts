@@ -90,6 +90,29 @@ export interface BaseTopology {
   ports: string[];
 }
 
+/**
+ * The testbed of a forwarder that delivers to the sink veths of `base`: frames are counted as the
+ * sinks' rx_packets, native sinks can time them, iperf3 can run through it.
+ */
+export function sinkVethTestbed(
+  base: BaseTopology,
+  ports: number,
+  rest: Pick<Testbed, 'notes' | 'stop'> & Partial<Pick<Testbed, 'prepare'>>,
+): Testbed {
+  return {
+    lab: base.lab,
+    gen: base.gen,
+    sw: base.sw,
+    sinks: base.sinks,
+    dsts: base.sinks.map((s) => s.mac),
+    countAt: base.sinks.map((s) => ({ netns: s.ns.name, ifname: s.ifname })),
+    latency: true,
+    tcp: true,
+    ports,
+    ...rest,
+  };
+}
+
 /** Turn IPv6 off in a namespace (all existing and future interfaces). */
 export async function disableIpv6(ns: Namespace): Promise<void> {
   await ns.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);

@@ -5,7 +5,7 @@
  * - `learning`: no static entries; before each trial every sink pings the generator once, so the
  *   bridge learns where the sinks are (ageing 3600 s).
  */
-import { buildBase, bridgeBatch, extraMac, GEN_IP, type Testbed } from '../testbed.ts';
+import { buildBase, bridgeBatch, extraMac, GEN_IP, sinkVethTestbed, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
 
 export const bridgeScenario: Scenario = {
@@ -28,19 +28,7 @@ export const bridgeScenario: Scenario = {
     // No netfilter on bridged frames (perf-anchors.md §4.1); these sysctls exist only with br_netfilter.
     const nf = await base.sw.exec('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0']);
     if (nf.code === 0) notes.push('br_netfilter is loaded; bridge-nf-call-{ip,ip6,arp}tables set to 0 in the switch namespace');
-    const tb: Testbed = {
-      lab: ctx.lab,
-      gen: base.gen,
-      sw: base.sw,
-      sinks: base.sinks,
-      dsts: base.sinks.map((s) => s.mac),
-      countAt: base.sinks.map((s) => ({ netns: s.ns.name, ifname: s.ifname })),
-      latency: true,
-      tcp: true,
-      ports: ctx.ports,
-      notes,
-      stop: async () => {},
-    };
+    const tb = sinkVethTestbed(base, ctx.ports, { notes, stop: async () => {} });
     if (learning) {
       tb.prepare = async () => {
         for (const s of base.sinks) await s.ns.ping(GEN_IP, { count: 1, timeoutS: 1 });

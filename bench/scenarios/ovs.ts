@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OvsInstance, ovsUnavailable } from '../ovs.ts';
-import { buildBase, extraMac, GEN_MAC, type Testbed } from '../testbed.ts';
+import { buildBase, extraMac, GEN_MAC, sinkVethTestbed, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
 
 export const ovsScenario: Scenario = {
@@ -36,18 +36,9 @@ export const ovsScenario: Scenario = {
       await ovs.stop();
       throw err;
     }
-    return {
-      lab: ctx.lab,
-      gen: base.gen,
-      sw: base.sw,
-      sinks: base.sinks,
-      dsts: base.sinks.map((s) => s.mac),
-      countAt: base.sinks.map((s) => ({ netns: s.ns.name, ifname: s.ifname })),
-      latency: true,
-      tcp: true,
-      ports: ctx.ports,
+    return sinkVethTestbed(base, ctx.ports, {
       notes: [`private ovsdb-server/ovs-vswitchd (files under a temporary directory), vswitchd pinned to CPU ${ctx.forwarderCpu}`],
       stop: () => ovs.stop(),
-    };
+    });
   },
 };
