@@ -6,3 +6,16 @@ export const isRoot = userInfo().uid === 0;
 
 /** Skip reason for integration tests when not root, or false when they can run. */
 export const needsRoot: string | false = isRoot ? false : 'needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN)';
+
+/** xorshift32: a deterministic, seedable generator of numbers in [0, 1) for reproducible random tests. */
+export function seededRandom(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}

@@ -10,21 +10,9 @@ import { withLab } from '../../src/lab/index.ts';
 import { Switch, type MacvlanMode } from '../../src/dataplane/index.ts';
 import { PacketPort } from '../../src/io/index.ts';
 import { writeMac, parseMac } from '../../src/dataplane/mac.ts';
-import { needsRoot } from '../support.ts';
+import { needsRoot, seededRandom as rng } from '../support.ts';
 
 const MACS = ['02:6d:64:00:08:01', '02:6d:64:00:08:02'];
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 function garbage(r: () => number, n: number): Uint8Array[] {
   const out: Uint8Array[] = [];

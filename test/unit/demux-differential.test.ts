@@ -10,22 +10,10 @@ import { engineNative, type DecideBatchOut } from '../../src/dataplane/native-ty
 import { DROP_REASON_COUNT } from '../../src/dataplane/drop-reasons.ts';
 import { writeMac, BROADCAST_MAC } from '../../src/dataplane/mac.ts';
 import type { MacvlanMode } from '../../src/dataplane/types.ts';
+import { seededRandom as rng } from '../support.ts';
 
 const TOTAL_FRAMES = Number(process.env.MDX_DIFF_FRAMES ?? 1_000_000);
 const MAX_SLOTS = 8192;
-
-/** xorshift32: deterministic, seedable. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 interface Scenario {
   table: PortTable;
