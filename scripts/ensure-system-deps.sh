@@ -10,6 +10,10 @@ command -v trafgen >/dev/null  || need+=(netsniff-ng)
 command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v cmake >/dev/null    || need+=(cmake)
 command -v g++ >/dev/null      || need+=(g++)
+# XDP: test/unit/xdp-skeleton.test.ts regenerates addon/xdp/demux.skel.h (the build uses the committed one)
+command -v clang >/dev/null    || need+=(clang)
+command -v bpftool >/dev/null  || need+=(bpftool)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2
