@@ -16,7 +16,7 @@ command -v podman >/dev/null   || need+=(podman)
 command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd)
 command -v runc >/dev/null     || need+=(runc)
 [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/macvlan ] || need+=(containernetworking-plugins)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx udhcpc || need+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v tcpdump >/dev/null  || need+=(tcpdump)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
