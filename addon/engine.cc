@@ -174,6 +174,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
   std::string berr;
   PortTable::Build(kEmptyBlob, sizeof(kEmptyBlob), o.maxSlots, &empty, &berr);
   e->table_.Swap(std::move(empty), &e->epochs_, kQuiesceTimeoutMs);
+  if (o.xdp) {
+    int rc = e->XdpCreate(err);
+    if (rc < 0) return rc;
+  }
   *out = std::move(e);
   return 0;
 }
@@ -196,6 +200,11 @@ Engine::~Engine() {
 int Engine::Start() {
   std::lock_guard<std::mutex> g(controlMu_);
   if (running_) return -EALREADY;
+  if (xdp_) {
+    const int rc = xdp_->attached() ? 0 : XdpAttach(&xdpError_);
+    if (rc < 0) return rc;
+    xdp_->SetLive(true);
+  }
   stop_.store(false);
   for (auto& w : workers_) {
     Worker* wp = w.get();
@@ -215,6 +224,10 @@ int Engine::Stop() {
   }
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  if (xdp_) {  // stopped: the uplink's frames wait in the rings again, as without XDP
+    xdp_->SetLive(false);
+    xdp_->Detach();
+  }
   running_ = false;
   return 0;
 }
@@ -229,6 +242,7 @@ int Engine::SetTable(const uint8_t* blob, size_t len, std::string* err) {
     return -ETIMEDOUT;
   }
   Inc(workers_[0]->wc[kWTableSwaps]);
+  if (xdp_) XdpSyncLocked(&xdpError_);  // on failure the program passes everything to the rings
   return 0;
 }
 
@@ -277,6 +291,7 @@ int Engine::AttachPacket(uint32_t slot, const std::string& ifname, uint32_t bloc
     *err = "epoll_ctl";
     return -en;
   }
+  if (xdp_) XdpSyncLocked(&xdpError_);
   return 0;
 }
 
@@ -350,6 +365,7 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   Egress* e = egress_[slot].exchange(nullptr);
   if (!e) return -ENOENT;
+  if (xdp_ && e->kind == EgressKind::kPacket) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   if (e->ring && e->rxWorker >= 0) epoll_ctl(workers_[e->rxWorker]->epfd, EPOLL_CTL_DEL, e->ring->fd(), nullptr);
   for (size_t q = 0; q < e->taps.size(); q++)
     epoll_ctl(workers_[(slot + q) % workers_.size()]->epfd, EPOLL_CTL_DEL, e->taps[q]->fd(), nullptr);
@@ -479,6 +495,7 @@ void Engine::Run(Worker* wp) {
     FlushAll(w);
     if (now - lastStats > 200) {
       lastStats = now;
+      if (xdp_ && w.idx == 0) XdpFoldCounters(w);
       w.uplink->UpdateKernelStats();
       __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], Read(w.uplink->counters().rxDrops), __ATOMIC_RELAXED);
       for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {  // this worker's port rings

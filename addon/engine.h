@@ -26,6 +26,7 @@
 #include "packet_ring.h"
 #include "port_table.h"
 #include "tap_queue.h"
+#include "xdp/xdp_program.h"
 
 namespace mdx {
 
@@ -71,6 +72,10 @@ struct EngineOptions {
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
   bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
   std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Uplink RX backend: AF_PACKET rings alone, or the XDP program in front of them (engine_xdp.cc):
+  // it finishes what the kernel can and passes the rest to the rings. xdpGeneric: skb-mode XDP.
+  bool xdp = false;
+  bool xdpGeneric = false;
 };
 
 class Engine;
@@ -191,6 +196,9 @@ class Engine {
   std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
   const EngineOptions& options() const { return opts_; }
   bool running() const { return running_; }
+  // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
+  // reason the program hands everything to the AF_PACKET rings.
+  std::string xdpState();
 
  private:
   Engine() = default;
@@ -211,6 +219,11 @@ class Engine {
   void FlushJs(Worker& w, Egress* e);    // e locked by caller
   void FlushMmsg(Worker& w, Egress* e);  // e locked by caller
   uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
+  // XDP backend (engine_xdp.cc)
+  int XdpCreate(std::string* err);
+  int XdpAttach(std::string* err);
+  int XdpSyncLocked(std::string* err);  // controlMu_ held
+  void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
 
   EngineOptions opts_;
   std::shared_ptr<std::vector<uint64_t>> counters_;
@@ -220,6 +233,12 @@ class Engine {
   TableHolder table_;
   Epochs epochs_;
   std::unique_ptr<Fdb> fdb_;
+  std::unique_ptr<XdpProgram> xdp_;
+  std::mutex xdpMu_;  // Sync vs XdpFoldCounters
+  XdpStats xdpLast_;
+  std::string xdpError_;
+  std::vector<uint64_t> xdpSlotLast_;  // packets, bytes per slot
+  uint64_t xdpFloodLast_[MDX_XDP_FLOOD_MAPS][2] = {};
   std::atomic<bool> stop_{false};
   bool running_ = false;
   Napi::ThreadSafeFunction events_;

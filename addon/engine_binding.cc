@@ -169,6 +169,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.promisc = PropBool(o, "promisc", true);
   eo.qdiscBypass = PropBool(o, "qdiscBypass", false);
   eo.portTxCopy = PropBool(o, "portTxCopy", false);
+  eo.xdp = PropStr(o, "backend") == "xdp";
+  eo.xdpGeneric = PropBool(o, "xdpGeneric", false);
   eo.uplinkBlockSize = PropU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = PropU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = PropU32(o, "txFrames", eo.uplinkTxFrames);
@@ -211,6 +213,12 @@ Napi::Value EngineCreateError(const Napi::CallbackInfo& info) { return Napi::Str
 Napi::Value EngineLastError(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsExternal()) return Napi::String::New(info.Env(), "");
   return Napi::String::New(info.Env(), info[0].As<Napi::External<EngineBox>>().Data()->lastError);
+}
+
+// engineXdpState(h) -> "" (AF_PACKET only) | "native" | "generic" | why the program passes everything
+Napi::Value EngineXdpState(const Napi::CallbackInfo& info) {
+  EngineBox* b = BoxArg(info);
+  return Napi::String::New(info.Env(), b && b->engine ? b->engine->xdpState() : std::string());
 }
 
 Napi::Value EngineStart(const Napi::CallbackInfo& info) {
@@ -369,6 +377,7 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("engineCreate", Napi::Function::New(env, EngineCreate, "engineCreate"));
   exports.Set("engineCreateError", Napi::Function::New(env, EngineCreateError, "engineCreateError"));
   exports.Set("engineLastError", Napi::Function::New(env, EngineLastError, "engineLastError"));
+  exports.Set("engineXdpState", Napi::Function::New(env, EngineXdpState, "engineXdpState"));
   exports.Set("engineStart", Napi::Function::New(env, EngineStart, "engineStart"));
   exports.Set("engineStop", Napi::Function::New(env, EngineStop, "engineStop"));
   exports.Set("engineDestroy", Napi::Function::New(env, EngineDestroy, "engineDestroy"));

@@ -209,6 +209,7 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   }
 
   // Apply, with the program handing everything to userspace meanwhile.
+  synced_ = false;
   int rc = SetEnabled(false);
   const char* what = "config";
   auto fail = [&](int r) {
@@ -267,7 +268,8 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   what = "config";
   config_.maxFrameLen = t.maxFrameLen();
   config_.learning = learning ? 1 : 0;
-  if ((rc = SetEnabled(true)) < 0) return fail(rc);
+  synced_ = true;
+  if ((rc = SetEnabled(live_)) < 0) return fail(rc);
   return 0;
 }
 

@@ -54,6 +54,8 @@ export interface EngineNative {
   /** Shared counters (BigUint64Array over engine memory; layout in engine.h). */
   engineCounters(e: NativeHandle): BigUint64Array;
   engineLayout(e: NativeHandle): EngineLayout;
+  /** XDP backend state: '' (not used), 'native' | 'generic', or why every frame goes to the rings. */
+  engineXdpState(e: NativeHandle): string;
 }
 
 export interface EngineCreateOptions {
@@ -69,6 +71,9 @@ export interface EngineCreateOptions {
   promisc?: boolean;
   qdiscBypass?: boolean;
   portTxCopy?: boolean;
+  /** Uplink RX backend: 'xdp' puts the XDP program in front of the rings (addon/engine_xdp.cc). */
+  backend?: 'packet' | 'xdp';
+  xdpGeneric?: boolean;
   cpus?: number[];
   ageingMs?: number;
 }
