@@ -199,6 +199,8 @@ class Engine {
   // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
   // reason the program hands everything to the AF_PACKET rings.
   std::string xdpState();
+  // The XDP program's own counters (xdp/xdp_maps.h MDX_ST_*), summed over CPUs; -ENOENT without XDP.
+  int XdpStatsRead(XdpStats* s);
 
  private:
   Engine() = default;

@@ -221,6 +221,18 @@ Napi::Value EngineXdpState(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), b && b->engine ? b->engine->xdpState() : std::string());
 }
 
+// engineXdpStats(h) -> number[] (the XDP program's counters, xdp/xdp_maps.h MDX_ST_*) | -errno
+Napi::Value EngineXdpStats(const Napi::CallbackInfo& info) {
+  EngineBox* b = BoxArg(info);
+  if (!b) return Num(info.Env(), -EBADF);
+  XdpStats s;
+  const int rc = b->engine->XdpStatsRead(&s);
+  if (rc < 0) return Num(info.Env(), rc);
+  Napi::Array a = Napi::Array::New(info.Env(), MDX_ST_COUNT);
+  for (uint32_t i = 0; i < MDX_ST_COUNT; i++) a.Set(i, Num(info.Env(), double(s.words[i])));
+  return a;
+}
+
 Napi::Value EngineStart(const Napi::CallbackInfo& info) {
   EngineBox* b = BoxArg(info);
   return Num(info.Env(), b ? b->engine->Start() : -EBADF);
@@ -378,6 +390,7 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("engineCreateError", Napi::Function::New(env, EngineCreateError, "engineCreateError"));
   exports.Set("engineLastError", Napi::Function::New(env, EngineLastError, "engineLastError"));
   exports.Set("engineXdpState", Napi::Function::New(env, EngineXdpState, "engineXdpState"));
+  exports.Set("engineXdpStats", Napi::Function::New(env, EngineXdpStats, "engineXdpStats"));
   exports.Set("engineStart", Napi::Function::New(env, EngineStart, "engineStart"));
   exports.Set("engineStop", Napi::Function::New(env, EngineStop, "engineStop"));
   exports.Set("engineDestroy", Napi::Function::New(env, EngineDestroy, "engineDestroy"));

@@ -110,6 +110,11 @@ void Engine::XdpFoldCounters(Worker& w) {
   }
 }
 
+int Engine::XdpStatsRead(XdpStats* s) {
+  if (!xdp_) return -ENOENT;
+  return xdp_->ReadStats(s);
+}
+
 std::string Engine::xdpState() {
   if (!xdp_) return "";
   std::lock_guard<std::mutex> g(xdpMu_);

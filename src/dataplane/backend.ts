@@ -10,7 +10,6 @@
  * (XDP_DROP 0.665 Mpps vs V3 drop-all 0.694 Mpps). So 'auto' picks XDP for a device without a
  * virtual link kind (a NIC) and AF_PACKET for veth and the other virtual kinds.
  */
-import { getLink } from '../devices/links.ts';
 
 export type Backend = 'packet' | 'xdp';
 export type BackendChoice = Backend | 'auto';
@@ -27,6 +26,7 @@ export interface BackendDecision {
 export async function resolveBackend(choice: BackendChoice, uplink: string, netns?: string): Promise<BackendDecision> {
   if (choice === 'packet') return { backend: 'packet', reason: 'requested' };
   if (choice === 'xdp') return { backend: 'xdp', reason: 'requested' };
+  const { getLink } = await import('../devices/links.ts'); // config validation imports this file: keep it light
   const link = await getLink(uplink, netns !== undefined ? { netns } : {});
   if (link.kind) {
     return {

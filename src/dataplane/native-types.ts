@@ -56,6 +56,8 @@ export interface EngineNative {
   engineLayout(e: NativeHandle): EngineLayout;
   /** XDP backend state: '' (not used), 'native' | 'generic', or why every frame goes to the rings. */
   engineXdpState(e: NativeHandle): string;
+  /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts) or -errno. */
+  engineXdpStats(e: NativeHandle): number[] | number;
 }
 
 export interface EngineCreateOptions {

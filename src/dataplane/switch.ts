@@ -206,6 +206,13 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     return { ...this.backendDecision, xdpState: this.n.engineXdpState(this.engine) };
   }
 
+  /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts), or undefined without XDP. */
+  xdpStats(): number[] | undefined {
+    if (!this.engine) return undefined;
+    const r = this.n.engineXdpStats(this.engine);
+    return typeof r === 'number' ? undefined : r;
+  }
+
   /** The current table (what decide() is run against; also for JS-side decisions). */
   table(): PortTable {
     return this.buildTable(this.ports);

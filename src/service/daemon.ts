@@ -204,7 +204,7 @@ export class Daemon {
     try {
       await this.switches.sync(
         desired,
-        this.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace' })),
+        this.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace', ...(n.backend ? { backend: n.backend } : {}) })),
       );
     } catch (err) {
       logger().error({ event: 'switch.sync-failed', err: (err as Error).message }, `userspace data plane: ${(err as Error).message}`);
