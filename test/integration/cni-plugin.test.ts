@@ -156,7 +156,7 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
   });
 
   it("side by side with Debian's reference macvlan plugin: the same config gives results of the same shape", async () => {
-    const ref = { ...conf(), type: 'macvlan', name: 'refnet' };
+    const ref: Record<string, any> = { ...conf(), type: 'macvlan', name: 'refnet' };
     const ours = { ...conf(), name: 'oursnet' };
     ref.ipam = { ...ref.ipam, dataDir: join(dir, 'ipam-ref') };
     const r = execPlugin(join(REFERENCE_PLUGINS, 'macvlan'), 'ADD', ref, host.name, { containerId: 'ref1', netns: `/run/netns/${ctr[0]!.name}` }, path);
