@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetlinkSocket(env, exports);
   InitPacketIo(env, exports);
   InitEngine(env, exports);
+  InitLinkMonitor(env, exports);
   return exports;
 }
 

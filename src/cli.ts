@@ -1,13 +1,15 @@
 /**
- * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts.
- * Each command module exports `run(argv): Promise<number>` (the exit code).
+ * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts
+ * (dist/src/cli/<command>.js when compiled). Each command module exports `run(argv): Promise<number>`
+ * (the exit code). Only the chosen command's module is loaded, so `--help` and `--version` start fast.
  */
 import { pathToFileURL } from 'node:url';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLeadingOptions, type GlobalOptions } from './cli/options.ts';
 import { UsageError } from './service/args.ts';
+import { MODULE_EXT, packageVersion } from './package-info.ts';
 
 /** Commands and a one-line summary each; the module is src/cli/<name>.ts. */
 export const COMMANDS: Record<string, string> = {
@@ -21,6 +23,7 @@ export const COMMANDS: Record<string, string> = {
   down: 'tear down what a config created',
   status: 'show the daemon\'s networks, ports and counters',
   top: 'live per-port rates from the daemon',
+  'docker-plugin': 'run the Docker network driver `macdemux` (libnetwork remote API) in the foreground',
   lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
 };
 
@@ -44,17 +47,13 @@ function asFlags(g: GlobalOptions): string[] {
   return [...(g.netns !== undefined ? ['--netns', g.netns] : []), ...(g.json ? ['--json'] : [])];
 }
 
-function version(): string {
-  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
 
 /** Run the CLI with argv (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
     const { opts: g, rest } = parseLeadingOptions(argv, usage());
     if (g.version) {
-      process.stdout.write(`macdemux ${version()}\n`);
+      process.stdout.write(`macdemux ${packageVersion()}\n`);
       return 0;
     }
     const [command, ...cmdArgs] = rest;
@@ -63,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       return command || g.help ? 0 : 2;
     }
     if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command}"`, `\n${usage()}`);
-    const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}.ts`);
+    const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}${MODULE_EXT}`);
     if (!existsSync(file)) throw new UsageError(`command "${command}" is not part of this build`, '');
     const mod = (await import(pathToFileURL(file).href)) as { run(argv: string[], g?: GlobalOptions): Promise<number> };
     try {
