@@ -28,7 +28,7 @@ import {
   type MacvlanSettings,
 } from '../devices/index.ts';
 import { namespaceNamesByNsid } from '../devices/nsid.ts';
-import { normalizeMac, validateMacaddrOp, validateMode, type MacaddrOp } from '../devices/validate.ts';
+import { normalizeMac, validateMacaddrOp, validateMode, type MacaddrOp } from '../net/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { UsageError } from '../service/args.ts';
 import { linkToIpJson } from './ip-json.ts';

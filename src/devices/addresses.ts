@@ -7,7 +7,8 @@ import { Attrs, IFADDRMSG_LEN, MessageBuilder, decodeIfAddrMsg, encodeIfAddrMsg,
 import { withRtnl, type ErrorContext } from '../netlink/socket.ts';
 import { getLinkOn, listLinksOn } from './links.ts';
 import type { NetnsOption } from './netns-ref.ts';
-import { formatIp, parseCidr, validateIfname } from './validate.ts';
+import { validateIfname } from '../net/index.ts';
+import { formatIp, parseCidr } from './validate.ts';
 
 /** An address on an interface. */
 export interface AddressInfo {

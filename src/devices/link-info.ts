@@ -3,7 +3,7 @@
  */
 import { IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_FLAG, MACVLAN_MODE, OPERSTATES } from '../netlink/constants.ts';
 import { Attrs, IFINFOMSG_LEN, decodeIfInfoMsg, readU64, type NlMessage } from '../netlink/message.ts';
-import { formatMac, type MacvlanMode } from './validate.ts';
+import { formatMac, type MacvlanMode } from '../net/index.ts';
 
 /** macvlan/macvtap specifics (IFLA_INFO_DATA). */
 export interface MacvlanInfo {

@@ -9,7 +9,8 @@ import { Attrs, MessageBuilder, RTMSG_LEN, decodeRtMsg, encodeRtMsg, type NlMess
 import { withRtnl, type ErrorContext } from '../netlink/socket.ts';
 import { getLinkOn, listLinksOn } from './links.ts';
 import type { NetnsOption } from './netns-ref.ts';
-import { formatIp, isNetworkAddress, parseCidr, parseIp, validateIfname, validateInt, type Cidr, type IpAddr } from './validate.ts';
+import { validateIfname } from '../net/index.ts';
+import { formatIp, isNetworkAddress, parseCidr, parseIp, validateInt, type Cidr, type IpAddr } from './validate.ts';
 import { scopeName } from './addresses.ts';
 
 /** A route to add or delete. */
