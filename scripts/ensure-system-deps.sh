@@ -10,6 +10,15 @@ command -v trafgen >/dev/null  || need+=(netsniff-ng)
 command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v cmake >/dev/null    || need+=(cmake)
 command -v g++ >/dev/null      || need+=(g++)
+# Container runtimes driven by the docker-plugin / CNI tests (test/integration/{docker,cni,podman,ctr}-*.test.ts).
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
+command -v podman >/dev/null   || need+=(podman)
+command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd)
+command -v runc >/dev/null     || need+=(runc)
+[ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/macvlan ] || need+=(containernetworking-plugins)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v tcpdump >/dev/null  || need+=(tcpdump)
+command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2

@@ -1,11 +1,13 @@
 /**
- * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts.
- * Each command module exports `run(argv): Promise<number>` (the exit code).
+ * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts
+ * (dist/src/cli/<command>.js when compiled). Each command module exports `run(argv): Promise<number>`
+ * (the exit code). Only the chosen command's module is loaded, so `--help` and `--version` start fast.
  */
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MODULE_EXT, packageVersion } from './package-info.ts';
 
 /** Commands and a one-line summary each; the module is src/cli/<name>.ts. */
 export const COMMANDS: Record<string, string> = {
@@ -19,13 +21,14 @@ export const COMMANDS: Record<string, string> = {
   down: 'tear down what a config created',
   status: 'show the daemon\'s networks, ports and counters',
   top: 'live per-port rates from the daemon',
+  'docker-plugin': 'run the Docker network driver `macdemux` (libnetwork remote API) in the foreground',
   lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
 };
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`);
-  return `usage: macdemux [-n NETNS] <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: macdemux [-n NETNS] <command> [args]\n       macdemux --version\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
 /** Run the CLI with argv (without node and script); resolves to the exit code. */
@@ -37,6 +40,10 @@ export async function main(argv: string[]): Promise<number> {
     global = argv.slice(0, 2);
     argv = argv.slice(2);
   }
+  if (argv[0] === '-V' || argv[0] === '--version') {
+    process.stdout.write(`macdemux ${packageVersion()}\n`);
+    return 0;
+  }
   const [command, ...cmdArgs] = argv;
   const rest = [...global, ...cmdArgs];
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -47,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`macdemux: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}.ts`);
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}${MODULE_EXT}`);
   if (!existsSync(file)) {
     process.stderr.write(`macdemux: command "${command}" is not part of this build\n`);
     return 2;
