@@ -8,14 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Lab } from '../../src/lab/index.ts';
 import { apiRequest } from '../../src/service/control-client.ts';
 import { listNetns } from '../../src/service/netns.ts';
 import { needsRoot } from '../support.ts';
-import { cli, DaemonProcess, ping, removeNamespacesWithPrefix, tempDir } from './service-helpers.ts';
+import { cli, DaemonProcess, labConfig, ping, removeNamespacesWithPrefix, ROOT, tempDir } from './service-helpers.ts';
 
 const ifindexOf = (ns: string, dev: string) => JSON.parse(spawnSync('ip', ['-n', ns, '-j', 'link', 'show', dev], { encoding: 'utf8' }).stdout || '[{}]')[0]?.ifindex;
 /** The daemon's exit code, or 'running' after 60 s (a daemon that should have refused). */
@@ -155,6 +155,26 @@ test('a config that cannot be applied: the daemon exits 1 with the reason and le
     cli(['down', '--state-dir', state]);
     await removeNamespacesWithPrefix(lab.prefix);
     await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the shipped examples, run with `up` where their parents do not exist: refused with the reason, no namespace or lease left', { skip: needsRoot }, async () => {
+  const dir = tempDir('examples');
+  // A prefix no namespace has: the examples' parents (host1:eth0, ...) become <prefix>-host1:eth0.
+  const prefix = `mdxex${process.pid}`;
+  try {
+    for (const file of readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml'))) {
+      const state = join(dir, `state-${file}`);
+      const cfg = labConfig(file, prefix, dir);
+      const up = cli(['up', cfg, '--state-dir', state]);
+      assert.equal(up.code, 1, `${file}: ${up.stdout}${up.stderr}`);
+      assert.match(up.stdout, /namespace mdxex\d+-host\d? does not exist/, file);
+      assert.deepEqual(listNetns().filter((n) => n.startsWith(prefix)), [], `${file}: no namespace created`);
+      assert.deepEqual(leasesOf(state), {}, `${file}: no lease committed`);
+    }
+  } finally {
+    await removeNamespacesWithPrefix(prefix);
     rmSync(dir, { recursive: true, force: true });
   }
 });
