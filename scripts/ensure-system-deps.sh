@@ -19,6 +19,10 @@ command -v runc >/dev/null     || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v tcpdump >/dev/null  || need+=(tcpdump)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
+# XDP: test/unit/xdp-skeleton.test.ts regenerates addon/xdp/demux.skel.h (the build uses the committed one)
+command -v clang >/dev/null    || need+=(clang)
+command -v bpftool >/dev/null  || need+=(bpftool)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2
