@@ -10,6 +10,11 @@ command -v trafgen >/dev/null  || need+=(netsniff-ng)
 command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v cmake >/dev/null    || need+=(cmake)
 command -v g++ >/dev/null      || need+=(g++)
+# the VM guest tests (test/support/vm): QEMU, a static busybox and cpio for the initramfs, modinfo
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox-static)
+command -v cpio >/dev/null     || need+=(cpio)
+command -v modinfo >/dev/null  || need+=(kmod)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2
