@@ -17,14 +17,15 @@ import { makeMacvtapNode } from '../../src/devices/macvtap-node.ts';
 import { runGuest } from '../support/vm/guest.ts';
 import { PeerServer } from '../support/vm/peer.ts';
 import { assertNicChecks } from '../support/vm/checks.ts';
-import { JUMBO, bridgePath, macvtapNic, peerVeth, vmLab } from '../support/vm/paths.ts';
+import { JUMBO, bridgePath, macvtapNic, peerVeth, vmLab, vmPortPath } from '../support/vm/paths.ts';
+import { vmTapInfo } from '../../src/devices/vm-tap.ts';
 
 const PORT = 5001;
 const BYTES = 4 * 1024 * 1024;
 /** An unprivileged uid:gid for QEMU (nobody:nogroup on Debian). */
 const QEMU_USER = { uid: 65534, gid: 65534 };
 
-test('real guest: bridge + tap, kernel macvtap (macdemux node) with QEMU defaults', { skip: needsRoot, timeout: 420_000 }, async () => {
+test('real guest: bridge + tap, kernel macvtap (macdemux node), macdemux VM port, with QEMU defaults', { skip: needsRoot, timeout: 420_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mdx-vm-'));
   chmodSync(dir, 0o755); // QEMU (nobody) walks to the node
   try {
@@ -40,10 +41,18 @@ test('real guest: bridge + tap, kernel macvtap (macdemux node) with QEMU default
       assert.equal(statSync(node.path).gid, QEMU_USER.gid);
       const macvtap = await macvtapNic(l, { queues: 2, ifname: 'eth1', node: node.path });
 
+      const { nic: vmport, sw } = await vmPortPath(lab, l, { queues: 2, ifname: 'eth2', user: QEMU_USER });
+
       const peer = await PeerServer.start(l.peer, PORT);
-      const nics = [bridge, macvtap];
+      const nics = [bridge, macvtap, vmport];
       const r = await runGuest({ ns: l.hv, nics, port: PORT, bytes: BYTES, user: QEMU_USER, logFile: join(dir, 'console.log') });
       peer.stop();
+      assert.equal(await sw.stop(), 0, sw.stderr());
+      // the VM tap outlives the switch (no --teardown-on-exit): a restarted switch finds the guest's NIC
+      const tap = await vmTapInfo('tapvm', l.hv.name);
+      assert.ok(tap?.vnetHdr && tap.multiQueue && tap.persist, 'tapvm is still there, vnet_hdr + multi_queue + persist');
+      assert.equal(tap.owner, QEMU_USER.uid);
+      assert.equal(tap.group, QEMU_USER.gid);
       assert.ok(r.done, `guest did not finish its checks (${r.accel}, ${r.totalMs} ms):\n${r.console.split('\n').slice(-40).join('\n')}`);
       for (const nic of nics) assertNicChecks(r, nic, peer, BYTES);
       console.log(`# guest ${r.accel}: boot ${r.bootMs} ms, all checks ${r.totalMs} ms`);

@@ -6,6 +6,8 @@
  *   vmport  : guest -> macdemux VM tap -> userspace switch -> veth -> peer           10.13.0.0/24
  * MTU 9000 on every device so the guest's jumbo ping crosses whole.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Lab, Namespace } from '../../../src/lab/index.ts';
 import type { GuestNic } from './guest.ts';
 
@@ -70,4 +72,61 @@ export async function macvtapNic(l: VmLab, opts: { queues: number; ifname: strin
     mtu: JUMBO,
     checks: ALL_CHECKS,
   };
+}
+
+/** A running `macdemux switch` (the CLI, as a user runs it). */
+export interface SwitchProcess {
+  child: ChildProcess;
+  stderr(): string;
+  /** SIGTERM and wait; resolves to the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const BIN = fileURLToPath(new URL('../../../bin/macdemux.js', import.meta.url));
+
+/** Starts `macdemux switch -n hv --uplink UP --port vm:...` and waits for "started". */
+export async function startSwitch(l: VmLab, args: string[]): Promise<SwitchProcess> {
+  const child = spawn(process.execPath, [BIN, 'switch', '-n', l.hv.name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const t0 = Date.now();
+  while (!err.includes('started') && child.exitCode === null && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 100));
+  if (!err.includes('started')) {
+    child.kill('SIGKILL');
+    throw new Error(`macdemux switch did not start:\n${err}`);
+  }
+  return {
+    child,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/**
+ * The macdemux VM port: veth up13 is the switch's uplink, `tapvm` the VM tap the switch creates
+ * (owner/group `user`, 2 queues, MTU 9000); QEMU opens it by name.
+ */
+export async function vmPortPath(lab: Lab, l: VmLab, opts: { queues: number; ifname: string; user: { uid: number; gid: number }; extra?: string[] }): Promise<{ nic: GuestNic; sw: SwitchProcess }> {
+  const up = await peerVeth(lab, l, 13);
+  const mac = '52:54:00:00:13:02';
+  const sw = await startSwitch(l, [
+    '--uplink', up,
+    '--port', `vm:tapvm,mac=${mac},queues=${opts.queues},owner=${opts.user.uid},group=${opts.user.gid},mtu=${JUMBO}`,
+    ...(opts.extra ?? []),
+  ]);
+  const nic: GuestNic = {
+    netdev: `tap,ifname=tapvm,script=no,downscript=no,vhost=off${opts.queues > 1 ? `,queues=${opts.queues}` : ''}`,
+    mac,
+    queues: opts.queues,
+    ifname: opts.ifname,
+    ...nicAddresses(13),
+    mtu: JUMBO,
+    checks: ALL_CHECKS,
+  };
+  return { nic, sw };
 }
