@@ -4,8 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './package-info.ts';
 
 /** Functions exported by addon/*.cc. Native calls return a count or -errno; never throw. */
 export interface NativeAddon {
@@ -24,11 +24,11 @@ export interface NativeAddon {
   [name: string]: unknown;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// build/ is at the package root whether this module runs from src/ or from dist/src/.
 const candidates = [
   process.env.MACDEMUX_ADDON,
-  join(root, 'build', 'Release', 'macdemux.node'),
-  join(root, 'build', 'Debug', 'macdemux.node'),
+  join(PACKAGE_ROOT, 'build', 'Release', 'macdemux.node'),
+  join(PACKAGE_ROOT, 'build', 'Debug', 'macdemux.node'),
 ].filter((p): p is string => typeof p === 'string' && p.length > 0);
 
 let cached: NativeAddon | undefined;

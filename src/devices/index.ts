@@ -29,13 +29,6 @@ export type { LinkInfo, MacvlanInfo, LinkStats } from './link-info.ts';
 export { addAddress, deleteAddress, listAddresses, type AddressInfo, type AddAddressOptions } from './addresses.ts';
 export { addRoute, deleteRoute, listRoutes, type RouteSpec, type RouteInfo } from './routes.ts';
 export type { NetnsRef, NetnsOption } from './netns-ref.ts';
-export {
-  MACVLAN_MODES,
-  MACADDR_OPS,
-  parseMac,
-  normalizeMac,
-  parseCidr,
-  validateIfname,
-  type MacvlanMode,
-  type MacaddrOp,
-} from './validate.ts';
+export { parseCidr } from './validate.ts';
+// The shared vocabulary (src/net), re-exported for callers of the devices API.
+export { MACVLAN_MODES, MACADDR_OPS, parseMac, normalizeMac, validateIfname, type MacvlanMode, type MacaddrOp } from '../net/index.ts';

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { execCommand, CommandError, type ExecOptions, type ExecResult } from './exec.ts';
 import { NETNS_DIR } from './cleanup.ts';
-import { validateIfname } from './names.ts';
+import { validateIfname } from '../net/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 
 /** Packet/byte counters of one link (from `ip -s -j link show`, the kernel's 64-bit stats). */

@@ -3,3 +3,4 @@ export * from './constants.ts';
 export * from './message.ts';
 export * from './ack.ts';
 export * from './socket.ts';
+export * from './link-monitor.ts';
