@@ -43,6 +43,9 @@ busybox-static      busybox                  # container images and the VM guest
 clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
 bpftool             bpftool                  # xdp-skeleton.test
 libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
+qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)
+cpio                cpio                     # VM guest initramfs
+kmod                modinfo                  # VM guest: module dependencies of the unpacked kernel
 '
 
 need=()
