@@ -4,8 +4,8 @@
  * `dataplane`, and the runtime's environment (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
  * CNI_ARGS, CNI_PATH).
  */
-import { MACVLAN_MODES, type MacvlanMode } from '../../devices/index.ts';
-import { normalizeMac, validateIfname } from '../../devices/validate.ts';
+import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
+import { normalizeMac, validateIfname } from '../../net/index.ts';
 import { parseParent, type ParentSpec } from '../common/parent.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 

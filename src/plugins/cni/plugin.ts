@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { MacdemuxSystemError } from '../../errors.ts';
 import { addAddress, addRoute, createMacvlan, deleteLink, findLink, listAddresses, setLink } from '../../devices/index.ts';
-import { normalizeMac } from '../../devices/validate.ts';
+import { normalizeMac } from '../../net/index.ts';
 import { listAttachments, removeAttachment, saveAttachment } from './attachments.ts';
 import { versionAtLeast, type CniEnv, type CniResult, type NetConf } from './config.ts';
 import { CNI_ERR, CniError } from './errors.ts';
