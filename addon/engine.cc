@@ -25,6 +25,7 @@ constexpr size_t kInjectMaxFrames = 1 << 16;
 constexpr uint32_t kTapSlotSize = 16384;
 constexpr uint32_t kTapBatch = 32;
 constexpr int kMaxBlocksPerDrain = 4;  // RX blocks taken from one ring per poll round
+constexpr int kV2Batch = RxModeController::kBehindBatch;  // V2 frames taken from one ring per poll round
 constexpr int kQuiesceTimeoutMs = 3000;
 
 
@@ -34,6 +35,12 @@ inline void Inc(uint64_t& c, uint64_t v = 1) {
 
 inline uint32_t NowMs() {
   return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+inline uint64_t NowUs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count());
 }
@@ -144,13 +151,8 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    const RingOptions ro = e->UplinkRingOptions(o.fanoutGroup);
-    const char* step = nullptr;
-    int rc = PacketRing::Open(ro, &w->uplink, &step);
-    if (rc < 0) {
-      *err = std::string("uplink \"") + o.uplink + "\": " + (step ? step : "open");
-      return rc;
-    }
+    const int rc = e->OpenUplink(o.fanoutGroup, &w->uplink, &w->uplinkFast, err);
+    if (rc < 0) return rc;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -164,6 +166,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
     ev.events = EPOLLIN;
     ev.data.u64 = kTagUplink;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplink->fd(), &ev);
+    if (w->uplinkFast) {
+      ev.data.u64 = kTagUplinkFast;
+      epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplinkFast->fd(), &ev);
+    }
     ev.data.u64 = kTagEvent;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
     e->workers_.push_back(std::move(w));
@@ -253,7 +259,17 @@ int Engine::AttachPacket(uint32_t slot, const std::string& ifname, uint32_t bloc
   e->kind = EgressKind::kPacket;
   if (opts_.portTxCopy) e->mbuf.resize(64 * 2048);
   const char* step = nullptr;
-  int rc = PacketRing::Open(ro, &e->ring, &step);
+  int rc = 0;
+  if (opts_.rxMode != 3) {  // receive on a V2 ring (microseconds); a V3 ring only for the TX ring
+    FrameRingOptions fo;
+    fo.ifname = ifname;
+    fo.netns = opts_.netns;
+    fo.slots = blocks ? blocks * (blockSize ? blockSize : opts_.portBlockSize) / 2048 : opts_.portSlots;
+    fo.promisc = true;
+    rc = FrameRing::Open(fo, &e->rx2, &step);
+    ro.rx = false;
+  }
+  if (rc == 0 && (ro.rx || ro.tx)) rc = PacketRing::Open(ro, &e->ring, &step);
   if (rc < 0) {
     *err = std::string("port \"") + ifname + "\": " + (step ? step : "open");
     return rc;
@@ -269,7 +285,8 @@ int Engine::AttachPacket(uint32_t slot, const std::string& ifname, uint32_t bloc
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = slot;
-  if (epoll_ctl(workers_[raw->rxWorker]->epfd, EPOLL_CTL_ADD, raw->ring->fd(), &ev) < 0) {
+  const int rxFd = raw->rx2 ? raw->rx2->fd() : raw->ring->fd();
+  if (epoll_ctl(workers_[raw->rxWorker]->epfd, EPOLL_CTL_ADD, rxFd, &ev) < 0) {
     const int en = errno;
     egress_[slot].store(nullptr);
     epochs_.Synchronize(kQuiesceTimeoutMs);
@@ -350,7 +367,8 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   Egress* e = egress_[slot].exchange(nullptr);
   if (!e) return -ENOENT;
-  if (e->ring && e->rxWorker >= 0) epoll_ctl(workers_[e->rxWorker]->epfd, EPOLL_CTL_DEL, e->ring->fd(), nullptr);
+  if (e->rx2 && e->rxWorker >= 0) epoll_ctl(workers_[e->rxWorker]->epfd, EPOLL_CTL_DEL, e->rx2->fd(), nullptr);
+  else if (e->ring && e->rxWorker >= 0) epoll_ctl(workers_[e->rxWorker]->epfd, EPOLL_CTL_DEL, e->ring->fd(), nullptr);
   for (size_t q = 0; q < e->taps.size(); q++)
     epoll_ctl(workers_[(slot + q) % workers_.size()]->epfd, EPOLL_CTL_DEL, e->taps[q]->fd(), nullptr);
   if (!epochs_.Synchronize(kQuiesceTimeoutMs)) return -ETIMEDOUT;  // leaked rather than freed under a reader
@@ -400,18 +418,25 @@ void Engine::Run(Worker* wp) {
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();
+  uint64_t lastFrameUs = NowUs();
+  __atomic_store_n(&w.wc[kWRxMode], uint64_t(w.uplinkFast ? 2 : 3), __ATOMIC_RELAXED);
   epochs_.Online(w.reader);
   while (!stop_.load(std::memory_order_relaxed)) {
     int n;
-    if (busy) {
+    // Busy-poll while traffic flows (until spinUs after the last frame: a V2 ring's frame is
+    // forwarded within microseconds instead of after a wake-up), then sleep in epoll.
+    if (busy || NowUs() - lastFrameUs < opts_.spinUs) {
       n = epoll_wait(w.epfd, evs, 64, 0);
     } else {
+      Inc(w.wc[kWSleeps]);
       epochs_.Offline(w.reader);
       n = epoll_wait(w.epfd, evs, 64, 100);
       epochs_.Online(w.reader);
     }
     Inc(w.wc[kWLoops]);
     busy = false;
+    int v2Frames = 0, v3Frames = 0;
+    bool v2Capped = false;
     if (w.nextUplink.load(std::memory_order_acquire)) TakeNextUplink(w);
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
@@ -451,19 +476,38 @@ void Engine::Run(Worker* wp) {
         if (got > 0) busy = true;
         continue;
       }
-      PacketRing* ring;
+      PacketRing* ring = nullptr;
+      FrameRing* ring2 = nullptr;
       uint32_t inSlot;
       if (tag == kTagUplink) {
         ring = w.uplink.get();
         inSlot = kUplinkSlot;
+      } else if (tag == kTagUplinkFast) {
+        ring2 = w.uplinkFast.get();
+        inSlot = kUplinkSlot;
       } else {
         Egress* e = egress_[tag].load(std::memory_order_acquire);
-        if (!e || !e->ring) continue;
-        ring = e->ring.get();
+        if (!e || (!e->rx2 && !e->ring)) continue;
+        ring2 = e->rx2.get();
+        ring = ring2 ? nullptr : e->ring.get();
         inSlot = uint32_t(tag);
       }
       int got;
-      if (fdb_) {
+      if (ring2) {  // V2: drained until empty (at most kV2Batch frames per ring and pass)
+        if (fdb_) {
+          FdbView fv{fdb_.get(), t, now};
+          got = ring2->RxDrain([&](const RxFrameInfo& fi) { Process(w, *t, fv, fi.frame, fi.len, fi.vlanTci, inSlot, now); },
+                               kV2Batch);
+        } else {
+          NoFdb nf;
+          got = ring2->RxDrain([&](const RxFrameInfo& fi) { Process(w, *t, nf, fi.frame, fi.len, fi.vlanTci, inSlot, now); },
+                               kV2Batch);
+        }
+        if (tag == kTagUplinkFast) {
+          v2Frames = got;
+          v2Capped = got == kV2Batch && ring2->Ready();
+        }
+      } else if (fdb_) {
         FdbView fv{fdb_.get(), t, now};
         got = ring->RxDrain(
             [&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { Process(w, *t, fv, f, len, tci, inSlot, now); },
@@ -474,18 +518,31 @@ void Engine::Run(Worker* wp) {
             [&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { Process(w, *t, nf, f, len, tci, inSlot, now); },
             kMaxBlocksPerDrain);
       }
+      if (tag == kTagUplink) v3Frames = got;
       if (got > 0) busy = true;
     }
     FlushAll(w);
+    if (busy) lastFrameUs = NowUs();
+    if (w.uplinkFast && opts_.rxMode == 0) AdaptUplink(w, v2Frames, v3Frames, v2Capped, lastFrameUs);
     if (now - lastStats > 200) {
       lastStats = now;
       w.uplink->UpdateKernelStats();
-      __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], Read(w.uplink->counters().rxDrops), __ATOMIC_RELAXED);
+      uint64_t upDrops = Read(w.uplink->counters().rxDrops);
+      if (w.uplinkFast) {
+        w.uplinkFast->UpdateKernelStats();
+        upDrops += Read(w.uplinkFast->counters().rxDrops);
+      }
+      __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], upDrops, __ATOMIC_RELAXED);
       for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {  // this worker's port rings
         Egress* e = egress_[slot].load(std::memory_order_acquire);
-        if (!e || !e->ring || e->rxWorker != w.idx) continue;
-        e->ring->UpdateKernelStats();
-        __atomic_store_n(&SlotC(w, slot)[kSRingDrops], Read(e->ring->counters().rxDrops), __ATOMIC_RELAXED);
+        if (!e || e->rxWorker != w.idx) continue;
+        if (e->rx2) {
+          e->rx2->UpdateKernelStats();
+          __atomic_store_n(&SlotC(w, slot)[kSRingDrops], Read(e->rx2->counters().rxDrops), __ATOMIC_RELAXED);
+        } else if (e->ring) {
+          e->ring->UpdateKernelStats();
+          __atomic_store_n(&SlotC(w, slot)[kSRingDrops], Read(e->ring->counters().rxDrops), __ATOMIC_RELAXED);
+        }
       }
     }
     epochs_.Quiescent(w.reader);
@@ -595,7 +652,7 @@ void Engine::SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len
       if (e->mcount == 64) FlushMmsg(w, e);
     } else {  // a jumbo frame: keep the order, send it on its own
       FlushMmsg(w, e);
-      if (send(e->ring->fd(), f, len, MSG_DONTWAIT) == ssize_t(len)) {
+      if (send(e->TxFd(), f, len, MSG_DONTWAIT) == ssize_t(len)) {
         Inc(c[kSTxPackets]);
         Inc(c[kSTxBytes], len);
       } else {
@@ -757,7 +814,7 @@ void Engine::FlushMmsg(Worker& w, Egress* e) {
   }
   uint32_t sent = 0;
   for (int attempt = 0; attempt < 2 && sent < n; attempt++) {
-    const int rc = sendmmsg(e->ring->fd(), msgs + sent, n - sent, MSG_DONTWAIT);
+    const int rc = sendmmsg(e->TxFd(), msgs + sent, n - sent, MSG_DONTWAIT);
     if (rc <= 0) {
       if (rc < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) break;  // hard error: drop the rest
       continue;

@@ -23,8 +23,10 @@
 #include <vector>
 
 #include "demux.h"
+#include "frame_ring.h"
 #include "packet_ring.h"
 #include "port_table.h"
+#include "rx_mode.h"
 #include "tap_queue.h"
 
 namespace mdx {
@@ -45,6 +47,10 @@ enum WorkerField : uint32_t {
   kWFdErrors = 24,    // EPOLLERR on a ring whose pending error was read and cleared (ENETDOWN: link down)
   kWFdDisarmed = 25,  // fds taken out of the poll set (a persistent error or EPOLLHUP: device gone)
   kWUplinkSwaps = 26, // uplink rings replaced (the uplink device was re-created)
+  kWRxModeSwitches = 27,  // adaptive receive: switches between the V2 and the V3 uplink ring
+  kWRxMode = 28,          // the uplink ring the kernel fills now: 2 (V2) or 3 (V3)
+  kWSleeps = 29,          // epoll waits that slept (no frame within spinUs)
+  kWRxRemaps = 30,        // adaptive receive: fanout member order found swapped (after a flap) and fixed
 };
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {
@@ -71,6 +77,12 @@ struct EngineOptions {
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
   bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
   std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
+  // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
+  // Ports receive on V2 rings unless rxMode is 3.
+  int rxMode = 0;
+  uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
+  uint32_t spinUs = 50;  // keep polling without sleeping this long after the last frame
 };
 
 class Engine;
@@ -78,6 +90,7 @@ class Engine;
 // epoll tags: a port ring is its slot; a tap queue is slot | (queue + 1) << 32.
 constexpr uint64_t kTagUplink = 0xffffffffull;
 constexpr uint64_t kTagEvent = 0xfffffffeull;
+constexpr uint64_t kTagUplinkFast = 0xfffffffdull;
 
 // What a worker tells the control plane about an fd (engineOnEvent in engine_binding.cc).
 enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
@@ -101,7 +114,9 @@ struct Egress {
   uint32_t slot = 0;
   EgressKind kind = EgressKind::kPacket;
   int rxWorker = -1;
-  std::unique_ptr<PacketRing> ring;
+  std::unique_ptr<PacketRing> ring;  // V3 RX (rxMode 3) and/or the TX ring
+  std::unique_ptr<FrameRing> rx2;    // V2 RX; its socket also sends (sendmmsg) when there is no TX ring
+  int TxFd() const { return ring ? ring->fd() : rx2->fd(); }
   // sendmmsg TX (portTxCopy): frames copied into fixed 2 KiB cells, sent in one call per flush
   std::vector<uint8_t> mbuf;
   uint32_t mlens[64];
@@ -147,6 +162,8 @@ struct Worker {
   int evfd = -1;
   int reader = -1;
   std::unique_ptr<PacketRing> uplink;
+  std::unique_ptr<FrameRing> uplinkFast;  // adaptive receive: the V2 member of the uplink's group
+  RxModeController rxc;
   std::thread thread;
   uint64_t* wc = nullptr;  // worker counters
   uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
@@ -156,11 +173,15 @@ struct Worker {
   std::vector<uint8_t> scratchIn, scratchOut, tapBuf;
   std::vector<uint32_t> tapLens;
   bool uplinkDirty = false;
-  // Uplink replacement (ReplaceUplink): the control thread hands a new ring over, the worker
-  // swaps it in at the top of its loop and hands the old one back for closing.
-  std::atomic<PacketRing*> nextUplink{nullptr};
-  std::atomic<PacketRing*> oldUplink{nullptr};
-  bool uplinkArmed = true;
+  // Uplink replacement (ReplaceUplink): the control thread hands new rings over, the worker
+  // swaps them in at the top of its loop and hands the old ones back for closing.
+  struct UplinkRings {
+    std::unique_ptr<PacketRing> v3;
+    std::unique_ptr<FrameRing> v2;
+  };
+  std::atomic<UplinkRings*> nextUplink{nullptr};
+  std::atomic<UplinkRings*> oldUplink{nullptr};
+  bool uplinkArmed = true, uplinkFastArmed = true;
 };
 
 class Engine {
@@ -200,7 +221,12 @@ class Engine {
   bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
   void Emit(const FdEvent& ev);
   void TakeNextUplink(Worker& w);
+  // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
+  void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);
   RingOptions UplinkRingOptions(int fanoutGroup) const;
+  // The uplink's receive rings for one worker: a V3 ring (RX + TX) and, in adaptive or V2 mode
+  // with one worker, a V2 ring in one CBPF fanout group with it. 0 or -errno.
+  int OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2, std::string* err) const;
   void DrainInject(Worker& w, const PortTable& t);
   template <class F>
   void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,

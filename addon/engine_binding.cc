@@ -172,6 +172,9 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.uplinkBlockSize = PropU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = PropU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = PropU32(o, "txFrames", eo.uplinkTxFrames);
+  eo.rxMode = int(PropU32(o, "rxMode", 0));
+  eo.spinUs = PropU32(o, "spinUs", eo.spinUs);
+  eo.uplinkSlots = PropU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
   if (cpus.IsArray()) {
     Napi::Array a = cpus.As<Napi::Array>();
@@ -347,6 +350,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("fdErrors", Num(env, kWFdErrors));
   wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
   wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
+  wf.Set("rxModeSwitches", Num(env, kWRxModeSwitches));
+  wf.Set("rxMode", Num(env, kWRxMode));
+  wf.Set("sleeps", Num(env, kWSleeps));
+  wf.Set("rxRemaps", Num(env, kWRxRemaps));
   o.Set("workerFields", wf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("rxPackets", Num(env, kSRxPackets));

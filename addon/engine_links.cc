@@ -9,6 +9,7 @@
 // device (the control plane sees RTM_DELLINK/RTM_NEWLINK and calls ReplaceUplink or re-attaches
 // the port). A tun/tap or macvtap fd whose device is gone reports EPOLLERR/EPOLLHUP for good
 // (drivers/net/tun.c tun_chr_poll, drivers/net/tap.c tap_poll): it is taken out of the poll set.
+#include <linux/filter.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -56,8 +57,11 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   uint32_t slot = 0;
   int32_t queue = -1;
   PacketRing* ring = nullptr;
+  FrameRing* ring2 = nullptr;
   if (tag == kTagUplink) {
     ring = w.uplink.get();
+  } else if (tag == kTagUplinkFast) {
+    ring2 = w.uplinkFast.get();
   } else if (tag >> 32) {
     slot = uint32_t(tag);
     queue = int32_t(tag >> 32) - 1;
@@ -66,11 +70,14 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   } else {
     slot = uint32_t(tag);
     Egress* e = egress_[slot].load(std::memory_order_acquire);
-    if (e && e->ring) ring = e->ring.get();
+    if (e && e->rx2)
+      ring2 = e->rx2.get();
+    else if (e && e->ring)
+      ring = e->ring.get();
   }
-  if (ring) {
-    fd = ring->fd();
-    error = ring->PendingError();  // reads and clears sk_err
+  if (ring || ring2) {
+    fd = ring ? ring->fd() : ring2->fd();
+    error = ring ? ring->PendingError() : ring2->PendingError();  // reads and clears sk_err
     if (error != 0 && !(events & EPOLLHUP)) {
       // Link down or device unregistered: the error is cleared, the socket stays in the poll set
       // (quiet until the device is up again; a deleted device never wakes it).
@@ -83,6 +90,7 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   // Nothing to clear (EPOLLHUP, a tap whose device is gone, an error queue): stop polling it.
   epoll_ctl(w.epfd, EPOLL_CTL_DEL, fd, nullptr);
   if (tag == kTagUplink) w.uplinkArmed = false;
+  if (tag == kTagUplinkFast) w.uplinkFastArmed = false;
   Add(w.wc[kWFdDisarmed]);
   Emit({FdEventKind::kDisarmed, slot, queue, error, w.idx});
   return false;
@@ -107,19 +115,77 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   return ro;
 }
 
-// On the worker: swap in the ring the control thread prepared (uplink RX and TX are this
-// worker's alone, so no other thread touches either ring).
+void Engine::AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs) {
+  const RxModeController::Action a = w.rxc.Pass(v2Frames, v3Frames, v2Capped, nowUs);
+  if (a == RxModeController::kNone) return;
+  if (SetFanoutTarget(w.uplinkFast->fd(), w.rxc.target()) < 0) return;  // retried on the next switch
+  Add(w.wc[a == RxModeController::kSwitch ? kWRxModeSwitches : kWRxRemaps]);
+  __atomic_store_n(&w.wc[kWRxMode], uint64_t(w.rxc.mode()), __ATOMIC_RELAXED);
+}
+
+int Engine::OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2,
+                       std::string* err) const {
+  RingOptions ro = UplinkRingOptions(fanoutGroup);
+  const char* step = nullptr;
+  if (opts_.workers == 1 && opts_.rxMode != 3) {
+    // The V2 ring joins first (member 0) with a group id the kernel picks; the V3 ring joins it.
+    FrameRingOptions fo;
+    fo.ifname = opts_.uplink;
+    fo.netns = opts_.netns;
+    fo.slots = opts_.uplinkSlots;
+    fo.promisc = opts_.promisc;
+    fo.fanoutUniqueId = true;
+    fo.fanoutMode = PACKET_FANOUT_CBPF;
+    int rc = FrameRing::Open(fo, v2, &step);
+    if (rc == 0) {
+      rc = SetFanoutTarget((*v2)->fd(), 0);
+      if (rc < 0) step = "setsockopt(PACKET_FANOUT_DATA)";
+    }
+    if (rc < 0) {
+      *err = std::string("uplink \"") + opts_.uplink + "\" (V2 ring): " + (step ? step : "open");
+      v2->reset();
+      return rc;
+    }
+    ro.fanoutGroup = (*v2)->fanoutId();
+    ro.fanoutMode = PACKET_FANOUT_CBPF;
+    // Between bind() and the fanout join the V3 socket would receive copies of what the V2 ring
+    // receives: it drops everything until it is in the group.
+    ro.filter = {sock_filter{BPF_RET | BPF_K, 0, 0, 0}};
+  }
+  int rc = PacketRing::Open(ro, v3, &step);
+  if (rc == 0 && *v2) {
+    rc = (*v3)->AttachFilter(nullptr, 0);
+    step = "setsockopt(SO_DETACH_FILTER)";
+  }
+  if (rc < 0) {
+    *err = std::string("uplink \"") + opts_.uplink + "\": " + (step ? step : "open");
+    v3->reset();
+    v2->reset();
+    return rc;
+  }
+  return 0;
+}
+
+// On the worker: swap in the rings the control thread prepared (uplink RX and TX are this
+// worker's alone, so no other thread touches them).
 void Engine::TakeNextUplink(Worker& w) {
-  PacketRing* next = w.nextUplink.exchange(nullptr, std::memory_order_acq_rel);
+  Worker::UplinkRings* next = w.nextUplink.exchange(nullptr, std::memory_order_acq_rel);
   if (!next) return;
   FlushAll(w);
   if (w.uplinkArmed) epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.uplink->fd(), nullptr);
+  if (w.uplinkFast && w.uplinkFastArmed) epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.uplinkFast->fd(), nullptr);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kTagUplink;
-  w.uplinkArmed = epoll_ctl(w.epfd, EPOLL_CTL_ADD, next->fd(), &ev) == 0;
-  w.oldUplink.store(w.uplink.release(), std::memory_order_release);
-  w.uplink.reset(next);
+  w.uplinkArmed = epoll_ctl(w.epfd, EPOLL_CTL_ADD, next->v3->fd(), &ev) == 0;
+  if (next->v2) {
+    ev.data.u64 = kTagUplinkFast;
+    w.uplinkFastArmed = epoll_ctl(w.epfd, EPOLL_CTL_ADD, next->v2->fd(), &ev) == 0;
+  }
+  std::swap(w.uplink, next->v3);
+  std::swap(w.uplinkFast, next->v2);
+  w.rxc = RxModeController();  // the new group starts on its V2 member
+  w.oldUplink.store(next, std::memory_order_release);
   Add(w.wc[kWUplinkSwaps]);
   Emit({FdEventKind::kUplinkReplaced, 0, -1, 0, w.idx});
 }
@@ -130,14 +196,11 @@ int Engine::ReplaceUplink(std::string* err) {
   // prot_hook.dev): the new rings form a group of their own.
   const uint32_t gen = ++uplinkGeneration_;
   const int group = int((uint32_t(opts_.fanoutGroup) + gen * 7919u) & 0xffff);
-  std::vector<std::unique_ptr<PacketRing>> rings(workers_.size());
+  std::vector<std::unique_ptr<Worker::UplinkRings>> rings(workers_.size());
   for (size_t i = 0; i < workers_.size(); i++) {
-    const char* step = nullptr;
-    const int rc = PacketRing::Open(UplinkRingOptions(group), &rings[i], &step);
-    if (rc < 0) {
-      *err = std::string("uplink \"") + opts_.uplink + "\": " + (step ? step : "open");
-      return rc;  // the rings opened so far close here; the engine is unchanged
-    }
+    rings[i].reset(new Worker::UplinkRings());
+    const int rc = OpenUplink(group, &rings[i]->v3, &rings[i]->v2, err);
+    if (rc < 0) return rc;  // the rings opened so far close here; the engine is unchanged
   }
   if (!running_) {
     for (size_t i = 0; i < workers_.size(); i++) {
@@ -159,7 +222,7 @@ int Engine::ReplaceUplink(std::string* err) {
     while (w->nextUplink.load(std::memory_order_acquire) != nullptr) {
       if (std::chrono::steady_clock::now() > deadline) {
         rc = -ETIMEDOUT;
-        *err = "a worker did not take the new uplink ring in time";
+        *err = "a worker did not take the new uplink rings in time";
         break;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
