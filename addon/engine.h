@@ -82,7 +82,7 @@ struct EngineOptions {
   // Ports receive on V2 rings unless rxMode is 3.
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
-  uint32_t spinUs = 50;  // keep polling without sleeping this long after the last frame
+  uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
 };
 
 class Engine;

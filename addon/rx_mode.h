@@ -30,6 +30,7 @@ class RxModeController {
   static constexpr uint64_t kWindowUs = 1000;
   static constexpr int kQuietWindows = 50;  // windows below the down rate before going back to V2
   static constexpr uint64_t kGraceUs = 20000;  // after a switch, leftovers in the old ring are normal
+  static constexpr int kMisroutedChecks = 5;   // grace periods in a row with frames only on the other ring
 
   Mode mode() const { return mode_; }
   uint32_t target() const { return mode_ == kFrames ? v2Index_ : v2Index_ ^ 1u; }
@@ -44,10 +45,11 @@ class RxModeController {
       wrong_ += uint64_t(mode_ == kFrames ? v3Frames : v2Frames);
       right_ += uint64_t(mode_ == kFrames ? v2Frames : v3Frames);
       if (nowUs - checkedUs_ > kGraceUs) {
-        const bool remap = wrong_ > 0 && right_ == 0;
+        misrouted_ = wrong_ > 0 && right_ == 0 ? misrouted_ + 1 : 0;
         wrong_ = right_ = 0;
         checkedUs_ = nowUs;
-        if (remap) {
+        if (misrouted_ >= kMisroutedChecks) {  // persistent, not a late leftover of a stalled worker
+          misrouted_ = 0;
           v2Index_ ^= 1u;
           switchedUs_ = nowUs;
           return kRemap;
@@ -88,7 +90,7 @@ class RxModeController {
   }
   Mode mode_ = kFrames;
   uint32_t v2Index_ = 0;  // the V2 ring joins the group first
-  int behind_ = 0, quiet_ = 0;
+  int behind_ = 0, quiet_ = 0, misrouted_ = 0;
   uint64_t windowStartUs_ = 0, windowFrames_ = 0, lastRate_ = 0, upRate_ = 0, switchedUs_ = 0;
   uint64_t switches_ = 0, wrong_ = 0, right_ = 0, checkedUs_ = 0;
 };

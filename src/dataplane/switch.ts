@@ -53,7 +53,7 @@ export interface SwitchOptions {
    * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
    */
   rx?: 'adaptive' | 'frames' | 'blocks';
-  /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 50. */
+  /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
   spinUs?: number;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
    * device is re-created (see {@link SwitchLinkEvent}). Default true. */
