@@ -67,8 +67,9 @@ class RxModeController {
       return kNone;
     }
     if (nowUs - windowStartUs_ >= kWindowUs) {
+      const uint64_t windows = (nowUs - windowStartUs_) / kWindowUs;  // an idle worker passes rarely
       EndWindow(nowUs);
-      quiet_ = lastRate_ * 10 < upRate_ * 6 ? quiet_ + 1 : 0;  // below 60% of the rate V2 could not take
+      quiet_ = lastRate_ * 10 < upRate_ * 6 ? quiet_ + int(windows) : 0;  // below 60% of the rate V2 could not take
       if (quiet_ >= kQuietWindows) return Switch(kFrames, nowUs);
     }
     return kNone;
