@@ -1,0 +1,122 @@
+// The demux engine: worker threads that poll the uplink and the ports' RX queues, parse, decide
+// (decision.h), hand frames to the egress backends and flush them once per pass.
+//
+// Threads and ownership:
+// - Each worker owns one uplink PacketRing (all workers' uplink rings form one PACKET_FANOUT group
+//   when workers > 1) and transmits to the uplink on it, so uplink TX needs no lock.
+// - Port backends (backends/port_backend.h) live in a registry indexed by slot. RX queue q of slot s
+//   is polled by worker (s + q) % workers; TX may be used by any worker under the backend's lock.
+// - The port table is an immutable snapshot (TableHolder); workers read it between quiescent points
+//   (Epochs). Detaching a port unpublishes it, waits for quiescence, then closes it.
+// - Counters: engine_counters.h (single writer per worker block, relaxed stores).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/backends/port_backend.h"
+#include "dataplane/decision.h"
+#include "dataplane/engine_counters.h"
+#include "dataplane/epochs.h"
+#include "dataplane/fdb.h"
+#include "dataplane/port_table.h"
+#include "io/packet_ring.h"
+#include "io/tap_queue.h"
+
+namespace mdx {
+
+struct EngineOptions {
+  std::string uplink, netns;
+  int workers = 1;
+  uint32_t maxSlots = 8192;
+  bool learning = false;
+  uint32_t ageingMs = 300000;
+  int fanoutGroup = 0;
+  bool promisc = true;
+  bool qdiscBypass = false;
+  uint32_t uplinkBlockSize = 1 << 20, uplinkBlocks = 8, uplinkTxFrames = 1024;
+  uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
+  bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
+  std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+};
+
+struct Worker {
+  int idx = 0;
+  int epfd = -1;
+  int evfd = -1;
+  int reader = -1;
+  std::unique_ptr<PacketRing> uplink;
+  std::thread thread;
+  uint64_t* wc = nullptr;  // worker counters
+  uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
+  std::vector<uint8_t> dirty;
+  std::vector<uint32_t> dirtyList;
+  std::vector<uint32_t> decision;
+  std::vector<uint8_t> scratchIn, scratchOut;
+  bool uplinkDirty = false;
+};
+
+class Engine {
+ public:
+  static int Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::string* err);
+  ~Engine();
+  int Start();
+  int Stop();
+  int SetTable(const uint8_t* blob, size_t len, std::string* err);
+  // Ring options for a port's AF_PACKET socket (the engine's netns and defaults; 0 = default).
+  RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
+  // Tap options for a port's queues (the engine's netns; frames without virtio_net_hdr).
+  TapOptions PortTapOptions(const std::string& ifname, int queues) const;
+  // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
+  int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
+  int Detach(uint32_t slot);
+  // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
+  int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
+             uint32_t n);
+  uint64_t* counters() { return counters_->data(); }
+  size_t counterWords() const { return counters_->size(); }
+  // Keeps the counter memory alive for a JS view that may outlive the engine.
+  std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
+  const EngineOptions& options() const { return opts_; }
+  bool running() const { return running_; }
+
+ private:
+  Engine() = default;
+  void Run(Worker* w);
+  void RefreshRingDrops(Worker& w);
+  void DrainInject(Worker& w, const PortTable& t);
+  // Process one frame with or without the learning FDB.
+  void Input(Worker& w, const PortTable& t, const uint8_t* f, uint32_t len, uint32_t tci, uint32_t inSlot,
+             uint32_t nowMs);
+  template <class F>
+  void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
+               uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
+  void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
+  void Account(Worker& w, uint32_t slot, const TxTally& t);
+  void MarkDirty(Worker& w, uint32_t slot);
+  void FlushAll(Worker& w);
+  int RxWorkerOf(uint32_t slot, uint32_t q) const { return int((slot + q) % workers_.size()); }
+  uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
+
+  EngineOptions opts_;
+  std::shared_ptr<std::vector<uint64_t>> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::atomic<PortBackend*>> ports_;
+  std::mutex controlMu_;  // serializes control operations (attach/detach/setTable/start/stop)
+  TableHolder table_;
+  Epochs epochs_;
+  std::unique_ptr<Fdb> fdb_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  // inject queue
+  std::mutex injectMu_;
+  std::vector<uint8_t> injectData_;
+  std::vector<uint32_t> injectOff_, injectLen_, injectSlot_;
+};
+
+}  // namespace mdx

@@ -1,0 +1,34 @@
+// Layout of the engine's counter memory (keep in sync with src/dataplane/counters.ts): one uint64
+// array shared with TypeScript (a BigUint64Array view): a header, then per worker a block of worker
+// counters followed by per-slot counters. Each worker writes only its own block.
+#pragma once
+#include <cstdint>
+
+namespace mdx {
+
+constexpr uint32_t kHeaderWords = 8;  // magic, version, workers, maxSlots, workerWords, slotWords, 0, 0
+constexpr uint64_t kCountersMagic = 0x4d44584345ull;  // "MDXCE"
+constexpr uint32_t kWorkerWords = 32;
+enum WorkerField : uint32_t {
+  kWLoops = 0,
+  kWRxFrames = 1,
+  kWForwarded = 2,
+  kWEgressCopies = 3,
+  kWTxDropped = 4,
+  kWTableSwaps = 5,
+  kWFdbLearned = 6,
+  kWDrops = 8,  // kDropCount words: drops by reason
+};
+constexpr uint32_t kSlotWords = 8;
+enum SlotField : uint32_t {
+  kSRxPackets = 0,
+  kSRxBytes = 1,
+  kSTxPackets = 2,
+  kSTxBytes = 3,
+  kSTxDropped = 4,
+  kSRxDropped = 5,
+  kSForwarded = 6,
+  kSRingDrops = 7,  // kernel ring drops (PACKET_STATISTICS tp_drops) of this slot's RX ring
+};
+
+}  // namespace mdx

@@ -1,9 +1,0 @@
-// Each native concept registers its exports from its own file; binding.cc calls them in order.
-#pragma once
-#include <napi.h>
-
-void InitNetns(Napi::Env env, Napi::Object exports);        // netns.cc
-void InitErrnoText(Napi::Env env, Napi::Object exports);    // errno_text.cc
-void InitNetlinkSocket(Napi::Env env, Napi::Object exports); // netlink_socket.cc
-void InitPacketIo(Napi::Env env, Napi::Object exports);      // packet_io_binding.cc (rings, tap queues, generator, sink)
-void InitEngine(Napi::Env env, Napi::Object exports);        // engine_binding.cc (demux engine, port table)
