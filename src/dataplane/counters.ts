@@ -1,4 +1,4 @@
-/** Reads the engine's shared-memory counters (layout: addon/engine.h) without a native call. */
+/** Reads the engine's shared-memory counters (layout: addon/dataplane/engine_counters.h) without a native call. */
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.ts';
 import type { EngineLayout } from './native-types.ts';
 import type { PortCounters, SwitchCounters } from './types.ts';
