@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "modules.h"
-#include "napi_util.h"
-#include "netns.h"
+#include "io/netns.h"
+#include "node/modules.h"
+#include "node/napi_args.h"
 #include "xdp_skel.h"
 
 namespace {
