@@ -2,6 +2,7 @@
 #include "dataplane/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -128,11 +129,26 @@ int Engine::Start() {
     wp->thread = std::thread([this, wp] { Run(wp); });
   }
   running_ = true;
+  if (opts_.realtimePriority > 0) {
+    sched_param sp{};
+    sp.sched_priority = opts_.realtimePriority;
+    for (auto& w : workers_) {
+      const int rc = pthread_setschedparam(w->thread.native_handle(), SCHED_FIFO, &sp);
+      if (rc != 0) {  // not applied: nothing runs half-configured
+        StopLocked();
+        return -rc;
+      }
+    }
+  }
   return 0;
 }
 
 int Engine::Stop() {
   std::lock_guard<std::mutex> g(controlMu_);
+  return StopLocked();
+}
+
+int Engine::StopLocked() {
   if (!running_) return 0;
   stop_.store(true);
   for (auto& w : workers_) {

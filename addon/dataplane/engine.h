@@ -51,6 +51,11 @@ struct EngineOptions {
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
   uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+  // Real-time priority of the workers (SCHED_FIFO 1..99; 0: the normal scheduler). On a busy host
+  // a normal-priority worker waits behind other tasks while the kernel keeps filling its rings;
+  // a FIFO worker runs as soon as its ring has frames (it sleeps in epoll when idle, and the
+  // kernel's RT throttling, sched_rt_runtime_us, leaves other tasks 5% of a CPU it spins on).
+  int realtimePriority = 0;
 };
 
 // epoll tags: a port's RX queue q is slot | (q + 1) << 32.
@@ -129,6 +134,7 @@ class Engine {
  private:
   Engine() = default;
   void Run(Worker* w);
+  int StopLocked();  // controlMu_ held
   // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, report; take it out of the
   // poll set when the condition does not clear. Returns true when the fd may still be read.
   bool OnFdError(Worker& w, uint64_t tag, uint32_t events);

@@ -2,7 +2,7 @@
  * `macdemux switch`: run a userspace switch in the foreground until SIGINT/SIGTERM, printing live
  * per-port rates to stderr (redrawn in place on a TTY, one line a second otherwise).
  *
- *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+ *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  */
@@ -11,7 +11,7 @@ import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../dataplane/port-spec.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 
-const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
 
@@ -20,6 +20,8 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --mode       default mode of ports without mode= (private|vepa|bridge|passthru|source; default bridge)
   --workers    worker threads (PACKET_FANOUT on the uplink), default 1
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
+  --realtime   run the workers with real-time priority (SCHED_FIFO 10; --realtime=PRIO for 1..99):
+               on a busy host they then run as soon as frames arrive (needs CAP_SYS_NICE)
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
 `;
@@ -30,6 +32,7 @@ interface Args {
   mode: MacvlanMode;
   workers: number;
   learning: boolean;
+  realtime?: boolean | number;
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
@@ -117,6 +120,9 @@ function parseArgs(argv: string[]): Args {
         if (!/^\d+$/.test(v) || a.workers < 1 || a.workers > 32) throw new InvalidArgumentError('--workers', 'an integer 1..32', v);
         break;
       }
+      case '--realtime':
+        a.realtime = true;
+        break;
       case '--learning':
         a.learning = true;
         break;
@@ -133,6 +139,12 @@ function parseArgs(argv: string[]): Args {
         a.json = true;
         break;
       default:
+        if (arg.startsWith('--realtime=')) {
+          const v = arg.slice('--realtime='.length);
+          a.realtime = Number(v);
+          if (!/^\d+$/.test(v) || a.realtime < 1 || a.realtime > 99) throw new InvalidArgumentError('--realtime', 'a SCHED_FIFO priority 1..99', v);
+          break;
+        }
         throw new InvalidArgumentError('argument', 'an option of `macdemux switch --help`', arg);
     }
   }
@@ -185,6 +197,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(args.netns !== undefined ? { netns: args.netns } : {}),
     workers: args.workers,
     learning: args.learning,
+    ...(args.realtime !== undefined ? { realtime: args.realtime } : {}),
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
