@@ -23,7 +23,9 @@
 #include "dataplane/engine_counters.h"
 #include "dataplane/epochs.h"
 #include "dataplane/fdb.h"
+#include "dataplane/frame.h"
 #include "dataplane/port_table.h"
+#include "dataplane/soft_offload.h"
 #include "io/packet_ring.h"
 #include "io/tap_queue.h"
 
@@ -49,14 +51,15 @@ struct Worker {
   int epfd = -1;
   int evfd = -1;
   int reader = -1;
-  std::unique_ptr<PacketRing> uplink;
+  std::unique_ptr<PacketRing> uplink;        // PACKET_VNET_HDR, RX ring + TX ring
+  std::unique_ptr<PacketRing> uplinkSender;  // send-only socket for frames bigger than a TX slot
   std::thread thread;
   uint64_t* wc = nullptr;  // worker counters
   uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
   std::vector<uint8_t> dirty;
   std::vector<uint32_t> dirtyList;
   std::vector<uint32_t> decision;
-  std::vector<uint8_t> scratchIn, scratchOut;
+  std::vector<uint8_t> scratchIn, scratchOut, scratchSoft;  // kMaxFrameBytes + a tag each
   bool uplinkDirty = false;
 };
 
@@ -69,7 +72,7 @@ class Engine {
   int SetTable(const uint8_t* blob, size_t len, std::string* err);
   // Ring options for a port's AF_PACKET socket (the engine's netns and defaults; 0 = default).
   RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
-  // Tap options for a port's queues (the engine's netns; frames without virtio_net_hdr).
+  // Tap options for a port's queues (the engine's netns; IFF_VNET_HDR with csum/TSO offloads).
   TapOptions PortTapOptions(const std::string& ifname, int queues) const;
   // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
   int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
@@ -90,13 +93,11 @@ class Engine {
   void RefreshRingDrops(Worker& w);
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
-  void Input(Worker& w, const PortTable& t, const uint8_t* f, uint32_t len, uint32_t tci, uint32_t inSlot,
-             uint32_t nowMs);
+  void Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
   template <class F>
-  void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
-               uint32_t inSlot, uint32_t nowMs);
-  void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
-  void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
+  void Process(Worker& w, const PortTable& t, const F& fdb, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const Frame& f);
+  void SendUplink(Worker& w, Frame f, uint16_t vlan);
   void Account(Worker& w, uint32_t slot, const TxTally& t);
   void MarkDirty(Worker& w, uint32_t slot);
   void FlushAll(Worker& w);

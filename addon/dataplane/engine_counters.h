@@ -18,6 +18,11 @@ enum WorkerField : uint32_t {
   kWTableSwaps = 5,
   kWFdbLearned = 6,
   kWDrops = 8,  // kDropCount words: drops by reason
+  // Software offloads for egresses without virtio_net_hdr (soft_offload.h)
+  kWSoftCsums = 24,      // checksums completed
+  kWSoftGsoFrames = 25,  // GSO super-frames segmented
+  kWSoftSegments = 26,   // frames those produced
+  kWSoftRefused = 27,    // frames that could not be completed (dropped, also in txDropped)
 };
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {

@@ -77,4 +77,9 @@ export interface SwitchCounters {
   drops: Record<string, number>;
   /** Per worker: rx frames, forwarded, loops. */
   workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
+  /**
+   * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):
+   * checksums completed, GSO super-frames segmented, the segments they made, frames refused.
+   */
+  softOffload: { checksums: number; gsoFrames: number; segments: number; refused: number };
 }

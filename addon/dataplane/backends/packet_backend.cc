@@ -7,19 +7,33 @@ namespace mdx {
 
 int PacketBackend::Open(RingOptions ro, bool txCopy, std::unique_ptr<PortBackend>* out, const char** step) {
   ro.tx = !txCopy;
+  ro.vnetHdr = true;
   std::unique_ptr<PacketRing> ring;
-  const int rc = PacketRing::Open(ro, &ring, step);
+  int rc = PacketRing::Open(ro, &ring, step);
   if (rc < 0) return rc;
-  if (txCopy)
+  if (txCopy) {
     out->reset(new PacketCopyBackend(std::move(ring)));
-  else
-    out->reset(new PacketRingBackend(std::move(ring)));
+    return 0;
+  }
+  std::unique_ptr<PacketRing> sender;
+  rc = PacketRing::Open(SenderOptions(ro), &sender, step);
+  if (rc < 0) return rc;
+  out->reset(new PacketRingBackend(std::move(ring), std::move(sender)));
   return 0;
 }
 
+RingOptions SenderOptions(const RingOptions& ro) {
+  RingOptions s;
+  s.ifname = ro.ifname;
+  s.netns = ro.netns;
+  s.rx = s.tx = false;
+  s.vnetHdr = true;
+  s.qdiscBypass = ro.qdiscBypass;
+  return s;
+}
+
 int PacketBackend::Receive(uint32_t, RxVisitor& v) {
-  return ring_->RxDrain([&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { v.Frame(f, len, tci); },
-                        kMaxRxBlocksPerPoll);
+  return ring_->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
 }
 
 uint64_t PacketBackend::RefreshRxDrops() {
