@@ -238,6 +238,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
+  wf.Set("softCsums", Num(env, kWSoftCsums));
+  wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
+  wf.Set("softSegments", Num(env, kWSoftSegments));
+  wf.Set("softRefused", Num(env, kWSoftRefused));
   wf.Set("fdErrors", Num(env, kWFdErrors));
   wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
   wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));

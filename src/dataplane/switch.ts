@@ -347,7 +347,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const ports: SwitchCounters['ports'] = {};
     if (!this.view) {
       for (const name of this.ports.keys()) ports[name] = emptyPortCounters();
-      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [] };
+      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [], softOffload: { checksums: 0, gsoFrames: 0, segments: 0, refused: 0 } };
     }
     for (const s of this.ports.values()) ports[s.name] = this.view.slot(s.slot);
     return { uplink: this.view.slot(0), ports, ...this.view.totals() };

@@ -75,7 +75,6 @@ export interface SwitchCounters {
   rxFrames: number;
   forwarded: number;
   drops: Record<string, number>;
-  /** Per worker: rx frames, forwarded, loops. */
   /** Per worker. fdErrors: ring errors read and cleared (ENETDOWN: link down); fdDisarmed: fds
    * taken out of the poll set (device gone); uplinkSwaps: uplink rings replaced. */
   workers: {
@@ -94,4 +93,9 @@ export interface SwitchCounters {
     /** epoll waits that slept (no frame within the spin budget). */
     sleeps: number;
   }[];
+  /**
+   * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):
+   * checksums completed, GSO super-frames segmented, the segments they made, frames refused.
+   */
+  softOffload: { checksums: number; gsoFrames: number; segments: number; refused: number };
 }
