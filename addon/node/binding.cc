@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTable(env, exports);
   InitEngine(env, exports);
   InitLinkMonitor(env, exports);
+  InitXdp(env, exports);
   return exports;
 }
 

@@ -4,8 +4,8 @@
  * `dataplane`, and the runtime's environment (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
  * CNI_ARGS, CNI_PATH).
  */
-import { MACVLAN_MODES, type MacvlanMode } from '../../devices/index.ts';
-import { normalizeMac, validateIfname } from '../../devices/validate.ts';
+import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
+import { normalizeMac, validateIfname } from '../../net/index.ts';
 import { parseParent, type ParentSpec } from '../common/parent.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 
@@ -53,7 +53,7 @@ export function versionAtLeast(v: string, min: string): boolean {
   return true;
 }
 
-/** Parse stdin. `needsMaster` is false for VERSION (which reads only cniVersion). */
+/** Parse and validate stdin (VERSION does not come here: it reads only cniVersion). */
 export function parseNetConf(text: string): NetConf {
   let raw: Record<string, unknown>;
   try {

@@ -4,7 +4,7 @@
  * whose other end is the container's interface; each port is bound to (MAC, VLAN), so VLAN parents
  * (`eth0.10`) are tagged and untagged here, on the lower device, without the kernel's 802.1Q.
  */
-import type { MacvlanMode } from '../../devices/index.ts';
+import type { MacvlanMode } from '../../net/index.ts';
 import type { Switch } from '../../dataplane/index.ts';
 import { log } from '../../log.ts';
 

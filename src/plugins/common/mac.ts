@@ -1,6 +1,6 @@
 /** MAC addresses for endpoints that were not given one. */
 import { randomBytes } from 'node:crypto';
-import { formatMac } from '../../devices/validate.ts';
+import { formatMac } from '../../net/index.ts';
 
 /**
  * Docker's choice for its macvlan driver (libnetwork netutils.GenerateMACFromIP): 02:42 followed by

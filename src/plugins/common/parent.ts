@@ -4,7 +4,7 @@
  * parent is served by the userspace engine, which tags and untags frames on eth0.
  */
 import { InvalidArgumentError } from '../../errors.ts';
-import { validateIfname } from '../../devices/index.ts';
+import { validateIfname } from '../../net/index.ts';
 
 /** A parsed parent: the device frames leave on, and the VLAN id (undefined: untagged). */
 export interface ParentSpec {

@@ -12,7 +12,7 @@
  */
 import { InvalidArgumentError, MacdemuxSystemError } from '../../errors.ts';
 import { addAddress, addRoute, createMacvlan, createVeth, deleteLink, deleteRoute, findLink, listAddresses, setLink } from '../../devices/index.ts';
-import { normalizeMac } from '../../devices/validate.ts';
+import { normalizeMac } from '../../net/index.ts';
 import { log } from '../../log.ts';
 import { EngineHost } from '../common/engine-host.ts';
 import { macForAddress } from '../common/mac.ts';

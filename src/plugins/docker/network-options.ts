@@ -5,7 +5,7 @@
  * applies that when it picks addresses).
  */
 import { InvalidArgumentError } from '../../errors.ts';
-import { MACVLAN_MODES, type MacvlanMode } from '../../devices/index.ts';
+import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
 import { formatIp, parseCidr } from '../../devices/validate.ts';
 import { parseParent, type ParentSpec } from '../common/parent.ts';
 
