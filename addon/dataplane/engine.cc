@@ -114,6 +114,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
   std::string berr;
   PortTable::Build(kEmptyBlob, sizeof(kEmptyBlob), o.maxSlots, &empty, &berr);
   e->table_.Swap(std::move(empty), &e->epochs_, kQuiesceTimeoutMs);
+  if (o.xdp) {
+    int rc = e->XdpCreate(err);
+    if (rc < 0) return rc;
+  }
   *out = std::move(e);
   return 0;
 }
@@ -130,6 +134,11 @@ Engine::~Engine() {
 int Engine::Start() {
   std::lock_guard<std::mutex> g(controlMu_);
   if (running_) return -EALREADY;
+  if (xdp_) {
+    const int rc = xdp_->attached() ? 0 : XdpAttach(&xdpError_);
+    if (rc < 0) return rc;
+    xdp_->SetLive(true);
+  }
   stop_.store(false);
   for (auto& w : workers_) {
     Worker* wp = w.get();
@@ -164,6 +173,10 @@ int Engine::StopLocked() {
   }
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  if (xdp_) {  // stopped: the uplink's frames wait in the rings again, as without XDP
+    xdp_->SetLive(false);
+    xdp_->Detach();
+  }
   running_ = false;
   return 0;
 }
@@ -178,6 +191,7 @@ int Engine::SetTable(const uint8_t* blob, size_t len, std::string* err) {
     return -ETIMEDOUT;
   }
   Bump(workers_[0]->wc[kWTableSwaps]);
+  if (xdp_) XdpSyncLocked(&xdpError_);  // on failure the program passes everything to the rings
   return 0;
 }
 
@@ -239,6 +253,7 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
+  if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
   return 0;
 }
 
@@ -247,6 +262,7 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   PortBackend* b = ports_[slot].exchange(nullptr);
   if (!b) return -ENOENT;
+  if (xdp_ && b->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   for (uint32_t q = 0; q < b->rxQueues(); q++)
     epoll_ctl(workers_[RxWorkerOf(slot, q)]->epfd, EPOLL_CTL_DEL, b->rxFd(q), nullptr);
   if (!epochs_.Synchronize(kQuiesceTimeoutMs)) return -ETIMEDOUT;  // leaked rather than freed under a reader
@@ -358,6 +374,7 @@ void Engine::Run(Worker* wp) {
     if (now - lastStats > 200) {
       lastStats = now;
       RefreshRingDrops(w);
+      if (xdp_ && w.idx == 0) XdpFoldCounters(w);
     }
     epochs_.Quiescent(w.reader);
   }

@@ -31,6 +31,7 @@
 #include "io/frame_ring.h"
 #include "io/packet_ring.h"
 #include "io/tap_queue.h"
+#include "xdp/xdp_program.h"
 
 namespace mdx {
 
@@ -47,6 +48,10 @@ struct EngineOptions {
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
   bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
   std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Uplink RX backend: AF_PACKET rings alone, or the XDP program in front of them (engine_xdp.cc):
+  // it finishes what the kernel can and passes the rest to the rings. xdpGeneric: skb-mode XDP.
+  bool xdp = false;
+  bool xdpGeneric = false;
   // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
   // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
   // Ports receive on V2 rings unless rxMode is 3.
@@ -133,6 +138,11 @@ class Engine {
   std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
   const EngineOptions& options() const { return opts_; }
   bool running() const { return running_; }
+  // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
+  // reason the program hands everything to the AF_PACKET rings.
+  std::string xdpState();
+  // The XDP program's own counters (xdp/xdp_maps.h MDX_ST_*), summed over CPUs; -ENOENT without XDP.
+  int XdpStatsRead(XdpStats* s);
 
  private:
   Engine() = default;
@@ -151,6 +161,11 @@ class Engine {
   // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
   void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);
   void RefreshRingDrops(Worker& w);
+  // XDP backend (engine_xdp.cc)
+  int XdpCreate(std::string* err);
+  int XdpAttach(std::string* err);
+  int XdpSyncLocked(std::string* err);  // controlMu_ held
+  void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
   void Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
@@ -172,6 +187,12 @@ class Engine {
   TableHolder table_;
   Epochs epochs_;
   std::unique_ptr<Fdb> fdb_;
+  std::unique_ptr<XdpProgram> xdp_;
+  std::mutex xdpMu_;  // Sync vs XdpFoldCounters
+  XdpStats xdpLast_;
+  std::string xdpError_;
+  std::vector<uint64_t> xdpSlotLast_;  // packets, bytes per slot
+  uint64_t xdpFloodLast_[MDX_XDP_FLOOD_MAPS][2] = {};
   std::atomic<bool> stop_{false};
   bool running_ = false;
   std::function<void(const FdEvent&)> onEvent_;

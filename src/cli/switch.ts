@@ -2,18 +2,19 @@
  * `macdemux switch`: run a userspace switch in the foreground until SIGINT/SIGTERM, printing live
  * per-port rates to stderr (redrawn in place on a TTY, one line a second otherwise).
  *
- *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]]
+ *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
  */
+import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../dataplane/port-spec.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
-const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]]
+const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
          [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -25,6 +26,9 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
   --realtime   run the workers with real-time priority (SCHED_FIFO 10; --realtime=PRIO for 1..99):
                on a busy host they then run as soon as frames arrive (needs CAP_SYS_NICE)
+  --backend    uplink RX: packet (AF_PACKET rings), xdp (an XDP program forwards to kernel-device
+               ports in the kernel, the rest to the rings), auto (xdp on a NIC, packet on veth and
+               other virtual devices: measured faster there); default packet
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
   vm:NAME      a VM port: macdemux creates the persistent multiqueue tap NAME (vnet_hdr; owner/group
@@ -42,6 +46,7 @@ interface Args {
   workers: number;
   learning: boolean;
   realtime?: boolean | number;
+  backend: BackendChoice;
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
@@ -143,7 +148,7 @@ export function parsePortArg(text: string, defaultMode: MacvlanMode, index: numb
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'bridge', workers: 1, learning: false, ports: [], json: false, vmTaps: [], teardownOnExit: false };
+  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: 'packet', ports: [], json: false, vmTaps: [], teardownOnExit: false };
   const portTexts: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -172,6 +177,12 @@ function parseArgs(argv: string[]): Args {
       case '--realtime':
         a.realtime = true;
         break;
+      case '--backend': {
+        const v = value();
+        if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError('--backend', `one of ${BACKEND_CHOICES.join(', ')}`, v);
+        a.backend = v as BackendChoice;
+        break;
+      }
       case '--learning':
         a.learning = true;
         break;
@@ -235,6 +246,13 @@ export function formatRates(prev: SwitchCounters, cur: SwitchCounters, dtS: numb
   return lines;
 }
 
+/** "xdp (native; requested)" / "packet (auto: ...)". */
+function describeBackend(sw: Switch): string {
+  const b = sw.backend();
+  if (!b) return '?';
+  return `${b.backend} (${b.xdpState ? `${b.xdpState}; ` : ''}${b.reason})`;
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(USAGE);
@@ -255,6 +273,7 @@ export async function run(argv: string[]): Promise<number> {
     workers: args.workers,
     learning: args.learning,
     ...(args.realtime !== undefined ? { realtime: args.realtime } : {}),
+    backend: args.backend,
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
@@ -285,7 +304,7 @@ export async function run(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   process.stderr.write(
     `macdemux switch: uplink ${args.uplink}${args.netns ? ` (netns ${args.netns})` : ''}, ${args.ports.length} port(s), ` +
-      `${args.workers} worker(s); started (Ctrl-C to stop)\n`,
+      `${args.workers} worker(s); backend ${describeBackend(sw)}; started (Ctrl-C to stop)\n`,
   );
   const t0 = Date.now();
   let prev = sw.counters();

@@ -3,6 +3,7 @@
  * engine (addon/dataplane/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
  * change builds a new immutable port table that the engine swaps in atomically.
  */
+import { BACKEND_CHOICES, resolveBackend, type BackendChoice, type BackendDecision } from './backend.ts';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
@@ -40,6 +41,11 @@ export interface SwitchOptions {
   /** Port transmit with sendmmsg (one copied skb per frame, one syscall per batch) instead of the
    * AF_PACKET TX ring (measured ~10% less worker CPU per frame on veth). Default true. */
   portTxCopy?: boolean;
+  /** Uplink RX backend (src/dataplane/backend.ts): 'packet' (AF_PACKET rings), 'xdp' (an XDP
+   * program steering by (VLAN, MAC) in the kernel, the rest to the rings), or 'auto'. Default 'packet'. */
+  backend?: BackendChoice;
+  /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
+  xdpGeneric?: boolean;
   /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
   cpus?: number[];
   /** Uplink RX ring: block size and count; TX ring frames. */
@@ -112,6 +118,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   private readonly vlanInfo = new Map<number, { count: number; passthru: boolean }>();
   private readonly logger = log('switch');
   private jsErrors = 0;
+  private backendDecision: BackendDecision | undefined;
   private links: LinkWatch | undefined;
 
   constructor(opts: SwitchOptions) {
@@ -122,6 +129,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (opts.netns !== undefined && (typeof opts.netns !== 'string' || opts.netns.length === 0))
       throw new InvalidArgumentError('netns', 'a namespace name or path', opts.netns);
     const workers = opts.workers ?? 1;
+    if (opts.backend !== undefined && !BACKEND_CHOICES.includes(opts.backend))
+      throw new InvalidArgumentError('backend', `one of ${BACKEND_CHOICES.join(', ')}`, opts.backend);
     if (!Number.isInteger(workers) || workers < 1 || workers > 32) throw new InvalidArgumentError('workers', 'an integer 1..32', opts.workers);
     const maxPorts = opts.maxPorts ?? 8191;
     if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 65535) throw new InvalidArgumentError('maxPorts', 'an integer 1..65535', opts.maxPorts);
@@ -231,6 +240,21 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.ports.set(name, updated);
   }
 
+  /** The uplink backend in use (after start), why, and the XDP program's state ('native', 'generic',
+   * or why it hands every frame to the rings). */
+  backend(): (BackendDecision & { xdpState?: string }) | undefined {
+    if (!this.backendDecision) return undefined;
+    if (this.backendDecision.backend !== 'xdp' || !this.engine) return { ...this.backendDecision };
+    return { ...this.backendDecision, xdpState: this.n.engineXdpState(this.engine) };
+  }
+
+  /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts), or undefined without XDP. */
+  xdpStats(): number[] | undefined {
+    if (!this.engine) return undefined;
+    const r = this.n.engineXdpStats(this.engine);
+    return typeof r === 'number' ? undefined : r;
+  }
+
   /** The current table (what decide() is run against; also for JS-side decisions). */
   table(): PortTable {
     return this.buildTable(this.ports);
@@ -244,8 +268,11 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   /** Open the uplink, attach every port, publish the table and start the workers. */
   async start(): Promise<void> {
     if (this.engine) return;
+    const backend = await resolveBackend(this.opts.backend ?? 'packet', this.opts.uplink, this.opts.netns);
     const detail: NativeErrorDetail = {};
     const created = this.n.engineCreate({
+      backend: backend.backend,
+      ...(this.opts.xdpGeneric ? { xdpGeneric: true } : {}),
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       workers: this.opts.workers,
@@ -268,6 +295,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'open' });
     }
     this.engine = created;
+    this.backendDecision = backend;
     this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
     this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
@@ -291,7 +319,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       for (const s of this.ports.values()) s.attached = false;
       throw err;
     }
-    this.logger.info({ switch: this.name, ports: this.ports.size, workers: this.opts.workers }, 'switch started');
+    this.logger.info(
+      { switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
+      'switch started',
+    );
   }
 
   /** Stop the workers and close every ring. Counters stay readable. */

@@ -37,6 +37,7 @@ class PacketBackend : public PortBackend {
 
   uint32_t rxQueues() const override { return 1; }
   int rxFd(uint32_t) const override { return frames_ ? frames_->fd() : ring_->fd(); }
+  int kernelIfindex() const override { return frames_ ? frames_->ifindex() : ring_->ifindex(); }
   int Receive(uint32_t q, RxVisitor& v) override;
   uint64_t RefreshRxDrops() override;
   int TakeRxError(uint32_t) override { return frames_ ? frames_->PendingError() : ring_->PendingError(); }

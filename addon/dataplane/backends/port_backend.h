@@ -51,6 +51,9 @@ class PortBackend {
   virtual ~PortBackend() = default;
 
   // ---- RX ----
+  // The kernel device this port transmits on, which the uplink's XDP program may redirect to
+  // directly (0: none, the port is served in userspace).
+  virtual int kernelIfindex() const { return 0; }
   virtual uint32_t rxQueues() const { return 0; }
   virtual int rxFd(uint32_t /*q*/) const { return -1; }
   // Visit the frames ready on queue q (a bounded batch). Returns frames visited.
