@@ -7,7 +7,9 @@
 # The two lists below are also read by test/unit/system-deps.test.ts, which holds every program that
 # src/, bench/ and test/ spawn to "in BASE or in INSTALL". One line per package:
 #   PACKAGE  PROGRAM...  # who needs it
-# To run a new program, add its package's line (or the program to its package's line).
+# A PROGRAM is a name looked up on PATH, or an absolute path (a file off PATH such as a CNI plugin or
+# a header) that must exist. Lines starting with # are comments. To run a new program, add its
+# package's line (or the program to its package's line).
 set -u
 
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
@@ -20,7 +22,7 @@ dpkg                dpkg                     # system-deps.test (which package a
 iproute2            ip bridge                # lab, demo, bench, service, most integration tests
 nodejs              node                     # engine-scenario.test (node inside a namespace)
 procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test
-util-linux          setpriv taskset          # io-nonroot/service-daemon.test (setpriv), demo/bench CPU pinning
+util-linux          setpriv taskset unshare nsenter  # setpriv (io-nonroot/service-daemon.test), taskset (CPU pinning), unshare/nsenter (container tests)
 '
 
 # Installed by this script when a program is missing.
@@ -32,14 +34,31 @@ netsniff-ng         trafgen                  # demo/bench fallback generator, be
 openvswitch-common  ovs-ofctl ovs-appctl ovsdb-tool ovsdb-server  # bench OVS peer
 openvswitch-switch  ovs-vsctl ovs-vswitchd   # bench OVS peer (runs its own instance in a namespace)
 tcpdump             tcpdump                  # src/io/bpf.ts (filter compile), service-userspace.test
+# Container runtimes driven by the docker-plugin / CNI tests (test/integration/{docker,cni,podman,ctr}-*.test.ts)
+docker.io           /usr/sbin/dockerd /usr/bin/docker
+podman              podman
+containerd          containerd ctr
+runc                runc
+containernetworking-plugins  /usr/lib/cni/host-local /usr/lib/cni/macvlan
+busybox-static      /bin/busybox             # container rootfs
+# XDP: test/unit/xdp-skeleton.test.ts regenerates addon/xdp/demux.skel.h (the build uses the committed one)
+clang               clang
+bpftool             bpftool
+libbpf-dev          /usr/include/bpf/bpf_helpers.h
 '
 
 need=()
 while read -r pkg progs; do
   progs=${progs%%#*}
-  [ -n "$pkg" ] || continue
+  case "$pkg" in '' | '#'*) continue ;; esac
   for p in $progs; do
-    if ! command -v "$p" >/dev/null 2>&1; then need+=("$pkg"); break; fi
+    # A name is looked up on PATH; an absolute path (a file off PATH, a header) must exist.
+    case "$p" in
+      /*) [ -e "$p" ] && continue ;;
+      *) command -v "$p" >/dev/null 2>&1 && continue ;;
+    esac
+    need+=("$pkg")
+    break
   done
 done <<<"$INSTALL"
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -37,13 +37,6 @@ export {
   type OffloadState,
 } from './offloads.ts';
 export type { NetnsRef, NetnsOption } from './netns-ref.ts';
-export {
-  MACVLAN_MODES,
-  MACADDR_OPS,
-  parseMac,
-  normalizeMac,
-  parseCidr,
-  validateIfname,
-  type MacvlanMode,
-  type MacaddrOp,
-} from './validate.ts';
+export { parseCidr } from './validate.ts';
+// The shared vocabulary (src/net), re-exported for callers of the devices API.
+export { MACVLAN_MODES, MACADDR_OPS, parseMac, normalizeMac, validateIfname, type MacvlanMode, type MacaddrOp } from '../net/index.ts';

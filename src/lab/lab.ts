@@ -10,7 +10,8 @@ import { log } from '../log.ts';
 import { runCommand, CommandError } from './exec.ts';
 import { cleanupStaleLabs, deleteNamespace, deleteNamespaceSync, namespaceExists } from './cleanup.ts';
 import { Namespace } from './namespace.ts';
-import { makePrefix, namespaceName, validateCidr, validateIfname, validateMac, validateMtu, validatePrefix } from './names.ts';
+import { normalizeMac, validateIfname } from '../net/index.ts';
+import { makePrefix, namespaceName, validateCidr, validateMtu, validatePrefix } from './names.ts';
 import { registerLab, unregisterLab } from './teardown.ts';
 
 /** One end of a veth pair to create. */
@@ -188,7 +189,7 @@ export class Lab {
     if (opts.ageingTime !== undefined && !(Number.isFinite(opts.ageingTime) && opts.ageingTime >= 0)) {
       throw new InvalidArgumentError('opts.ageingTime', 'a number of seconds >= 0', opts.ageingTime);
     }
-    if (opts.mac !== undefined) validateMac(opts.mac, 'opts.mac');
+    if (opts.mac !== undefined) normalizeMac(opts.mac, 'opts.mac');
     (opts.addresses ?? []).forEach((c, i) => validateCidr(c, `opts.addresses[${i}]`));
 
     const args = ['link', 'add', 'name', name, ...(opts.mac ? ['address', opts.mac] : []), 'type', 'bridge'];
@@ -268,7 +269,7 @@ export class Lab {
     if (s === null || typeof s !== 'object') throw new InvalidArgumentError(field, 'a VethSpec object', s);
     this.#validateNs(s.ns, `${field}.ns`);
     validateIfname(s.name, `${field}.name`);
-    if (s.mac !== undefined) validateMac(s.mac, `${field}.mac`);
+    if (s.mac !== undefined) normalizeMac(s.mac, `${field}.mac`);
     if (s.mtu !== undefined) validateMtu(s.mtu, `${field}.mtu`);
     if (s.addresses !== undefined) {
       if (!Array.isArray(s.addresses)) throw new InvalidArgumentError(`${field}.addresses`, 'an array of CIDR strings', s.addresses);

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { execCommand, CommandError, type ExecOptions, type ExecResult } from './exec.ts';
 import { NETNS_DIR } from './cleanup.ts';
-import { validateIfname } from './names.ts';
+import { validateIfname } from '../net/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { setOffloads, type OffloadSettings, type OffloadState } from '../devices/offloads.ts';
 

@@ -5,3 +5,4 @@ export * from './ack.ts';
 export * from './socket.ts';
 export * from './genetlink.ts';
 export * from './ethtool.ts';
+export * from './link-monitor.ts';
