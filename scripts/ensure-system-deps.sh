@@ -15,13 +15,15 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout        # tests (lab exec, sleepers), bench/micro (timeout)
+bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
+coreutils           cat sleep timeout rm env # tests (lab exec, sleepers, container rootfs cleanup, env for podman), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
 dash                sh                       # lab exec, tool checks (command -v)
 dpkg                dpkg                     # system-deps.test (which package a program is from)
 iproute2            ip bridge                # lab, demo, bench, service, most integration tests
 nodejs              node                     # engine-scenario.test (node inside a namespace)
 procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test
+tar                 tar                      # container-helpers (busybox rootfs from its tarball)
 util-linux          setpriv taskset unshare nsenter  # setpriv (io-nonroot/service-daemon.test), taskset (CPU pinning), unshare/nsenter (container tests)
 '
 

@@ -42,6 +42,12 @@ const CALLERS = 'spawn|spawnSync|execFile|execFileSync|execSync|exec|run|execCom
 const Q = `['"\`]`;
 /** `spawn('prog', ...)` and friends: a literal first argument (a shell string for exec/execSync). */
 const CALL = new RegExp(`\\b(?:${CALLERS})\\(\\s*(${Q})([^'"\`$]+)\\1`, 'g');
+/**
+ * Wrappers whose program is the first literal argument after their options (`-x`, `--net=...`) and
+ * assignments (`env VAR=value prog`): `'nsenter', [`--net=...`, 'env', `A=b`, 'podman', ...]`.
+ */
+const SKIP = `(?:${Q}-[^'"\`]*${Q}|\`[^\`]*\`|${Q}[A-Z_][A-Z0-9_]*=[^'"\`]*${Q})`;
+const WRAPPER = new RegExp(`${Q}(?:nsenter|setpriv|unshare|timeout|env)${Q},\\s*\\[?(?:\\s*${SKIP},)*\\s*(?=(${Q})([^'"\`$]+)\\1)`, 'g');
 /** `'netns', 'exec', NS, 'prog'` and `'taskset', '-c', CPU, 'prog'` in argument arrays. */
 const WRAPPED = new RegExp(`${Q}(?:netns${Q},\\s*${Q}exec|taskset${Q},\\s*${Q}-c)${Q},\\s*[^,\\]]+,\\s*(?=(${Q})([^'"\`$]+)\\1)`, 'g');
 /** `'sh', ['-c', 'script']`. */
@@ -68,11 +74,15 @@ function spawnedPrograms(): Map<string, Set<string>> {
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/^\s*\/\/.*$/gm, '');
     const add = (p: string) => {
-      const prog = basename(p.trim().split(/\s+/)[0]!);
+      const word = p.trim().split(/\s+/)[0]!;
+      // Program names are lower case (or paths): skips look-alike calls such as a test's run('ADD', ...).
+      if (!/^(\/[\w.+/-]+|[a-z0-9][a-z0-9._+-]*)$/.test(word)) return;
+      const prog = basename(word);
       (out.get(prog) ?? out.set(prog, new Set()).get(prog)!).add(f);
     };
     for (const m of text.matchAll(CALL)) add(m[2]!);
     for (const m of text.matchAll(WRAPPED)) add(m[2]!);
+    for (const m of text.matchAll(WRAPPER)) add(m[2]!);
     for (const m of text.matchAll(SHELL)) shellPrograms(m[2]!).forEach(add);
   }
   return out;
@@ -81,6 +91,8 @@ function spawnedPrograms(): Map<string, Set<string>> {
 test('the scanner finds the programs it must (sanity: a broken scanner would pass everything)', () => {
   const found = spawnedPrograms();
   for (const p of ['ip', 'sysctl', 'ping', 'tcpdump', 'trafgen', 'ovs-vswitchd', 'iperf3']) assert.ok(found.has(p), `finds ${p}`);
+  const wrapped = "execCommand('nsenter', [`--net=/run/netns/${ns}`, 'env', `A=${b}`, 'podman', '--root', dir])";
+  assert.deepEqual([...wrapped.matchAll(WRAPPER)].map((m) => m[2]), ['env', 'podman']);
   assert.deepEqual(shellPrograms('sleep 300 >/dev/null 2>&1 & echo $!'), ['sleep']);
   assert.deepEqual(shellPrograms('command -v trafgen'), ['trafgen']);
 });
@@ -126,7 +138,7 @@ test('each listed program is on PATH (or its file exists) and comes from the pac
   const owners = new Map<string, string>();
   const r = spawnSync('dpkg', ['-S', ...paths.flatMap(([, , c]) => c)], { encoding: 'utf8' });
   for (const line of r.stdout.split('\n')) {
-    const m = /^([^:]+(?:, [^:]+)*): (.+)$/.exec(line);
+    const m = /^(.+?): (\/.+)$/.exec(line); // "pkg[:arch][, pkg2[:arch]]: /path"
     if (m) owners.set(m[2]!, m[1]!);
   }
   for (const [p, pkg, candidates] of paths) {
