@@ -7,24 +7,26 @@
 # The two lists below are also read by test/unit/system-deps.test.ts, which holds every program that
 # src/, bench/ and test/ spawn to "in BASE or in INSTALL". One line per package:
 #   PACKAGE  PROGRAM...  # who needs it
-# A PROGRAM is a name looked up on PATH, or an absolute path (a file off PATH such as a CNI plugin or
-# a header) that must exist. Lines starting with # are comments. To run a new program, add its
-# package's line (or the program to its package's line).
+# To run a new program, add its package's line (or the program to its package's line).
 set -u
 
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
-coreutils           cat sleep timeout rm env # tests (lab exec, sleepers, container rootfs cleanup, env for podman), bench/micro (timeout)
+coreutils           cat sleep timeout rm mknod env # tests (lab exec, sleepers, env for podman), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
+bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
+tar                 tar                      # container-helpers (busybox rootfs tarball)
+apt                 apt-get apt-cache        # test/support/vm (apt-get download of the guest kernel)
+findutils           find                     # test/support/vm (guest modules)
+gzip                gzip                     # test/support/vm (initramfs)
+libc-bin            getent                   # src/devices/vm-tap.ts (owner/group names)
 dash                sh                       # lab exec, tool checks (command -v)
-dpkg                dpkg                     # system-deps.test (which package a program is from)
+dpkg                dpkg dpkg-deb            # system-deps.test (which package a program is from)
 iproute2            ip bridge                # lab, demo, bench, service, most integration tests
 nodejs              node                     # engine-scenario.test (node inside a namespace)
 procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test
-tar                 tar                      # container-helpers (busybox rootfs from its tarball)
-util-linux          setpriv taskset unshare nsenter  # setpriv (io-nonroot/service-daemon.test), taskset (CPU pinning), unshare/nsenter (container tests)
+util-linux          setpriv taskset nsenter unshare         # io-nonroot/service-daemon.test (setpriv), demo/bench CPU pinning
 '
 
 # Installed by this script when a program is missing.
@@ -36,17 +38,18 @@ netsniff-ng         trafgen                  # demo/bench fallback generator, be
 openvswitch-common  ovs-ofctl ovs-appctl ovsdb-tool ovsdb-server  # bench OVS peer
 openvswitch-switch  ovs-vsctl ovs-vswitchd   # bench OVS peer (runs its own instance in a namespace)
 tcpdump             tcpdump                  # src/io/bpf.ts (filter compile), service-userspace.test
-# Container runtimes driven by the docker-plugin / CNI tests (test/integration/{docker,cni,podman,ctr}-*.test.ts)
-docker.io           /usr/sbin/dockerd /usr/bin/docker
-podman              podman
-containerd          containerd ctr
-runc                runc
-containernetworking-plugins  /usr/lib/cni/host-local /usr/lib/cni/macvlan
-busybox-static      /bin/busybox             # container rootfs
-# XDP: test/unit/xdp-skeleton.test.ts regenerates addon/xdp/demux.skel.h (the build uses the committed one)
-clang               clang
-bpftool             bpftool
-libbpf-dev          /usr/include/bpf/bpf_helpers.h
+docker.io           dockerd /usr/bin/docker           # docker-plugin tests (a private dockerd per host namespace)
+podman              podman                   # podman CNI test
+containerd          containerd ctr           # ctr run --cni test
+runc                runc                     # OCI runtime of podman and containerd in tests
+containernetworking-plugins /usr/lib/cni/host-local /usr/lib/cni/macvlan  # CNI IPAM delegation, reference macvlan
+busybox-static      busybox                  # container images and the VM guest initramfs
+clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
+bpftool             bpftool                  # xdp-skeleton.test
+libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
+qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)
+cpio                cpio                     # VM guest initramfs
+kmod                modinfo                  # VM guest: module dependencies of the unpacked kernel
 '
 
 need=()
@@ -54,13 +57,12 @@ while read -r pkg progs; do
   progs=${progs%%#*}
   case "$pkg" in '' | '#'*) continue ;; esac
   for p in $progs; do
-    # A name is looked up on PATH; an absolute path (a file off PATH, a header) must exist.
+    # A program by name on PATH, or a file by absolute path (headers, plugin binaries).
     case "$p" in
       /*) [ -e "$p" ] && continue ;;
       *) command -v "$p" >/dev/null 2>&1 && continue ;;
     esac
-    need+=("$pkg")
-    break
+    need+=("$pkg"); break
   done
 done <<<"$INSTALL"
 [ ${#need[@]} -eq 0 ] && exit 0

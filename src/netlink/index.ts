@@ -3,6 +3,6 @@ export * from './constants.ts';
 export * from './message.ts';
 export * from './ack.ts';
 export * from './socket.ts';
+export * from './link-monitor.ts';
 export * from './genetlink.ts';
 export * from './ethtool.ts';
-export * from './link-monitor.ts';

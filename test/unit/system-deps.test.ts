@@ -43,10 +43,12 @@ const Q = `['"\`]`;
 /** `spawn('prog', ...)` and friends: a literal first argument (a shell string for exec/execSync). */
 const CALL = new RegExp(`\\b(?:${CALLERS})\\(\\s*(${Q})([^'"\`$]+)\\1`, 'g');
 /**
- * Wrappers whose program is the first literal argument after their options (`-x`, `--net=...`) and
- * assignments (`env VAR=value prog`): `'nsenter', [`--net=...`, 'env', `A=b`, 'podman', ...]`.
+ * Wrappers whose program is the first literal argument after their options (`-x`, `--net=...`, and
+ * the value of the few options that take one) and assignments (`env VAR=value prog`):
+ * `'nsenter', [`--net=...`, 'env', `A=b`, 'podman', ...]`.
  */
-const SKIP = `(?:${Q}-[^'"\`]*${Q}|\`[^\`]*\`|${Q}[A-Z_][A-Z0-9_]*=[^'"\`]*${Q})`;
+const VALUE_OPTS = '--propagation|-t|--target|-s|--signal|-k|--kill-after|--reuid|--regid|--groups';
+const SKIP = `(?:${Q}(?:${VALUE_OPTS})${Q},\\s*${Q}[^'"\`]*${Q}|${Q}-[^'"\`]*${Q}|\`[^\`]*\`|${Q}[A-Z_][A-Z0-9_]*=[^'"\`]*${Q})`;
 const WRAPPER = new RegExp(`${Q}(?:nsenter|setpriv|unshare|timeout|env)${Q},\\s*\\[?(?:\\s*${SKIP},)*\\s*(?=(${Q})([^'"\`$]+)\\1)`, 'g');
 /** `'netns', 'exec', NS, 'prog'` and `'taskset', '-c', CPU, 'prog'` in argument arrays. */
 const WRAPPED = new RegExp(`${Q}(?:netns${Q},\\s*${Q}exec|taskset${Q},\\s*${Q}-c)${Q},\\s*[^,\\]]+,\\s*(?=(${Q})([^'"\`$]+)\\1)`, 'g');
@@ -93,6 +95,8 @@ test('the scanner finds the programs it must (sanity: a broken scanner would pas
   for (const p of ['ip', 'sysctl', 'ping', 'tcpdump', 'trafgen', 'ovs-vswitchd', 'iperf3']) assert.ok(found.has(p), `finds ${p}`);
   const wrapped = "execCommand('nsenter', [`--net=/run/netns/${ns}`, 'env', `A=${b}`, 'podman', '--root', dir])";
   assert.deepEqual([...wrapped.matchAll(WRAPPER)].map((m) => m[2]), ['env', 'podman']);
+  const unshare = "['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script]";
+  assert.deepEqual([...unshare.matchAll(WRAPPER)].map((m) => m[2]), ['sh']);
   assert.deepEqual(shellPrograms('sleep 300 >/dev/null 2>&1 & echo $!'), ['sleep']);
   assert.deepEqual(shellPrograms('command -v trafgen'), ['trafgen']);
 });
