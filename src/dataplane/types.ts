@@ -3,7 +3,7 @@
 /** The kernel's macvlan modes. */
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 
-/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/port_table.h). */
+/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/dataplane/port_table.h). */
 export const MODE_BITS: Record<MacvlanMode, number> = {
   private: 1,
   vepa: 2,
@@ -86,5 +86,12 @@ export interface SwitchCounters {
     fdErrors: number;
     fdDisarmed: number;
     uplinkSwaps: number;
+    /** Adaptive receive: switches between the uplink's V2 and V3 ring, and the one in use (2 or 3). */
+    rxModeSwitches: number;
+    rxMode: number;
+    /** Fanout member order found swapped (a flap re-links the members) and fixed. */
+    rxRemaps: number;
+    /** epoll waits that slept (no frame within the spin budget). */
+    sleeps: number;
   }[];
 }
