@@ -13,7 +13,7 @@ import { engineNative, type EngineNative, type NativeErrorDetail, type NativeHan
 import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
-import type { FrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
+import type { SwitchFrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
 
 /** Options of a {@link Switch}. */
 export interface SwitchOptions {
@@ -342,7 +342,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
    * Frames from a JS port into the switch (switched as if the port had transmitted them).
    * Returns the number of frames accepted (the queue holds up to 65536 frames).
    */
-  inject(portName: string, frames: Uint8Array[] | FrameBatch): number {
+  inject(portName: string, frames: Uint8Array[] | SwitchFrameBatch): number {
     const state = this.ports.get(portName);
     if (!state) throw new InvalidArgumentError('portName', 'the name of a port of this switch', portName);
     if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
@@ -560,8 +560,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 }
 
-/** A FrameBatch over native batch memory. */
-export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): FrameBatch {
+/** A SwitchFrameBatch over native batch memory. */
+export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): SwitchFrameBatch {
   return {
     count,
     data,
