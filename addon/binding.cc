@@ -8,6 +8,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetlinkSocket(env, exports);
   InitPacketIo(env, exports);
   InitEngine(env, exports);
+  InitLinkMonitor(env, exports);
+  InitXdp(env, exports);
   return exports;
 }
 

@@ -19,8 +19,6 @@ namespace mdx {
 
 namespace {
 
-constexpr uint64_t kTagUplink = 0xffffffffull;
-constexpr uint64_t kTagEvent = 0xfffffffeull;
 constexpr uint32_t kJsBatchFrames = 256;
 constexpr size_t kJsBatchBytes = 256 * 1024;
 constexpr size_t kInjectMaxFrames = 1 << 16;
@@ -146,20 +144,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    RingOptions ro;
-    ro.ifname = o.uplink;
-    ro.netns = o.netns;
-    ro.blockSize = o.uplinkBlockSize;
-    ro.blockCount = o.uplinkBlocks;
-    ro.txFrameCount = o.uplinkTxFrames;
-    ro.promisc = o.promisc;
-    ro.qdiscBypass = o.qdiscBypass;
-    ro.ignoreOutgoing = true;
-    ro.auxVlan = true;
-    if (o.workers > 1) {
-      ro.fanoutGroup = o.fanoutGroup & 0xffff;
-      ro.fanoutMode = 0;  // PACKET_FANOUT_HASH: both directions of a flow on one worker
-    }
+    const RingOptions ro = e->UplinkRingOptions(o.fanoutGroup);
     const char* step = nullptr;
     int rc = PacketRing::Open(ro, &w->uplink, &step);
     if (rc < 0) {
@@ -195,6 +180,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
 
 Engine::~Engine() {
   Stop();
+  if (hasEvents_) events_.Release();
   for (size_t s = 0; s < egress_.size(); s++) {
     Egress* e = egress_[s].exchange(nullptr);
     if (!e) continue;
@@ -426,6 +412,7 @@ void Engine::Run(Worker* wp) {
     }
     Inc(w.wc[kWLoops]);
     busy = false;
+    if (w.nextUplink.load(std::memory_order_acquire)) TakeNextUplink(w);
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
     const uint32_t now = NowMs();
@@ -446,6 +433,7 @@ void Engine::Run(Worker* wp) {
         if (w.idx == 0) DrainInject(w, *t);
         continue;
       }
+      if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !OnFdError(w, tag, evs[i].events)) continue;
       if (tag >> 32) {  // a tap queue: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;

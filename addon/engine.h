@@ -41,6 +41,10 @@ enum WorkerField : uint32_t {
   kWTableSwaps = 5,
   kWFdbLearned = 6,
   kWDrops = 8,  // kDropCount words: drops by reason
+  // Links that come and go (engine_links.cc)
+  kWFdErrors = 24,    // EPOLLERR on a ring whose pending error was read and cleared (ENETDOWN: link down)
+  kWFdDisarmed = 25,  // fds taken out of the poll set (a persistent error or EPOLLHUP: device gone)
+  kWUplinkSwaps = 26, // uplink rings replaced (the uplink device was re-created)
 };
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {
@@ -70,6 +74,20 @@ struct EngineOptions {
 };
 
 class Engine;
+
+// epoll tags: a port ring is its slot; a tap queue is slot | (queue + 1) << 32.
+constexpr uint64_t kTagUplink = 0xffffffffull;
+constexpr uint64_t kTagEvent = 0xfffffffeull;
+
+// What a worker tells the control plane about an fd (engineOnEvent in engine_binding.cc).
+enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
+struct FdEvent {
+  FdEventKind kind;
+  uint32_t slot;   // 0 = uplink
+  int32_t queue;   // tap queue, or -1
+  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
+  int32_t worker;
+};
 
 // A JS port: frames go to a ThreadSafeFunction in batches.
 struct JsBatch {
@@ -138,6 +156,11 @@ struct Worker {
   std::vector<uint8_t> scratchIn, scratchOut, tapBuf;
   std::vector<uint32_t> tapLens;
   bool uplinkDirty = false;
+  // Uplink replacement (ReplaceUplink): the control thread hands a new ring over, the worker
+  // swaps it in at the top of its loop and hands the old one back for closing.
+  std::atomic<PacketRing*> nextUplink{nullptr};
+  std::atomic<PacketRing*> oldUplink{nullptr};
+  bool uplinkArmed = true;
 };
 
 class Engine {
@@ -154,6 +177,11 @@ class Engine {
   // (created if absent), with `queues` queues; frames without virtio_net_hdr.
   int AttachTap(uint32_t slot, const std::string& ifname, int queues, std::string* err);
   int Detach(uint32_t slot);
+  // Open a new uplink ring per worker (the device was re-created: new ifindex) and swap them in
+  // while running; the old rings are closed. 0 or -errno (nothing changed on failure).
+  int ReplaceUplink(std::string* err);
+  // Events about fds (errors, disarmed fds, uplink swaps), delivered to JS. Set before Start().
+  void SetEventHandler(Napi::ThreadSafeFunction tsfn);
   // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
   int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
              uint32_t n);
@@ -167,6 +195,12 @@ class Engine {
  private:
   Engine() = default;
   void Run(Worker* w);
+  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, tell JS; take it out of the
+  // poll set when the condition does not clear. Returns true when the fd may still be read.
+  bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
+  void Emit(const FdEvent& ev);
+  void TakeNextUplink(Worker& w);
+  RingOptions UplinkRingOptions(int fanoutGroup) const;
   void DrainInject(Worker& w, const PortTable& t);
   template <class F>
   void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
@@ -188,6 +222,9 @@ class Engine {
   std::unique_ptr<Fdb> fdb_;
   std::atomic<bool> stop_{false};
   bool running_ = false;
+  Napi::ThreadSafeFunction events_;
+  bool hasEvents_ = false;
+  uint32_t uplinkGeneration_ = 0;
   // inject queue
   std::mutex injectMu_;
   std::vector<uint8_t> injectData_;

@@ -280,6 +280,25 @@ Napi::Value EngineDetach(const Napi::CallbackInfo& info) {
   return Num(info.Env(), b->engine->Detach(info[1].As<Napi::Number>().Uint32Value()));
 }
 
+// engineReplaceUplink(e) -> 0 | -errno (engineLastError tells why)
+Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
+  EngineBox* b = BoxArg(info);
+  if (!b) return Num(info.Env(), -EBADF);
+  return Num(info.Env(), b->engine->ReplaceUplink(&b->lastError));
+}
+
+// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (engine.h FdEventKind).
+Napi::Value EngineOnEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EngineBox* b = BoxArg(info);
+  if (!b || info.Length() < 2 || !info[1].IsFunction()) return Num(env, -EINVAL);
+  Napi::ThreadSafeFunction tsfn =
+      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024, 1);
+  tsfn.Unref(env);
+  b->engine->SetEventHandler(tsfn);
+  return Num(env, 0);
+}
+
 // engineInject(e, slot, data, offsets, lengths) -> frames accepted
 Napi::Value EngineInject(const Napi::CallbackInfo& info) {
   EngineBox* b = BoxArg(info);
@@ -325,6 +344,9 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
+  wf.Set("fdErrors", Num(env, kWFdErrors));
+  wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
+  wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
   o.Set("workerFields", wf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("rxPackets", Num(env, kSRxPackets));
@@ -355,6 +377,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("engineAttachJs", Napi::Function::New(env, EngineAttachJs, "engineAttachJs"));
   exports.Set("engineAttachTap", Napi::Function::New(env, EngineAttachTap, "engineAttachTap"));
   exports.Set("engineDetach", Napi::Function::New(env, EngineDetach, "engineDetach"));
+  exports.Set("engineReplaceUplink", Napi::Function::New(env, EngineReplaceUplink, "engineReplaceUplink"));
+  exports.Set("engineOnEvent", Napi::Function::New(env, EngineOnEvent, "engineOnEvent"));
   exports.Set("engineInject", Napi::Function::New(env, EngineInject, "engineInject"));
   exports.Set("engineCounters", Napi::Function::New(env, EngineCounters, "engineCounters"));
   exports.Set("engineLayout", Napi::Function::New(env, EngineLayout, "engineLayout"));
