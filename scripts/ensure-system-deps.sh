@@ -13,14 +13,16 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout        # tests (lab exec, sleepers), bench/micro (timeout)
+coreutils           cat sleep timeout rm      # tests (lab exec, sleepers), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
+bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
+tar                 tar                      # container-helpers (busybox rootfs tarball)
 dash                sh                       # lab exec, tool checks (command -v)
 dpkg                dpkg                     # system-deps.test (which package a program is from)
 iproute2            ip bridge                # lab, demo, bench, service, most integration tests
 nodejs              node                     # engine-scenario.test (node inside a namespace)
 procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test
-util-linux          setpriv taskset          # io-nonroot/service-daemon.test (setpriv), demo/bench CPU pinning
+util-linux          setpriv taskset nsenter unshare         # io-nonroot/service-daemon.test (setpriv), demo/bench CPU pinning
 '
 
 # Installed by this script when a program is missing.
@@ -32,15 +34,18 @@ netsniff-ng         trafgen                  # demo/bench fallback generator, be
 openvswitch-common  ovs-ofctl ovs-appctl ovsdb-tool ovsdb-server  # bench OVS peer
 openvswitch-switch  ovs-vsctl ovs-vswitchd   # bench OVS peer (runs its own instance in a namespace)
 tcpdump             tcpdump                  # src/io/bpf.ts (filter compile), service-userspace.test
-docker.io           dockerd docker           # docker-plugin tests (a private dockerd per host namespace)
+docker.io           dockerd /usr/bin/docker           # docker-plugin tests (a private dockerd per host namespace)
 podman              podman                   # podman CNI test
 containerd          containerd ctr           # ctr run --cni test
 runc                runc                     # OCI runtime of podman and containerd in tests
 containernetworking-plugins /usr/lib/cni/host-local /usr/lib/cni/macvlan  # CNI IPAM delegation, reference macvlan
 busybox-static      busybox                  # container images and the VM guest initramfs
-clang               clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
+clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
 bpftool             bpftool                  # xdp-skeleton.test
 libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
+qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)
+cpio                cpio                     # VM guest initramfs
+kmod                modinfo                  # VM guest: module dependencies of the unpacked kernel
 '
 
 need=()

@@ -8,7 +8,7 @@ import { InvalidArgumentError, systemError } from '../errors.ts';
 import { getFeatures, setFeatures, type DeviceFeatures } from '../netlink/ethtool.ts';
 import { withGenl } from '../netlink/socket.ts';
 import type { NetnsOption } from './netns-ref.ts';
-import { validateIfname } from './validate.ts';
+import { validateIfname } from '../net/ifname.ts';
 
 /** The offload words, each with the kernel feature names (patterns, `*` = any) it stands for. */
 export const OFFLOAD_FEATURES = {

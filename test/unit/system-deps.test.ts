@@ -121,7 +121,7 @@ test('each listed program is on PATH and comes from the package the script names
   const owners = new Map<string, string>();
   const r = spawnSync('dpkg', ['-S', ...paths.flatMap(([, , c]) => c)], { encoding: 'utf8' });
   for (const line of r.stdout.split('\n')) {
-    const m = /^([^:]+(?:, [^:]+)*): (.+)$/.exec(line);
+    const m = /^([^:,]+(?::[\w-]+)?(?:, [^:,]+(?::[\w-]+)?)*): (.+)$/.exec(line); // multiarch: 'pkg:amd64: /path'
     if (m) owners.set(m[2]!, m[1]!);
   }
   for (const [p, pkg, candidates] of paths) {
