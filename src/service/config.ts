@@ -11,6 +11,7 @@ import {
   type Family,
   type IpAddr,
   cidrContains,
+  cidrsOverlap,
   cidrWithin,
   formatCidr,
   formatIp,
@@ -383,6 +384,8 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (ipv4 && ipv4.subnet.family === 6)
       c.add(join(path, 'subnet'), 'must be IPv4 when the network also has an ipv6 block (put the IPv6 prefix there)');
   }
+  // A subnet that failed its own check is reported once: what depends on it is not reported again.
+  const subnetInvalid = c.issues.some((i) => i.path === join(path, 'subnet') || i.path === join(join(path, 'ipv6'), 'subnet'));
   // A network with only an IPv6 subnet may write it at the top level: normalize to the ipv6 slot.
   let v4 = ipv4;
   if (ipv4 && ipv4.subnet.family === 6 && !ipv6) {
@@ -406,7 +409,9 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
       const sip = s.ip === undefined ? undefined : c.ip(s.ip, `${path}.host-shim.ip`);
       if (sip) {
         const fam = sip.family === 4 ? v4 : ipv6;
-        if (!fam) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+        if (!fam) {
+          if (!subnetInvalid) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+        }
         else if (!cidrContains(fam.subnet, sip))
           c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
         else if (fam.gateway?.value === sip.value)
@@ -421,7 +426,7 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (!Array.isArray(o.endpoints)) c.add(join(path, 'endpoints'), `expected a list of endpoints, got ${typeName(o.endpoints)}`);
     else
       o.endpoints.forEach((e, i) => {
-        const ep = parseEndpoint(c, e, `${path}.endpoints[${i}]`, { v4, ipv6, mode, dataplane });
+        const ep = parseEndpoint(c, e, `${path}.endpoints[${i}]`, { v4, ipv6, mode, dataplane, subnetInvalid });
         if (ep) endpoints.push(ep);
       });
   }
@@ -444,7 +449,7 @@ function parseEndpoint(
   c: Checker,
   v: unknown,
   path: string,
-  net: { v4?: IpamConfig; ipv6?: IpamConfig; mode: MacvlanMode; dataplane: Dataplane },
+  net: { v4?: IpamConfig; ipv6?: IpamConfig; mode: MacvlanMode; dataplane: Dataplane; subnetInvalid?: boolean },
 ): EndpointConfig | undefined {
   const o = c.map(v, path, ENDPOINT_KEYS, ['name']);
   if (!o) return undefined;
@@ -483,7 +488,7 @@ function parseEndpoint(
     const a = c.ip(o[key], p, family);
     if (!a) return undefined;
     if (!ipam) {
-      c.add(p, `needs an IPv${family} subnet on the network`);
+      if (!net.subnetInvalid) c.add(p, `needs an IPv${family} subnet on the network`);
       return undefined;
     }
     if (!cidrContains(ipam.subnet, a)) {
@@ -547,8 +552,18 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
   const taps = new Map<string, string>();
   const kernelParents = new Map<string, string>();
   const userspaceParents = new Map<string, { vlan: number | undefined; path: string }[]>();
+  const subnetsByParent = new Map<string, { cidr: Cidr; path: string }[]>();
   networks.forEach((n, i) => {
     const np = `networks[${i}]`;
+    // Networks sharing a parent share its wire: their subnets must not overlap (both would lease the same addresses).
+    for (const [key, fam] of [['subnet', n.ipv4], ['ipv6.subnet', n.ipv6]] as const) {
+      if (!fam) continue;
+      const list = subnetsByParent.get(parentKey(n.parent)) ?? [];
+      const clash = list.find((x) => x.cidr.family === fam.subnet.family && cidrsOverlap(x.cidr, fam.subnet));
+      if (clash) c.add(`${np}.${key}`, `${formatCidr(fam.subnet)} overlaps ${formatCidr(clash.cidr)} of ${clash.path} on the same parent ${parentKey(n.parent)}`);
+      list.push({ cidr: fam.subnet, path: `networks[${i}] "${n.name}"` });
+      subnetsByParent.set(parentKey(n.parent), list);
+    }
     if (netNames.has(n.name)) c.add(`${np}.name`, `duplicate network name "${n.name}" (also networks[${netNames.get(n.name)}])`);
     else netNames.set(n.name, i);
     const pk = parentKey(n.parent);
@@ -603,6 +618,18 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
         else macs.set(k, ep);
       }
     });
+  });
+  // A host shim lives in the parent's namespace: its name must not be a tap, an endpoint's
+  // interface there, another shim or the parent itself (else each `up` rebuilds one as the other).
+  const shims = new Map<string, string>();
+  networks.forEach((n, i) => {
+    if (!n.hostShim) return;
+    const path = `networks[${i}].host-shim.name`;
+    const key = `${n.parent.netns ?? ''}/${n.hostShim.name}`;
+    const clash = taps.get(key) ?? nsIfnames.get(key) ?? shims.get(key);
+    if (clash) c.add(path, `${n.hostShim.name} is already used by ${clash} in ${n.parent.netns ? `namespace ${n.parent.netns}` : 'the host namespace'}`);
+    else if (n.hostShim.name === n.parent.dev) c.add(path, `is the parent's name`);
+    shims.set(key, `networks[${i}].host-shim`);
   });
   // MACs must be unique per (parent, VLAN) across networks too.
   const seen = new Map<string, string>();
