@@ -44,7 +44,8 @@ containerd          containerd ctr           # ctr run --cni test
 runc                runc                     # OCI runtime of podman and containerd in tests
 containernetworking-plugins /usr/lib/cni/host-local /usr/lib/cni/macvlan  # CNI IPAM delegation, reference macvlan
 busybox-static      busybox                  # container images and the VM guest initramfs
-clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
+clang-14            clang clang++-14         # xdp-skeleton.test (regenerates addon/xdp skeleton), native-fuzz.test
+libclang-rt-14-dev  /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a  # native-fuzz.test (libFuzzer, ASan/UBSan runtimes)
 bpftool             bpftool                  # xdp-skeleton.test
 libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
 qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)

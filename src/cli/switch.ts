@@ -217,7 +217,25 @@ function parseArgs(argv: string[]): Args {
     a.vmTaps.push(vm.tap);
     return vm.spec;
   });
+  checkPortDevices(a.uplink, a.ports);
   return a;
+}
+
+/**
+ * A port on the uplink itself, or two ports on one device, would see (and send) every frame twice:
+ * refused. Exported for tests.
+ */
+export function checkPortDevices(uplink: string | undefined, ports: PortSpec[]): void {
+  const seen = new Map<string, string>();
+  ports.forEach((p, i) => {
+    const b = p.backend as { kind: string; ifname?: string };
+    if (!b.ifname) return;
+    if (b.kind === 'packet' && b.ifname === uplink) throw new InvalidArgumentError(`--port[${i}]`, `a device other than the uplink ${uplink} (a port on the uplink receives every frame twice)`, b.ifname);
+    const key = `${b.kind}:${b.ifname}`;
+    const other = seen.get(key);
+    if (other) throw new InvalidArgumentError(`--port[${i}]`, `a device no other port uses (${b.ifname} is already port ${other}; two ports on one device deliver every frame twice)`, b.ifname);
+    seen.set(key, p.name ?? String(i));
+  });
 }
 
 function rate(n: number): string {
