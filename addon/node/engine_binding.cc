@@ -54,6 +54,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);
   eo.rxMode = int(GetU32(o, "rxMode", 0));
+  eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
   eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
   eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
@@ -257,6 +258,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
+  wf.Set("softCsums", Num(env, kWSoftCsums));
+  wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
+  wf.Set("softSegments", Num(env, kWSoftSegments));
+  wf.Set("softRefused", Num(env, kWSoftRefused));
   wf.Set("fdErrors", Num(env, kWFdErrors));
   wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
   wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));

@@ -83,6 +83,8 @@ export interface EngineCreateOptions {
   spinUs?: number;
   /** Uplink V2 ring slots (2 KiB each). */
   ringSlots?: number;
+  /** SCHED_FIFO priority of the workers (0: normal scheduling). */
+  realtimePriority?: number;
 }
 
 export interface EngineLayout {
