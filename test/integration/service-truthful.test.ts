@@ -107,7 +107,7 @@ test('API and reload: refused changes answer 4xx/5xx with the reason, keep nothi
     up = cli(['up', other, '--state-dir', state]);
     assert.notEqual(up.code, 0, up.stdout);
     assert.match(up.stderr, /serves .*a\.yaml, not .*b\.yaml/);
-    assert.equal(((await call('GET', '/networks')).body as any[]).length, 2, 'still serving a.yaml');
+    assert.equal(((await call('GET', '/networks')).body as any[]).length, 3, 'still serving a.yaml');
     assert.equal(await d.stop('SIGTERM'), 0);
   } finally {
     await d?.stop('SIGKILL');
