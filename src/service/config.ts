@@ -4,6 +4,7 @@
  * by a hand-written schema that is strict (unknown keys are errors) and reports every problem at
  * once, each naming its path (e.g. `networks[0].subnet`) and the reason.
  */
+import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import {
@@ -48,7 +49,10 @@ export interface IpamConfig {
 export interface EndpointConfig {
   /** Unique across the whole config; the port's name in the API and metrics. */
   name: string;
-  /** Namespace the endpoint's interface lives in (created when missing). */
+  /**
+   * Namespace the endpoint's interface lives in: a name (created when missing) or an absolute path
+   * of a namespace made by someone else (a container runtime's; never created or removed).
+   */
   netns?: string;
   /** Interface name inside `netns` (default `eth0`). */
   ifname: string;
@@ -57,6 +61,11 @@ export interface EndpointConfig {
   mac?: string;
   ip?: IpAddr;
   ipv6?: IpAddr;
+  /**
+   * Addresses (ADDR/PREFIX) the endpoint's owner allocated (a CNI IPAM plugin): configured as given,
+   * no lease taken from the network's subnet.
+   */
+  addresses?: string[];
   /** VLAN id (userspace data plane); overrides the network's. */
   vlan?: number;
   /** Source-mode allow list (mode `source` only). */
@@ -77,6 +86,8 @@ export interface NetworkConfig {
   dataplane: Dataplane;
   /** passthru only: do not put the parent in promiscuous mode. */
   nopromisc: boolean;
+  /** dataplane userspace: the uplink RX backend (src/dataplane/backend.ts); absent = packet. */
+  backend?: BackendChoice;
   ipv4?: IpamConfig;
   ipv6?: IpamConfig;
   vlan?: number;
@@ -113,6 +124,12 @@ export class ConfigError extends Error {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * An endpoint's namespace: a name (created when missing), or the path of a namespace someone else
+ * made (a container runtime's CNI_NETNS: /run/netns/X, /var/run/netns/X, /proc/PID/ns/net), never
+ * created or removed by the daemon.
+ */
+const NETNS_REF_RE = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/(?:var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** Whether a string is a usable interface name (1-15 chars, no '/', ':', whitespace, not . or ..). */
@@ -231,6 +248,7 @@ const NETWORK_KEYS = [
   'parent',
   'mode',
   'dataplane',
+  'backend',
   'nopromisc',
   'subnet',
   'gateway',
@@ -242,7 +260,7 @@ const NETWORK_KEYS = [
   'endpoints',
 ] as const;
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
-const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'vlan', 'source-macs'] as const;
+const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
 const SHIM_KEYS = ['name', 'ip'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
@@ -370,6 +388,13 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
     else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
   }
+  let backend: BackendChoice | undefined;
+  if (o.backend !== undefined) {
+    if (!(BACKEND_CHOICES as readonly unknown[]).includes(o.backend))
+      c.add(join(path, 'backend'), `expected one of ${BACKEND_CHOICES.map((b) => `"${b}"`).join(', ')}, got ${typeName(o.backend)}`);
+    else if (dataplane !== 'userspace') c.add(join(path, 'backend'), 'only applies to dataplane: userspace');
+    else backend = o.backend as BackendChoice;
+  }
   let nopromisc = false;
   if (o.nopromisc !== undefined) {
     if (typeof o.nopromisc !== 'boolean') c.add(join(path, 'nopromisc'), `expected true or false, got ${typeName(o.nopromisc)}`);
@@ -442,6 +467,7 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
   if (ipv6) net.ipv6 = ipv6;
   if (vlan !== undefined) net.vlan = vlan;
   if (hostShim) net.hostShim = hostShim;
+  if (backend) net.backend = backend;
   return net;
 }
 
@@ -457,7 +483,8 @@ function parseEndpoint(
   const name = o.name === undefined ? undefined : c.string(o.name, join(path, 'name'), NAME_RE, 'a name ([A-Za-z0-9_.-], up to 64 characters)');
   let netns: string | undefined;
   let tap: string | undefined;
-  if (o.netns !== undefined) netns = c.string(o.netns, join(path, 'netns'), NETNS_RE, 'a namespace name');
+  if (o.netns !== undefined)
+    netns = c.string(o.netns, join(path, 'netns'), NETNS_REF_RE, 'a namespace name or the path /run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net');
   if (o.tap !== undefined) {
     tap = c.string(o.tap, join(path, 'tap'));
     if (tap !== undefined && !isIfname(tap)) {
@@ -518,6 +545,24 @@ function parseEndpoint(
     if (vlan !== undefined && net.dataplane !== 'userspace')
       c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
   }
+  let addresses: string[] | undefined;
+  if (o.addresses !== undefined) {
+    const p = join(path, 'addresses');
+    if (o.tap !== undefined) c.add(p, 'only applies to netns endpoints');
+    if (o.ip !== undefined || o.ipv6 !== undefined) c.add(p, 'cannot be combined with ip/ipv6 (those are leases from the network\'s subnet)');
+    else if (net.v4 || net.ipv6) c.add(p, 'the network has its own subnet, whose leases its endpoints take: a network whose endpoints bring their addresses (CNI pods) has no ipv4/ipv6');
+    if (!Array.isArray(o.addresses) || o.addresses.length > 16) c.add(p, `expected a list of up to 16 addresses like "10.1.2.3/24", got ${typeName(o.addresses)}`);
+    else {
+      addresses = [];
+      o.addresses.forEach((a, i) => {
+        const m = typeof a === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(a) : null;
+        const ip = m ? c.ip(m[1], `${p}[${i}]`) : undefined;
+        if (!m) c.add(`${p}[${i}]`, `expected ADDR/PREFIX like "10.1.2.3/24", got ${show(a)}`);
+        else if (ip && Number(m[2]) > (ip.family === 4 ? 32 : 128)) c.add(`${p}[${i}]`, `prefix /${m[2]} is too long for IPv${ip.family}`);
+        else if (ip) addresses!.push(`${formatIp(ip)}/${Number(m[2])}`);
+      });
+    }
+  }
   let sourceMacs: string[] | undefined;
   if (o['source-macs'] !== undefined) {
     const p = join(path, 'source-macs');
@@ -539,6 +584,7 @@ function parseEndpoint(
   if (mac) ep.mac = mac;
   if (ip) ep.ip = ip;
   if (ipv6) ep.ipv6 = ipv6;
+  if (addresses) ep.addresses = addresses;
   if (vlan !== undefined) ep.vlan = vlan;
   if (sourceMacs) ep.sourceMacs = sourceMacs;
   return ep;
