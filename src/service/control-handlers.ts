@@ -4,6 +4,7 @@
  * states. A change answers 2xx only once the kernel and the engine applied it; otherwise it
  * answers 4xx/5xx with the reasons and nothing of it is kept (see Daemon.transition).
  */
+import { findLink } from '../devices/index.ts';
 import { ConfigError, type MacvlanMode, MACVLAN_MODES, ipamSummary, parentKey } from './config.ts';
 import { ApiError, type ControlHandlers } from './control-api.ts';
 import type { DesiredConfig } from './desired-config.ts';
@@ -108,7 +109,15 @@ export function controlHandlers(d: DaemonControl): ControlHandlers {
         ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
         endpoints: n.endpoints.map((e) => e.name),
       })),
-    ports: async () => (d.desired()?.links ?? []).map((l) => portView(d, l)),
+    ports: async () =>
+      Promise.all(
+        (d.desired()?.links ?? []).map(async (l) => {
+          const v = portView(d, l);
+          // A kernel passthru port has the parent's MAC, not the lease's: report the device's own.
+          if (l.inheritMac) v.mac = (await findLink(l.name, l.netns ? { netns: l.netns } : {}).catch(() => undefined))?.mac ?? v.mac;
+          return v;
+        }),
+      ),
     counters: async () => d.counters(),
     addEndpoint: (body) => addEndpoint(d, body),
     deleteEndpoint: (name) => deleteEndpoint(d, name),
