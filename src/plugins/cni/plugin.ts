@@ -14,7 +14,9 @@ import { listAttachments, removeAttachment, saveAttachment } from './attachments
 import { versionAtLeast, type CniEnv, type CniResult, type NetConf } from './config.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 import { delegate, findPlugin } from './ipam.ts';
-import { attachPort, checkNetwork, detachPort, endpointName, findPort } from './userspace.ts';
+
+/** The userspace path (control API client: node:http), loaded only by userspace networks so a kernel ADD does not pay for it. */
+const userspace = () => import('./userspace.ts');
 
 const isCode = (err: unknown, ...codes: string[]) => err instanceof MacdemuxSystemError && codes.includes(err.code);
 
@@ -28,6 +30,7 @@ function requireMaster(conf: NetConf): NonNullable<NetConf['master']> {
 /** ADD on macdemuxd's engine: addresses from IPAM first, then the port with them (src/plugins/cni/userspace.ts). */
 async function addUserspace(conf: NetConf, env: CniEnv, stdin: string): Promise<CniResult> {
   if (!existsSync(env.netns)) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `network namespace ${env.netns} does not exist`);
+  const { attachPort, checkNetwork, detachPort } = await userspace();
   await checkNetwork(conf);
   let ipam: CniResult | undefined;
   if (conf.ipam) {
@@ -149,7 +152,7 @@ export async function cmdDel(conf: NetConf, env: CniEnv, stdin: string): Promise
   if (conf.ipam) delegate('DEL', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
   if (conf.dataplane === 'userspace') {
     // The daemon owns the port (it persists it): remove it there, whether or not the netns is left.
-    await detachPort(conf, env.containerId, env.ifname);
+    await (await userspace()).detachPort(conf, env.containerId, env.ifname);
   } else if (env.netns && existsSync(env.netns)) {
     try {
       await deleteLink(env.ifname, { netns: env.netns });
@@ -164,6 +167,7 @@ export async function cmdDel(conf: NetConf, env: CniEnv, stdin: string): Promise
 /** CHECK: the interface is there, a macvlan with the MAC and the addresses of prevResult. */
 export async function cmdCheck(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   if (conf.dataplane === 'userspace') {
+    const { endpointName, findPort } = await userspace();
     const port = await findPort(conf, env);
     if (!port) throw new CniError(CNI_ERR.INTERNAL, `macdemuxd has no port for ${env.containerId}/${env.ifname} (endpoint ${endpointName(conf, env.containerId, env.ifname)})`);
     if (port.netns !== env.netns) throw new CniError(CNI_ERR.INTERNAL, `macdemuxd's port ${String(port.name)} is in ${String(port.netns)}, not ${env.netns}`);
@@ -211,7 +215,7 @@ function ipamStdin(conf: NetConf, env: CniEnv, stdin: string): string {
 /** STATUS (1.1): ready when the master exists (and the IPAM plugin is ready). */
 export async function cmdStatus(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   if (!versionAtLeast(conf.cniVersion, '1.1.0')) throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `STATUS needs cniVersion 1.1.0, config has ${conf.cniVersion}`);
-  if (conf.dataplane === 'userspace') await checkNetwork(conf).catch((err: CniError) => {
+  if (conf.dataplane === 'userspace') await (await userspace()).checkNetwork(conf).catch((err: CniError) => {
     throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, err.message);
   });
   else if (!conf.linkInContainer && !(await findLink(requireMaster(conf).dev))) throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, `master "${conf.master!.dev}" does not exist`);
