@@ -13,7 +13,7 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout rm mknod # tests (lab exec, sleepers), bench/micro (timeout)
+coreutils           cat sleep timeout rm mknod env # tests (lab exec, sleepers, env for podman), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
 bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
 tar                 tar                      # container-helpers (busybox rootfs tarball)
@@ -56,7 +56,7 @@ kmod                modinfo                  # VM guest: module dependencies of 
 need=()
 while read -r pkg progs; do
   progs=${progs%%#*}
-  [ -n "$pkg" ] || continue
+  case "$pkg" in '' | '#'*) continue ;; esac
   for p in $progs; do
     # A program by name on PATH, or a file by absolute path (headers, plugin binaries).
     case "$p" in

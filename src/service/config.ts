@@ -4,6 +4,7 @@
  * by a hand-written schema that is strict (unknown keys are errors) and reports every problem at
  * once, each naming its path (e.g. `networks[0].subnet`) and the reason.
  */
+import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import {
@@ -85,6 +86,8 @@ export interface NetworkConfig {
   dataplane: Dataplane;
   /** passthru only: do not put the parent in promiscuous mode. */
   nopromisc: boolean;
+  /** dataplane userspace: the uplink RX backend (src/dataplane/backend.ts); absent = packet. */
+  backend?: BackendChoice;
   ipv4?: IpamConfig;
   ipv6?: IpamConfig;
   vlan?: number;
@@ -245,6 +248,7 @@ const NETWORK_KEYS = [
   'parent',
   'mode',
   'dataplane',
+  'backend',
   'nopromisc',
   'subnet',
   'gateway',
@@ -384,6 +388,13 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
     else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
   }
+  let backend: BackendChoice | undefined;
+  if (o.backend !== undefined) {
+    if (!(BACKEND_CHOICES as readonly unknown[]).includes(o.backend))
+      c.add(join(path, 'backend'), `expected one of ${BACKEND_CHOICES.map((b) => `"${b}"`).join(', ')}, got ${typeName(o.backend)}`);
+    else if (dataplane !== 'userspace') c.add(join(path, 'backend'), 'only applies to dataplane: userspace');
+    else backend = o.backend as BackendChoice;
+  }
   let nopromisc = false;
   if (o.nopromisc !== undefined) {
     if (typeof o.nopromisc !== 'boolean') c.add(join(path, 'nopromisc'), `expected true or false, got ${typeName(o.nopromisc)}`);
@@ -456,6 +467,7 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
   if (ipv6) net.ipv6 = ipv6;
   if (vlan !== undefined) net.vlan = vlan;
   if (hostShim) net.hostShim = hostShim;
+  if (backend) net.backend = backend;
   return net;
 }
 

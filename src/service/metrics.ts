@@ -50,7 +50,8 @@ export function createMetrics(
   reconcile: { total: Record<'ok' | 'failed', number>; lastDurationS: number },
 ): client.Registry {
   const register = new client.Registry();
-  client.collectDefaultMetrics({ register, prefix: 'macdemux_process_' });
+  // prom-client's defaults are already named process_* and nodejs_*: the prefix only adds the namespace.
+  client.collectDefaultMetrics({ register, prefix: 'macdemux_' });
   let snap: Promise<CounterSnapshot> | undefined;
   let snapAt = 0;
   const get = (): Promise<CounterSnapshot> => {

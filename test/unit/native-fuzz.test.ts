@@ -16,7 +16,7 @@ const SECONDS = Number(process.env.MDX_FUZZ_SECONDS ?? 30);
 
 /** The core's sources the harness links, in either layout of addon/ (flat, or by layer). */
 function coreSources(): string[] {
-  const candidates = ['addon/dataplane/port_table.cc', 'addon/dataplane/fdb.cc', 'addon/port_table.cc'];
+  const candidates = ['addon/dataplane/port_table.cc', 'addon/dataplane/epochs.cc', 'addon/dataplane/fdb.cc', 'addon/port_table.cc'];
   return candidates.map((p) => join(ROOT, p)).filter((p) => existsSync(p));
 }
 
