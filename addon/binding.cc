@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEngine(env, exports);
   InitLinkMonitor(env, exports);
   InitXdp(env, exports);
+  InitUnixFdPassing(env, exports);
   return exports;
 }
 

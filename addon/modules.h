@@ -9,3 +9,4 @@ void InitPacketIo(Napi::Env env, Napi::Object exports);      // packet_io_bindin
 void InitEngine(Napi::Env env, Napi::Object exports);        // engine_binding.cc (demux engine, port table)
 void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor.cc (RTNLGRP_LINK events)
 void InitXdp(Napi::Env env, Napi::Object exports);           // xdp/xdp_binding.cc (XDP program of the uplink)
+void InitUnixFdPassing(Napi::Env env, Napi::Object exports); // unix_fd_passing.cc (SO_PEERCRED, SCM_RIGHTS)
