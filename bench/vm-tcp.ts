@@ -54,6 +54,7 @@ try {
     peer.stop();
     await sw.stop();
     accel = r.accel;
+    if (!r.done) console.error(`guest did not finish (${r.totalMs} ms):\n${r.console.split('\n').slice(-30).join('\n')}`);
     for (const [name, n] of nics) {
       const mark = r.markers.find((m) => m.ifname === n.ifname && m.check === 'bench');
       const rate = (op: 'get' | 'put'): number | undefined => {
