@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// CLI shim: runs the TypeScript sources through tsx, so there is no separate build step.
-import { register } from 'tsx/esm/api';
+// CLI entry: runs the compiled JavaScript in dist/ (built from src/ by `npm install`/`npm ci`
+// through the `prepare` script, or by `npm run build`). No TypeScript at run time.
+import { loadCompiled } from './load-compiled.js';
 
-register();
-const { main } = await import('../src/cli.ts');
+const { main } = await loadCompiled('src/cli.js');
 process.exitCode = await main(process.argv.slice(2));

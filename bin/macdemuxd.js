@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Daemon shim: `macdemuxd --config FILE` (see src/service/).
-import { register } from 'tsx/esm/api';
+// Daemon entry: `macdemuxd --config FILE` (see src/service/), compiled JavaScript from dist/.
+import { loadCompiled } from './load-compiled.js';
 
-register();
-const { main } = await import('../src/service/daemon-main.ts');
+const { main } = await loadCompiled('src/service/daemon-main.js');
 process.exitCode = await main(process.argv.slice(2));

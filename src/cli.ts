@@ -1,11 +1,15 @@
 /**
- * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts.
- * Each command module exports `run(argv): Promise<number>` (the exit code).
+ * `macdemux` command-line entry: dispatches `macdemux <command> ...` to src/cli/<command>.ts
+ * (dist/src/cli/<command>.js when compiled). Each command module exports `run(argv): Promise<number>`
+ * (the exit code). Only the chosen command's module is loaded, so `--help` and `--version` start fast.
  */
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseLeadingOptions, type GlobalOptions } from './cli/options.ts';
+import { UsageError } from './service/args.ts';
+import { MODULE_EXT, packageVersion } from './package-info.ts';
 
 /** Commands and a one-line summary each; the module is src/cli/<name>.ts. */
 export const COMMANDS: Record<string, string> = {
@@ -19,46 +23,62 @@ export const COMMANDS: Record<string, string> = {
   down: 'tear down what a config created',
   status: 'show the daemon\'s networks, ports and counters',
   top: 'live per-port rates from the daemon',
+  'docker-plugin': 'run the Docker network driver `macdemux` (libnetwork remote API) in the foreground',
   lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
 };
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`);
-  return `usage: macdemux [-n NETNS] <command> [args]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: macdemux [OPTIONS] <command> [args]
+OPTIONS (before the command, as in ip): -j[son] -p[retty] -s[tats] -d[etails] -n[etns] NETNS -4 -6
+  -h[elp] -V[ersion]
+
+commands:
+${lines.join('\n')}
+`;
 }
+
+/** Commands that take the iproute2 options as parsed; the others get them back as --flags. */
+const IP_COMMANDS = new Set(['link', 'addr', 'route']);
+
+/** Global options for a command that parses its own `--flag` options. */
+function asFlags(g: GlobalOptions): string[] {
+  return [...(g.netns !== undefined ? ['--netns', g.netns] : []), ...(g.json ? ['--json'] : [])];
+}
+
 
 /** Run the CLI with argv (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  // Global `-n NS` / `--netns NS` before the command (like `ip -n NS link ...`) is handed to
-  // the command as its first two arguments.
-  let global: string[] = [];
-  if ((argv[0] === '-n' || argv[0] === '--netns') && argv.length >= 2) {
-    global = argv.slice(0, 2);
-    argv = argv.slice(2);
-  }
-  const [command, ...cmdArgs] = argv;
-  const rest = [...global, ...cmdArgs];
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    process.stdout.write(usage());
-    return command ? 0 : 2;
-  }
-  if (!(command in COMMANDS)) {
-    process.stderr.write(`macdemux: unknown command "${command}"\n\n${usage()}`);
-    return 2;
-  }
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}.ts`);
-  if (!existsSync(file)) {
-    process.stderr.write(`macdemux: command "${command}" is not part of this build\n`);
-    return 2;
-  }
-  const mod = (await import(pathToFileURL(file).href)) as { run(argv: string[]): Promise<number> };
   try {
-    return await mod.run(rest);
+    const { opts: g, rest } = parseLeadingOptions(argv, usage());
+    if (g.version) {
+      process.stdout.write(`macdemux ${packageVersion()}\n`);
+      return 0;
+    }
+    const [command, ...cmdArgs] = rest;
+    if (!command || g.help || command === 'help') {
+      process.stdout.write(usage());
+      return command || g.help ? 0 : 2;
+    }
+    if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command}"`, `\n${usage()}`);
+    const file = join(dirname(fileURLToPath(import.meta.url)), 'cli', `${command}${MODULE_EXT}`);
+    if (!existsSync(file)) throw new UsageError(`command "${command}" is not part of this build`, '');
+    const mod = (await import(pathToFileURL(file).href)) as { run(argv: string[], g?: GlobalOptions): Promise<number> };
+    try {
+      return IP_COMMANDS.has(command) ? await mod.run(cmdArgs, g) : await mod.run([...asFlags(g), ...cmdArgs]);
+    } catch (err) {
+      return report(err, command);
+    }
   } catch (err) {
-    const e = err as Error & { code?: string };
-    process.stderr.write(`macdemux ${command}: ${e.message}\n`);
-    if (process.env.MACDEMUX_DEBUG) process.stderr.write(`${e.stack}\n`);
-    return 1;
+    return report(err);
   }
+}
+
+/** Print an error: usage errors exit 2, everything else 1. */
+function report(err: unknown, command?: string): number {
+  const e = err as Error & { exitCode?: number };
+  process.stderr.write(`macdemux${command ? ` ${command}` : ''}: ${e.message}\n`);
+  if (process.env.MACDEMUX_DEBUG) process.stderr.write(`${e.stack}\n`);
+  return e instanceof UsageError || e.exitCode === 2 ? 2 : 1;
 }

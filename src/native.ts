@@ -4,8 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './package-info.ts';
 
 /**
  * Filled by a failing native call (per call: nothing is kept in the addon between calls, so
@@ -25,8 +25,8 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   /** 0 when the namespace (name, /run/netns/NAME or /proc/PID/ns/net) can be entered, else -errno. */
   netnsCheck(netns: string): number;
-  /** Open a NETLINK_ROUTE socket (inside netns when given): fd or -errno. */
-  nlOpen(netns?: string): number;
+  /** Open a netlink socket, NETLINK_ROUTE (0, default) or NETLINK_GENERIC (16), inside netns when given: fd or -errno. */
+  nlOpen(netns?: string, protocol?: number): number;
   /** Send one netlink request to the kernel: bytes or -errno. */
   nlSend(fd: number, buf: Uint8Array): number;
   /** Receive one netlink datagram into buf: bytes, -ETIMEDOUT or -errno. */
@@ -36,11 +36,11 @@ export interface NativeAddon {
   [name: string]: unknown;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// build/ is at the package root whether this module runs from src/ or from dist/src/.
 const candidates = [
   process.env.MACDEMUX_ADDON,
-  join(root, 'build', 'Release', 'macdemux.node'),
-  join(root, 'build', 'Debug', 'macdemux.node'),
+  join(PACKAGE_ROOT, 'build', 'Release', 'macdemux.node'),
+  join(PACKAGE_ROOT, 'build', 'Debug', 'macdemux.node'),
 ].filter((p): p is string => typeof p === 'string' && p.length > 0);
 
 let cached: NativeAddon | undefined;

@@ -20,8 +20,6 @@ namespace mdx {
 
 namespace {
 
-constexpr uint64_t kTagUplink = 0xffffffffull;
-constexpr uint64_t kTagEvent = 0xfffffffeull;
 constexpr size_t kInjectMaxFrames = 1 << 16;
 constexpr int kQuiesceTimeoutMs = 3000;
 
@@ -76,32 +74,11 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    RingOptions ro;
-    ro.ifname = o.uplink;
-    ro.netns = o.netns;
-    ro.blockSize = o.uplinkBlockSize;
-    ro.blockCount = o.uplinkBlocks;
-    ro.txFrameCount = o.uplinkTxFrames;
-    ro.promisc = o.promisc;
-    ro.qdiscBypass = o.qdiscBypass;
-    ro.ignoreOutgoing = true;
-    ro.auxVlan = true;
-    ro.vnetHdr = true;
-    if (o.workers > 1) {
-      ro.fanoutGroup = o.fanoutGroup & 0xffff;
-      ro.fanoutMode = 0;  // PACKET_FANOUT_HASH: both directions of a flow on one worker
-    }
-    const char* step = nullptr;
-    int rc = PacketRing::Open(ro, &w->uplink, &step);
-    if (rc < 0) {
-      *err = std::string("uplink \"") + o.uplink + "\": " + (step ? step : "open");
-      return rc;
-    }
-    rc = PacketRing::Open(SenderOptions(ro), &w->uplinkSender, &step);
-    if (rc < 0) {
-      *err = std::string("uplink \"") + o.uplink + "\": " + (step ? step : "open") + " (send socket)";
-      return rc;
-    }
+    UplinkSockets up;
+    const int rc = e->OpenUplink(o.fanoutGroup, &up, err);
+    if (rc < 0) return rc;
+    w->uplink = std::move(up.ring);
+    w->uplinkSender = std::move(up.sender);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -131,6 +108,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
 
 Engine::~Engine() {
   Stop();
+  events_.reset();
   for (auto& p : ports_) delete p.exchange(nullptr);
   for (auto& w : workers_) {
     if (w->epfd >= 0) close(w->epfd);
@@ -288,6 +266,7 @@ void Engine::Run(Worker* wp) {
     }
     Bump(w.wc[kWLoops]);
     busy = false;
+    if (w.nextUplink.load(std::memory_order_acquire)) TakeNextUplink(w);
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
     const uint32_t now = NowMs();
@@ -308,6 +287,7 @@ void Engine::Run(Worker* wp) {
         if (w.idx == 0) DrainInject(w, *t);
         continue;
       }
+      if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !OnFdError(w, tag, evs[i].events)) continue;
       int got;
       if (tag == kTagUplink) {
         auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };

@@ -31,6 +31,34 @@
 
 namespace mdx {
 
+// epoll tags: the uplink, the worker's eventfd, and RX queue q of the port in slot s as
+// s | (q + 1) << 32.
+constexpr uint64_t kTagUplink = 0xffffffffull;
+constexpr uint64_t kTagEvent = 0xfffffffeull;
+
+// What a worker tells the control plane about an fd (engine_links.cc).
+enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
+struct FdEvent {
+  FdEventKind kind;
+  uint32_t slot;   // 0 = uplink
+  int32_t queue;   // RX queue of a multi-queue port, or -1
+  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
+  int32_t worker;
+};
+
+// Receives FdEvents on worker threads (the binding forwards them to JavaScript).
+class EngineEvents {
+ public:
+  virtual ~EngineEvents() = default;
+  virtual void OnFdEvent(const FdEvent& ev) = 0;
+};
+
+// A worker's uplink: RX ring + TX ring, and a send-only socket for frames bigger than a TX slot.
+struct UplinkSockets {
+  std::unique_ptr<PacketRing> ring;
+  std::unique_ptr<PacketRing> sender;
+};
+
 struct EngineOptions {
   std::string uplink, netns;
   int workers = 1;
@@ -53,6 +81,11 @@ struct Worker {
   int reader = -1;
   std::unique_ptr<PacketRing> uplink;        // PACKET_VNET_HDR, RX ring + TX ring
   std::unique_ptr<PacketRing> uplinkSender;  // send-only socket for frames bigger than a TX slot
+  // Uplink replacement (ReplaceUplink): the control thread hands new sockets over, the worker
+  // swaps them in at the top of its loop and hands the old ones back for closing.
+  std::atomic<UplinkSockets*> nextUplink{nullptr};
+  std::atomic<UplinkSockets*> oldUplink{nullptr};
+  bool uplinkArmed = true;
   std::thread thread;
   uint64_t* wc = nullptr;  // worker counters
   uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
@@ -77,6 +110,11 @@ class Engine {
   // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
   int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
   int Detach(uint32_t slot);
+  // Open new uplink sockets per worker (the device was re-created: new ifindex) and swap them in
+  // while running; the old ones are closed. 0 or -errno (nothing changed on failure).
+  int ReplaceUplink(std::string* err);
+  // Events about fds (errors, disarmed fds, uplink swaps). Set before Start().
+  void SetEventHandler(std::unique_ptr<EngineEvents> events);
   // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
   int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
              uint32_t n);
@@ -90,6 +128,13 @@ class Engine {
  private:
   Engine() = default;
   void Run(Worker* w);
+  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, tell JS; take it out of the
+  // poll set when the condition does not clear. Returns true when the fd may still be read.
+  bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
+  void Emit(const FdEvent& ev);
+  void TakeNextUplink(Worker& w);
+  RingOptions UplinkRingOptions(int fanoutGroup) const;
+  int OpenUplink(int fanoutGroup, UplinkSockets* out, std::string* err) const;
   void RefreshRingDrops(Worker& w);
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
@@ -114,6 +159,8 @@ class Engine {
   std::unique_ptr<Fdb> fdb_;
   std::atomic<bool> stop_{false};
   bool running_ = false;
+  std::unique_ptr<EngineEvents> events_;
+  uint32_t uplinkGeneration_ = 0;
   // inject queue
   std::mutex injectMu_;
   std::vector<uint8_t> injectData_;

@@ -18,11 +18,15 @@ enum WorkerField : uint32_t {
   kWTableSwaps = 5,
   kWFdbLearned = 6,
   kWDrops = 8,  // kDropCount words: drops by reason
+  // Links that come and go (engine_links.cc)
+  kWFdErrors = 24,     // EPOLLERR on a ring whose pending error was read and cleared (ENETDOWN: link down)
+  kWFdDisarmed = 25,   // fds taken out of the poll set (a persistent error or EPOLLHUP: device gone)
+  kWUplinkSwaps = 26,  // uplink rings replaced (the uplink device was re-created)
   // Software offloads for egresses without virtio_net_hdr (soft_offload.h)
-  kWSoftCsums = 24,      // checksums completed
-  kWSoftGsoFrames = 25,  // GSO super-frames segmented
-  kWSoftSegments = 26,   // frames those produced
-  kWSoftRefused = 27,    // frames that could not be completed (dropped, also in txDropped)
+  kWSoftCsums = 27,      // checksums completed
+  kWSoftGsoFrames = 28,  // GSO super-frames segmented
+  kWSoftSegments = 29,   // frames those produced
+  kWSoftRefused = 30,    // frames that could not be completed (dropped, also in txDropped)
 };
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {

@@ -15,6 +15,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitIoBench(env, exports);
   InitTable(env, exports);
   InitEngine(env, exports);
+  InitLinkMonitor(env, exports);
+  InitXdp(env, exports);
   return exports;
 }
 

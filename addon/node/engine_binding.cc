@@ -27,6 +27,27 @@ struct EngineHandle final : NodeHandle {
   std::unique_ptr<Engine> engine;
 };
 
+// Fd events of the workers, forwarded to a JS callback (kind, slot, queue, errno, worker).
+class TsfnEngineEvents final : public EngineEvents {
+ public:
+  explicit TsfnEngineEvents(Napi::ThreadSafeFunction tsfn) : tsfn_(tsfn) {}
+  ~TsfnEngineEvents() override { tsfn_.Release(); }
+  void OnFdEvent(const FdEvent& ev) override {
+    auto* copy = new FdEvent(ev);
+    if (tsfn_.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, FdEvent* e) {
+          if (env != nullptr && cb != nullptr)
+            SafeCall(env, cb, {Napi::Number::New(env, int32_t(e->kind)), Napi::Number::New(env, e->slot),
+                               Napi::Number::New(env, e->queue), Napi::Number::New(env, e->error),
+                               Napi::Number::New(env, e->worker)});
+          delete e;
+        }) != napi_ok)
+      delete copy;
+  }
+
+ private:
+  Napi::ThreadSafeFunction tsfn_;
+};
+
 Engine* EngineArg(const Napi::CallbackInfo& info) {
   EngineHandle* h = Unwrap<EngineHandle>(info, 0);
   return h ? h->engine.get() : nullptr;
@@ -156,6 +177,28 @@ Napi::Value EngineDetach(const Napi::CallbackInfo& info) {
   return Num(info.Env(), e->Detach(info[1].As<Napi::Number>().Uint32Value()));
 }
 
+// engineReplaceUplink(e, detail?) -> 0 | -errno
+Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  if (!e) return Num(info.Env(), -EBADF);
+  std::string err;
+  const int rc = e->ReplaceUplink(&err);
+  if (rc < 0) SetErrorDetail(info, 1, err);
+  return Num(info.Env(), rc);
+}
+
+// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (engine.h FdEventKind).
+Napi::Value EngineOnEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* e = EngineArg(info);
+  if (!e || info.Length() < 2 || !info[1].IsFunction()) return Num(env, -EINVAL);
+  Napi::ThreadSafeFunction tsfn =
+      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024, 1);
+  tsfn.Unref(env);
+  e->SetEventHandler(std::unique_ptr<EngineEvents>(new TsfnEngineEvents(tsfn)));
+  return Num(env, 0);
+}
+
 // engineInject(e, slot, data, offsets, lengths) -> frames accepted
 Napi::Value EngineInject(const Napi::CallbackInfo& info) {
   Engine* e = EngineArg(info);
@@ -201,6 +244,9 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
+  wf.Set("fdErrors", Num(env, kWFdErrors));
+  wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
+  wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
   wf.Set("softCsums", Num(env, kWSoftCsums));
   wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
   wf.Set("softSegments", Num(env, kWSoftSegments));
@@ -234,6 +280,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   fn("engineAttachJs", EngineAttachJs);
   fn("engineAttachTap", EngineAttachTap);
   fn("engineDetach", EngineDetach);
+  fn("engineReplaceUplink", EngineReplaceUplink);
+  fn("engineOnEvent", EngineOnEvent);
   fn("engineInject", EngineInject);
   fn("engineCounters", EngineCounters);
   fn("engineLayout", EngineLayout);

@@ -14,3 +14,5 @@ void InitRelay(Napi::Env env, Napi::Object exports);          // relay_binding.c
 void InitIoBench(Napi::Env env, Napi::Object exports);        // io_bench_binding.cc
 void InitTable(Napi::Env env, Napi::Object exports);          // table_binding.cc
 void InitEngine(Napi::Env env, Napi::Object exports);         // engine_binding.cc
+void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor_binding.cc (RTNLGRP_LINK events)
+void InitXdp(Napi::Env env, Napi::Object exports);            // ../xdp/xdp_binding.cc (XDP program of the uplink)

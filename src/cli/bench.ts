@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-info.ts';
 import { userInfo } from 'node:os';
 import { InvalidArgumentError } from '../errors.ts';
 
@@ -148,8 +148,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const report = await runBench(opts, new Progress(process.stderr, !p.quiet));
 
-  const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const chartDir = p.chartDir ?? (p.quick ? undefined : join(repoRoot, 'docs', 'bench'));
+  const chartDir = p.chartDir ?? (p.quick ? undefined : join(PACKAGE_ROOT, 'docs', 'bench'));
   const mdTarget = p.markdown ? resolve(p.markdown) : undefined;
   let chart: string | undefined;
   let latChart: string | undefined;

@@ -27,10 +27,15 @@ import {
   type LinkSettings,
   type MacvlanSettings,
 } from '../devices/index.ts';
-import { normalizeMac, validateMacaddrOp, validateMode, type MacaddrOp } from '../devices/validate.ts';
+import { namespaceNamesByNsid } from '../devices/nsid.ts';
+import { normalizeMac, validateMacaddrOp, validateMode, type MacaddrOp } from '../net/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { UsageError } from '../service/args.ts';
+import { linkToIpJson } from './ip-json.ts';
+import { extractOptions, jsonText, type GlobalOptions } from './options.ts';
+import { Words } from './words.ts';
 
-export const LINK_USAGE = `usage: macdemux [-n NETNS] link <command>
+export const LINK_USAGE = `usage: macdemux [-j] [-s] [-d] [-n NETNS] link <command>
   link add NAME type macvlan|macvtap link PARENT [mode private|vepa|bridge|passthru|source]
            [nopromisc] [nodst] [address MAC] [mtu N] [netns NS] [macaddr add|set MAC...]
            [bcqueuelen N] [bclim N] [numtxqueues N] [up]
@@ -41,54 +46,12 @@ export const LINK_USAGE = `usage: macdemux [-n NETNS] link <command>
            [nopromisc] [nodst] [macaddr add|del|set|flush [MAC...]] [bcqueuelen N] [bclim N]
            [hairpin on|off] [learning on|off]
   link del NAME
-  link show [NAME] [--json|-j]
-Options: -n NETNS (before or after "link") runs inside that network namespace, like ip -n.
+  link show [[dev] NAME] [type KIND] [master BR] [up]
+Options (before "link", as in ip): -j[son] JSON in ip -j's keys, -p[retty], -s[tats] counters,
+  -d[etails] kind-specific data, -n[etns] NETNS runs inside that network namespace.
 `;
 
-/** A small cursor over argv words with iproute2-style helpers. */
-export class Words {
-  private i = 0;
-  constructor(private readonly w: string[]) {}
-  get done(): boolean {
-    return this.i >= this.w.length;
-  }
-  peek(): string | undefined {
-    return this.w[this.i];
-  }
-  next(what: string): string {
-    const v = this.w[this.i++];
-    if (v === undefined) throw new InvalidArgumentError(what, 'a value', undefined);
-    return v;
-  }
-  int(what: string): number {
-    const s = this.next(what);
-    if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(what, 'an integer', s);
-    return Number(s);
-  }
-  onOff(what: string): boolean {
-    const s = this.next(what);
-    if (s !== 'on' && s !== 'off') throw new InvalidArgumentError(what, '"on" or "off"', s);
-    return s === 'on';
-  }
-}
-
-/** Pull global options (-n NS, --netns NS, -j/--json/json) out of argv. */
-export function splitGlobals(argv: string[]): { netns?: string; json: boolean; rest: string[] } {
-  const rest: string[] = [];
-  let netns: string | undefined;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if ((a === '-n' || a === '--netns' || a === '-netns') && i + 1 < argv.length) {
-      netns = argv[++i];
-    } else if (a === '--json' || a === '-j' || a === '-json') {
-      json = true;
-    } else {
-      rest.push(a);
-    }
-  }
-  return netns !== undefined ? { netns, json, rest } : { json, rest };
-}
+const HINT = 'try "macdemux link help"';
 
 const MACADDR_STOP = new Set([
   'up', 'down', 'address', 'mtu', 'promisc', 'netns', 'master', 'nomaster', 'name', 'mode', 'flag',
@@ -107,7 +70,8 @@ function netnsArg(s: string): string | { pid: number } {
   return /^\d+$/.test(s) ? { pid: Number(s) } : s;
 }
 
-async function add(args: string[], netns: string | undefined, json: boolean): Promise<number> {
+async function add(args: string[], g: GlobalOptions): Promise<number> {
+  const netns = g.netns;
   const w = new Words(args);
   let name: string | undefined;
   let kind: string | undefined;
@@ -173,7 +137,7 @@ async function add(args: string[], netns: string | undefined, json: boolean): Pr
       }
       default:
         if (name === undefined) name = k;
-        else throw new InvalidArgumentError('link add', 'a known keyword (see "macdemux link help")', k);
+        else throw new UsageError(`add: unknown word "${k}"`, HINT);
     }
   }
   if (name === undefined) throw new InvalidArgumentError('NAME', 'a device name', undefined);
@@ -223,7 +187,7 @@ async function add(args: string[], netns: string | undefined, json: boolean): Pr
   } else {
     link = await createLink({ ...common, kind, ...(parent !== undefined ? { parent } : {}) }, o);
   }
-  if (json) process.stdout.write(`${JSON.stringify(link)}\n`);
+  if (g.json) process.stdout.write(jsonText([linkToIpJson(link, new Map(), g)], g));
   return 0;
 }
 
@@ -276,7 +240,7 @@ async function set(args: string[], netns: string | undefined): Promise<number> {
       case 'learning': port.learning = w.onOff('learning'); break;
       default:
         if (name === undefined) name = k;
-        else throw new InvalidArgumentError('link set', 'a known keyword (see "macdemux link help")', k);
+        else throw new UsageError(`set: unknown word "${k}"`, HINT);
     }
   }
   if (name === undefined) throw new InvalidArgumentError('NAME', 'a device name', undefined);
@@ -294,13 +258,21 @@ async function set(args: string[], netns: string | undefined): Promise<number> {
   return 0;
 }
 
+/** PARENT column: the parent's name, or `ifN@NAMESPACE` when it lives in another namespace (as ip's link-netns). */
+function parentText(l: LinkInfo, nsNames: ReadonlyMap<number, string>): string {
+  if (l.parent !== undefined) return l.parent;
+  if (l.parentIndex === undefined) return '-';
+  if (l.netnsId === undefined) return `if${l.parentIndex}`;
+  return `if${l.parentIndex}@${nsNames.get(l.netnsId) ?? `nsid${l.netnsId}`}`;
+}
+
 /** One line per link, `ip -br`-like with macvlan details. */
-export function formatLinkTable(links: LinkInfo[]): string {
+export function formatLinkTable(links: LinkInfo[], nsNames: ReadonlyMap<number, string> = new Map()): string {
   const rows = links.map((l) => [
     String(l.ifindex),
     l.name,
     l.kind ?? '-',
-    l.parent ?? (l.parentIndex !== undefined ? `if${l.parentIndex}${l.netnsId !== undefined ? `@nsid${l.netnsId}` : ''}` : '-'),
+    parentText(l, nsNames),
     l.macvlan
       ? [l.macvlan.mode, l.macvlan.nopromisc ? 'nopromisc' : '', l.macvlan.nodst ? 'nodst' : ''].filter(Boolean).join(',')
       : '-',
@@ -317,53 +289,103 @@ export function formatLinkTable(links: LinkInfo[]): string {
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-async function show(args: string[], netns: string | undefined, json: boolean): Promise<number> {
+/** `-s`: the counters under the table, one line per link. */
+function formatStats(links: LinkInfo[]): string {
+  const head = ['NAME', 'RX-BYTES', 'RX-PACKETS', 'RX-ERRORS', 'RX-DROPPED', 'TX-BYTES', 'TX-PACKETS', 'TX-ERRORS', 'TX-DROPPED'];
+  const rows = links.map((l) => {
+    const s = l.stats;
+    return [l.name, ...(s ? [s.rxBytes, s.rxPackets, s.rxErrors, s.rxDropped, s.txBytes, s.txPackets, s.txErrors, s.txDropped].map(String) : Array(8).fill('-'))];
+  });
+  const all = [head, ...rows];
+  const width = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return all.map((r) => r.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** The filters of `link show`: [dev] NAME, type KIND (KIND_slave for ports), master BR, up. */
+export interface LinkFilter {
+  name?: string;
+  kind?: string;
+  master?: string;
+  up?: boolean;
+}
+
+export function parseLinkFilter(args: string[]): LinkFilter {
   const w = new Words(args);
-  let name: string | undefined;
+  const f: LinkFilter = {};
   while (!w.done) {
     const k = w.next('argument');
-    if (k === 'dev') name = w.next('dev');
-    else if (name === undefined) name = k;
-    else throw new InvalidArgumentError('link show', 'at most one NAME', k);
+    if (k === 'dev') f.name = w.next('dev');
+    else if (k === 'type') f.kind = w.next('type');
+    else if (k === 'master') f.master = w.next('master');
+    else if (k === 'up') f.up = true;
+    else if (f.name === undefined) f.name = k;
+    else throw new UsageError(`show: unknown word "${k}" (one NAME at most)`, HINT);
   }
-  const o = netns !== undefined ? { netns } : {};
-  const links = name !== undefined ? [await getLink(name, o)] : await listLinks(o);
-  process.stdout.write(json ? `${JSON.stringify(links)}\n` : formatLinkTable(links));
+  return f;
+}
+
+/** Whether a link passes the filter (ip matches `type X_slave` against the port kind). */
+export function matchesLinkFilter(l: LinkInfo, f: LinkFilter): boolean {
+  if (f.kind !== undefined) {
+    const slave = f.kind.endsWith('_slave') ? f.kind.slice(0, -'_slave'.length) : undefined;
+    if (slave !== undefined ? l.slaveKind !== slave : l.kind !== f.kind) return false;
+  }
+  if (f.master !== undefined && l.master !== f.master) return false;
+  if (f.up && !l.up) return false;
+  return true;
+}
+
+async function show(args: string[], g: GlobalOptions): Promise<number> {
+  const f = parseLinkFilter(args);
+  const o = g.netns !== undefined ? { netns: g.netns } : {};
+  // All links are read even for one name: M-DOWN needs the parent's flags.
+  const all = await listLinks(o);
+  const byIndex = new Map(all.map((l) => [l.ifindex, l]));
+  if (f.name !== undefined && !all.some((l) => l.name === f.name)) await getLink(f.name, o); // ENODEV, as ip says
+  const links = all.filter((l) => (f.name === undefined || l.name === f.name) && matchesLinkFilter(l, f));
+  if (g.json) {
+    process.stdout.write(jsonText(links.map((l) => linkToIpJson(l, byIndex, g)), g));
+    return 0;
+  }
+  const nsNames = links.some((l) => l.netnsId !== undefined) ? await namespaceNamesByNsid(o) : new Map<number, string>();
+  process.stdout.write(formatLinkTable(links, nsNames));
+  if (g.stats) process.stdout.write(`\n${formatStats(links)}`);
   return 0;
 }
 
-/** Entry point: `macdemux link ...`. */
-export async function run(argv: string[]): Promise<number> {
-  const { netns, json, rest } = splitGlobals(argv);
+/** Entry point: `macdemux link ...`; `globals` are the options given before "link". */
+export async function run(argv: string[], globals?: GlobalOptions): Promise<number> {
+  const { opts: g, rest } = extractOptions(argv, HINT, globals && { ...globals });
+  if (g.help) {
+    process.stdout.write(LINK_USAGE);
+    return 0;
+  }
   const [sub, ...args] = rest;
   switch (sub) {
     case 'add':
     case 'create':
-      return add(args, netns, json);
+      return add(args, g);
     case 'del':
     case 'delete': {
       const w = new Words(args);
       let name = w.next('NAME');
       if (name === 'dev') name = w.next('dev');
-      await deleteLink(name, netns !== undefined ? { netns } : {});
+      if (!w.done) throw new UsageError(`del: unknown word "${w.peek()}"`, HINT);
+      await deleteLink(name, g.netns !== undefined ? { netns: g.netns } : {});
       return 0;
     }
     case 'set':
     case 'change':
-      return set(args, netns);
+      return set(args, g.netns);
     case undefined:
     case 'show':
     case 'list':
     case 'ls':
-      return show(args, netns, json);
+      return show(args, g);
     case 'help':
-    case '-h':
-    case '--help':
       process.stdout.write(LINK_USAGE);
       return 0;
     default:
-      process.stderr.write(`macdemux link: unknown command "${sub}"\n${LINK_USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command "${sub}"`, HINT);
   }
 }
-

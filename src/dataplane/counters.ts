@@ -66,7 +66,16 @@ export class CounterView {
       const fw = Number(this.words[b + wf.forwarded!]);
       rxFrames += wr;
       forwarded += fw;
-      workers.push({ rxFrames: wr, forwarded: fw, loops: Number(this.words[b + wf.loops!]), txDropped: Number(this.words[b + wf.txDropped!]) });
+      const opt = (f: number | undefined): number => (f === undefined ? 0 : Number(this.words[b + f]));
+      workers.push({
+        rxFrames: wr,
+        forwarded: fw,
+        loops: Number(this.words[b + wf.loops!]),
+        txDropped: Number(this.words[b + wf.txDropped!]),
+        fdErrors: opt(wf.fdErrors),
+        fdDisarmed: opt(wf.fdDisarmed),
+        uplinkSwaps: opt(wf.uplinkSwaps),
+      });
       for (let r = 1; r < DROP_REASON_COUNT; r++) {
         const name = DROP_REASON_NAMES[r];
         if (name) drops[name]! += Number(this.words[b + wf.drops! + r]);

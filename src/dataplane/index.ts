@@ -1,5 +1,6 @@
 /** Public API of the userspace data plane. */
 export { Switch, type SwitchOptions } from './switch.ts';
+export type { SwitchLinkEvent, DeviceLinkState, WatchedDevice } from './link-watch.ts';
 export { decide, parseFrame, UPLINK, NO_TCI, type Delivery, type LearnedMacs } from './decide.ts';
 export { PortTable, type TableEntry, DEFAULT_MAX_FRAME_LEN } from './port-table.ts';
 export { validatePortSpec, MODES } from './port-spec.ts';

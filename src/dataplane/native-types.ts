@@ -42,6 +42,10 @@ export interface EngineNative {
   engineAttachJs(e: NativeHandle, slot: number, cb: (data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void, detail?: NativeErrorDetail): number;
   engineAttachTap(e: NativeHandle, slot: number, ifname: string, queues: number, detail?: NativeErrorDetail): number;
   engineDetach(e: NativeHandle, slot: number): number;
+  /** New uplink rings (the device was re-created), swapped in while running. 0 or -errno. */
+  engineReplaceUplink(e: NativeHandle, detail?: NativeErrorDetail): number;
+  /** fd events from the workers: kind 1 error read and cleared, 2 fd disarmed, 3 uplink replaced. */
+  engineOnEvent(e: NativeHandle, cb: (kind: number, slot: number, queue: number, errno: number, worker: number) => void): number;
   /** Publish a new table (waits for workers to pass a quiescent point). 0 or -errno. */
   engineSetTable(e: NativeHandle, blob: Uint8Array, detail?: NativeErrorDetail): number;
   /** Frames from a JS port into the switch: frames queued or -errno. */

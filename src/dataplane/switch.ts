@@ -4,11 +4,13 @@
  * change builds a new immutable port table that the engine swaps in atomically.
  */
 import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { log } from '../log.ts';
 import { CounterView, emptyPortCounters } from './counters.ts';
 import { engineNative, type EngineNative, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
 import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
+import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
 import type { FrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
 
@@ -44,15 +46,24 @@ export interface SwitchOptions {
   ring?: { blockSize?: number; blocks?: number; txFrames?: number };
   /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
   portRing?: { blockSize?: number; blocks?: number; txFrames?: number };
+  /** Watch the namespace's link events while running and re-attach the uplink or a port whose
+   * device is re-created (see {@link SwitchLinkEvent}). Default true. */
+  watchLinks?: boolean;
 }
+
+/** Engine fd event kinds (addon/engine.h FdEventKind). */
+const FD_EVENT = { ERROR: 1, DISARMED: 2, UPLINK_REPLACED: 3 } as const;
 
 interface PortState extends ValidPort {
   slot: number;
   attached: boolean;
 }
 
-/** A running (or configured) userspace switch. */
-export class Switch {
+/**
+ * A running (or configured) userspace switch. Emits `link` ({@link SwitchLinkEvent}) when one of
+ * its devices goes down, comes up, is deleted or re-created, and when a worker sees an fd error.
+ */
+export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   readonly name: string;
   private readonly opts: Required<Pick<SwitchOptions, 'uplink' | 'workers' | 'learning' | 'maxPorts' | 'maxFrameLen' | 'defaultMode'>> &
     SwitchOptions;
@@ -67,8 +78,10 @@ export class Switch {
   private readonly vlanInfo = new Map<number, { count: number; passthru: boolean }>();
   private readonly logger = log('switch');
   private jsErrors = 0;
+  private links: LinkWatch | undefined;
 
   constructor(opts: SwitchOptions) {
+    super();
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
     if (typeof opts.uplink !== 'string' || opts.uplink.length < 1 || opts.uplink.length > 15)
       throw new InvalidArgumentError('uplink', 'an interface name of 1-15 characters', opts.uplink);
@@ -83,6 +96,7 @@ export class Switch {
       throw new InvalidArgumentError('maxFrameLen', 'an integer 60..65535', opts.maxFrameLen);
     if (opts.cpus !== undefined && (!Array.isArray(opts.cpus) || opts.cpus.some((c) => !Number.isInteger(c) || c < 0 || c > 1023)))
       throw new InvalidArgumentError('cpus', 'an array of CPU numbers 0..1023', opts.cpus);
+    if (opts.watchLinks !== undefined && typeof opts.watchLinks !== 'boolean') throw new InvalidArgumentError('watchLinks', 'a boolean', opts.watchLinks);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
     this.opts = { ...opts, workers, maxPorts, maxFrameLen, learning: opts.learning ?? false, defaultMode };
@@ -209,12 +223,23 @@ export class Switch {
     }
     this.engine = created;
     this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
+    this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
       for (const s of this.ports.values()) this.attach(s);
       this.publish(this.buildTable(this.ports));
+      if (this.opts.watchLinks ?? true) {
+        this.links = new LinkWatch(
+          this.opts.netns,
+          (ifname) => this.watched(ifname),
+          (d) => (d.role === 'uplink' ? this.reattachUplink() : this.reattachPort(d.port!)),
+          (ev) => this.onLinkEvent(ev),
+        );
+      }
       const rc = this.n.engineStart(created);
       if (rc < 0) throw systemError(rc, 'engineStart', { what: 'switch', ifname: this.opts.uplink });
     } catch (err) {
+      this.links?.close();
+      this.links = undefined;
       this.n.engineDestroy(created);
       this.engine = undefined;
       for (const s of this.ports.values()) s.attached = false;
@@ -227,6 +252,8 @@ export class Switch {
   async stop(): Promise<void> {
     const e = this.engine;
     if (!e) return;
+    this.links?.close();
+    this.links = undefined;
     this.n.engineStop(e);
     this.n.engineDestroy(e);
     this.engine = undefined;
@@ -280,7 +307,94 @@ export class Switch {
     return { uplink: this.view.slot(0), ports, ...this.view.totals() };
   }
 
+  /**
+   * Open the uplink again (its device was re-created: a new ifindex) and swap the new rings into
+   * the running workers. Throws, with the switch unchanged, when the uplink cannot be opened.
+   * Called by the link watch; callable directly (e.g. with `watchLinks: false`).
+   */
+  reattachUplink(): void {
+    if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineReplaceUplink(this.engine, detail);
+    if (rc < 0)
+      throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
+  }
+
+  /**
+   * Close a packet or tap port's backend and open it again on the device that now has its name.
+   * Throws when the device cannot be opened (the port then stays detached: frames to it are
+   * counted as txDropped; a later call or the device's next link event tries again).
+   */
+  reattachPort(name: string): void {
+    const st = this.ports.get(name);
+    if (!st) throw new InvalidArgumentError('name', 'the name of a port of this switch', name);
+    if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
+    if (st.spec.backend.kind === 'js') throw new InvalidArgumentError(`port "${name}"`, 'a packet or tap port (a JS port has no device)', 'js');
+    this.detach(st);
+    this.attach(st);
+  }
+
+  /**
+   * The switch's devices as the link watch last saw them (present, ifindex, up, carrier), with
+   * whether the engine has the port's backend open. Empty when not running or not watching.
+   */
+  linkStates(): Record<string, DeviceLinkState & WatchedDevice & { attached: boolean }> {
+    const out: Record<string, DeviceLinkState & WatchedDevice & { attached: boolean }> = {};
+    if (!this.links) return out;
+    for (const d of this.devices()) {
+      const st = this.links.state(d.ifname) ?? { present: false, ifindex: 0, up: false, lowerUp: false };
+      const attached = d.role === 'uplink' ? true : (this.ports.get(d.port!)?.attached ?? false);
+      out[d.ifname] = { ...d, ...st, attached };
+    }
+    return out;
+  }
+
   // ---- internals ----
+
+  /** The devices this switch uses: the uplink and every packet/tap port backend. */
+  private devices(): WatchedDevice[] {
+    const out: WatchedDevice[] = [{ ifname: this.opts.uplink, role: 'uplink' }];
+    for (const s of this.ports.values()) {
+      const b = s.spec.backend;
+      if (b.kind !== 'js') out.push({ ifname: b.ifname, role: 'port', port: s.name });
+    }
+    return out;
+  }
+
+  private watched(ifname: string): WatchedDevice | undefined {
+    if (ifname === this.opts.uplink) return { ifname, role: 'uplink' };
+    for (const s of this.ports.values()) {
+      const b = s.spec.backend;
+      if (b.kind !== 'js' && b.ifname === ifname) return { ifname, role: 'port', port: s.name };
+    }
+    return undefined;
+  }
+
+  private onLinkEvent(ev: SwitchLinkEvent): void {
+    const f = { switch: this.name, device: ev.device, role: ev.role, ...(ev.port ? { port: ev.port } : {}), ifindex: ev.ifindex };
+    if (ev.state === 'reattach-failed') this.logger.error({ ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
+    else if (ev.state === 'gone') this.logger.warn(f, `${ev.role} device deleted; re-attached when a device of that name appears`);
+    else if (ev.state === 'reattached') this.logger.info(f, `${ev.role} device re-created: re-attached`);
+    else this.logger.info(f, `${ev.role} link ${ev.state}`);
+    this.emit('link', ev);
+  }
+
+  /** A worker's fd event: one log line and a `link` event. */
+  private onFdEvent(kind: number, slot: number, queue: number, errno: number): void {
+    if (kind === FD_EVENT.UPLINK_REPLACED) return; // reported by reattachUplink's caller
+    let d: WatchedDevice = { ifname: this.opts.uplink, role: 'uplink' };
+    if (slot !== 0) {
+      const st = [...this.ports.values()].find((p) => p.slot === slot);
+      const b = st?.spec.backend;
+      d = { ifname: b && b.kind !== 'js' ? b.ifname : `slot ${slot}`, role: 'port', ...(st ? { port: st.name } : {}) };
+    }
+    const state = kind === FD_EVENT.ERROR ? 'fd-error' : 'fd-disarmed';
+    const ev: SwitchLinkEvent = { device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), state, errno };
+    const f = { switch: this.name, device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), ...(queue >= 0 ? { queue } : {}), errno };
+    if (state === 'fd-error') this.logger.warn(f, `${d.role} socket error (cleared; still polled)`);
+    else this.logger.warn(f, `${d.role} fd failed: no longer polled`);
+    this.emit('link', ev);
+  }
 
   /** n free slots (never the uplink's 0), continuing round-robin so a slot is not reused at once. */
   private freeSlots(n: number): number[] {

@@ -76,7 +76,17 @@ export interface SwitchCounters {
   forwarded: number;
   drops: Record<string, number>;
   /** Per worker: rx frames, forwarded, loops. */
-  workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
+  /** Per worker. fdErrors: ring errors read and cleared (ENETDOWN: link down); fdDisarmed: fds
+   * taken out of the poll set (device gone); uplinkSwaps: uplink rings replaced. */
+  workers: {
+    rxFrames: number;
+    forwarded: number;
+    loops: number;
+    txDropped: number;
+    fdErrors: number;
+    fdDisarmed: number;
+    uplinkSwaps: number;
+  }[];
   /**
    * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):
    * checksums completed, GSO super-frames segmented, the segments they made, frames refused.

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { MODULE_EXT } from '../package-info.ts';
 
 const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,7 +52,7 @@ const cache = new Map<string, Optional<unknown>>();
 async function loadOptional<T>(rel: string, check: (m: Record<string, unknown>) => string | null): Promise<Optional<T>> {
   const hit = cache.get(rel);
   if (hit) return hit as Optional<T>;
-  const file = join(srcDir, rel);
+  const file = join(srcDir, rel.replace(/\.ts$/, MODULE_EXT));
   let result: Optional<T>;
   if (!existsSync(file)) {
     result = { ok: false, reason: `src/${rel} is not in this build yet` };

@@ -3,11 +3,12 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { AF_INET, AF_INET6, IFA, IFA_F, NLM_F, RTM, RT_SCOPE } from '../netlink/constants.ts';
-import { Attrs, IFADDRMSG_LEN, MessageBuilder, decodeIfAddrMsg, encodeIfAddrMsg, type NlMessage } from '../netlink/message.ts';
+import { Attrs, IFADDRMSG_LEN, MessageBuilder, decodeIfAddrMsg, encodeIfAddrMsg, readU32, type NlMessage } from '../netlink/message.ts';
 import { withRtnl, type ErrorContext } from '../netlink/socket.ts';
 import { getLinkOn, listLinksOn } from './links.ts';
 import type { NetnsOption } from './netns-ref.ts';
-import { formatIp, parseCidr, validateIfname } from './validate.ts';
+import { validateIfname } from '../net/index.ts';
+import { formatIp, parseCidr } from './validate.ts';
 
 /** An address on an interface. */
 export interface AddressInfo {
@@ -28,6 +29,9 @@ export interface AddressInfo {
   /** IFA_F_* names in lower case, as `ip -j` prints them: secondary, nodad, permanent, tentative, ... */
   flags: string[];
   label?: string;
+  /** IFA_CACHEINFO lifetimes in seconds (0xffffffff = forever). */
+  validLifetime?: number;
+  preferredLifetime?: number;
 }
 
 /** Options of {@link addAddress}. */
@@ -125,6 +129,12 @@ export function decodeAddress(m: NlMessage): AddressInfo {
   if (brd) info.broadcast = formatIp(brd);
   const label = a.str(IFA.LABEL);
   if (label) info.label = label;
+  // struct ifa_cacheinfo { u32 ifa_prefered; u32 ifa_valid; u32 cstamp; u32 tstamp; }
+  const ci = a.get(IFA.CACHEINFO);
+  if (ci && ci.length >= 8) {
+    info.preferredLifetime = readU32(ci, 0);
+    info.validLifetime = readU32(ci, 4);
+  }
   return info;
 }
 

@@ -3,7 +3,7 @@
  */
 import { IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_FLAG, MACVLAN_MODE, OPERSTATES } from '../netlink/constants.ts';
 import { Attrs, IFINFOMSG_LEN, decodeIfInfoMsg, readU64, type NlMessage } from '../netlink/message.ts';
-import { formatMac, type MacvlanMode } from './validate.ts';
+import { formatMac, type MacvlanMode } from '../net/index.ts';
 
 /** macvlan/macvtap specifics (IFLA_INFO_DATA). */
 export interface MacvlanInfo {
@@ -37,12 +37,25 @@ export interface LinkStats {
   rxDropped: number;
   txDropped: number;
   multicast: number;
+  collisions: number;
+  rxOverErrors: number;
+  txCarrierErrors: number;
 }
 
 /** A network interface as rtnetlink reports it. */
 export interface LinkInfo {
   name: string;
   ifindex: number;
+  /** ifi_type: the ARPHRD_* hardware type (1 ether, 772 loopback, 65534 none). */
+  type: number;
+  /** IFLA_QDISC: the root qdisc's kind ("noqueue", "noop", "fq_codel", ...). */
+  qdisc?: string;
+  /** IFLA_LINKMODE: 0 default, 1 dormant. */
+  linkmode?: number;
+  /** IFLA_GROUP: the device group (0 is "default"). */
+  group?: number;
+  /** IFLA_ALLMULTI: the all-multicast counter. */
+  allmulti?: number;
   /** IFLA_INFO_KIND: 'macvlan', 'macvtap', 'veth', 'bridge', ...; undefined for physical devices and lo. */
   kind?: string;
   /** IFLA_INFO_SLAVE_KIND, e.g. 'bridge' for a bridge port. */
@@ -87,22 +100,26 @@ const FLAG_NAMES: [number, string][] = [
   [IFF.NOARP, 'NOARP'],
   [IFF.ALLMULTI, 'ALLMULTI'],
   [IFF.PROMISC, 'PROMISC'],
-  [IFF.MASTER, 'MASTER'],
-  [IFF.SLAVE, 'SLAVE'],
+  [IFF.NOTRAILERS, 'NOTRAILERS'],
   [IFF.DEBUG, 'DEBUG'],
   [IFF.DYNAMIC, 'DYNAMIC'],
   [IFF.AUTOMEDIA, 'AUTOMEDIA'],
   [IFF.PORTSEL, 'PORTSEL'],
-  [IFF.NOTRAILERS, 'NOTRAILERS'],
+  [IFF.MASTER, 'MASTER'],
+  [IFF.SLAVE, 'SLAVE'],
   [IFF.UP, 'UP'],
   [IFF.LOWER_UP, 'LOWER_UP'],
   [IFF.DORMANT, 'DORMANT'],
   [IFF.ECHO, 'ECHO'],
 ];
 
-/** IFF_* bits to names, in iproute2's order. */
+/**
+ * IFF_* bits to names, in iproute2's order (ip/ipaddress.c print_link_flags): "NO-CARRIER" first
+ * when the device is up but not running (no carrier).
+ */
 export function flagNames(flags: number): string[] {
-  return FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n);
+  const names = FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n);
+  return flags & IFF.UP && !(flags & IFF.RUNNING) ? ['NO-CARRIER', ...names] : names;
 }
 
 const MODE_BY_VALUE = new Map<number, MacvlanMode>(
@@ -133,7 +150,7 @@ export function decodeMacvlanData(d: Attrs): MacvlanInfo {
 }
 
 function decodeStats64(b: Buffer): LinkStats | undefined {
-  if (b.length < 9 * 8) return undefined;
+  if (b.length < 18 * 8) return undefined;
   const n = (i: number): number => Number(readU64(b, i * 8));
   return {
     rxPackets: n(0),
@@ -145,6 +162,9 @@ function decodeStats64(b: Buffer): LinkStats | undefined {
     rxDropped: n(6),
     txDropped: n(7),
     multicast: n(8),
+    collisions: n(9),
+    rxOverErrors: n(11),
+    txCarrierErrors: n(17),
   };
 }
 
@@ -155,6 +175,7 @@ export function decodeLink(m: NlMessage): LinkInfo {
   const link: LinkInfo = {
     name: a.str(IFLA.IFNAME) ?? `if${ifi.index}`,
     ifindex: ifi.index,
+    type: ifi.type,
     mtu: a.u32(IFLA.MTU) ?? 0,
     flags: flagNames(ifi.flags),
     up: (ifi.flags & IFF.UP) !== 0,
@@ -162,6 +183,14 @@ export function decodeLink(m: NlMessage): LinkInfo {
     operstate: OPERSTATES[a.u8(IFLA.OPERSTATE) ?? 0] ?? 'UNKNOWN',
     promiscuity: a.u32(IFLA.PROMISCUITY) ?? 0,
   };
+  const qdisc = a.str(IFLA.QDISC);
+  if (qdisc !== undefined) link.qdisc = qdisc;
+  const linkmode = a.u8(IFLA.LINKMODE);
+  if (linkmode !== undefined) link.linkmode = linkmode;
+  const group = a.u32(IFLA.GROUP);
+  if (group !== undefined) link.group = group;
+  const allmulti = a.u32(IFLA.ALLMULTI);
+  if (allmulti !== undefined) link.allmulti = allmulti;
   const mac = a.get(IFLA.ADDRESS);
   if (mac) link.mac = formatMac(mac);
   const brd = a.get(IFLA.BROADCAST);

@@ -30,15 +30,8 @@ import {
   type NetnsRef,
   type OpenedNetnsRef,
 } from './netns-ref.ts';
-import {
-  parseMac,
-  validateIfname,
-  validateInt,
-  validateMacaddrOp,
-  validateMode,
-  type MacaddrOp,
-  type MacvlanMode,
-} from './validate.ts';
+import { parseMac, validateIfname, validateMacaddrOp, validateMode, type MacaddrOp, type MacvlanMode } from '../net/index.ts';
+import { validateInt } from './validate.ts';
 
 const CREATE_FLAGS = NLM_F.CREATE | NLM_F.EXCL;
 const ENODEV = -19;

@@ -9,7 +9,8 @@ import { Attrs, MessageBuilder, RTMSG_LEN, decodeRtMsg, encodeRtMsg, type NlMess
 import { withRtnl, type ErrorContext } from '../netlink/socket.ts';
 import { getLinkOn, listLinksOn } from './links.ts';
 import type { NetnsOption } from './netns-ref.ts';
-import { formatIp, isNetworkAddress, parseCidr, parseIp, validateIfname, validateInt, type Cidr, type IpAddr } from './validate.ts';
+import { validateIfname } from '../net/index.ts';
+import { formatIp, isNetworkAddress, parseCidr, parseIp, validateInt, type Cidr, type IpAddr } from './validate.ts';
 import { scopeName } from './addresses.ts';
 
 /** A route to add or delete. */
@@ -43,7 +44,28 @@ export interface RouteInfo {
   protocol: number;
   scope: string;
   type: number;
+  /** rtm_flags (RTNH_F_* / RTM_F_*) as `ip -j route` names them: onlink, linkdown, dead, ... */
+  flags: string[];
+  /** IPv6 router preference (RTA_PREF): 'low', 'medium' or 'high'. */
+  pref?: string;
 }
+
+/** rtm_flags names in iproute2's order (ip/iproute.c print_rt_flags). */
+const ROUTE_FLAG_NAMES: [number, string][] = [
+  [0x1, 'dead'],
+  [0x4, 'onlink'],
+  [0x2, 'pervasive'],
+  [0x8, 'offload'],
+  [0x40, 'trap'],
+  [0x100, 'notify'],
+  [0x10, 'linkdown'],
+  [0x20, 'unresolved'],
+  [0x4000, 'rt_offload'],
+  [0x8000, 'rt_trap'],
+  [0x20000000, 'rt_offload_failed'],
+];
+/** ICMPV6_ROUTER_PREF_* (include/uapi/linux/icmpv6.h). */
+const ROUTE_PREF_NAMES: Record<number, string> = { 0: 'medium', 1: 'high', 3: 'low' };
 
 interface ParsedSpec {
   dst: Cidr | { family: 4 | 6 | 0; bytes: Buffer; prefixLen: 0; isDefault: true };
@@ -134,7 +156,10 @@ export function decodeRoute(m: NlMessage): RouteInfo {
     protocol: h.protocol,
     scope: scopeName(h.scope),
     type: h.type,
+    flags: ROUTE_FLAG_NAMES.filter(([bit]) => h.flags & bit).map(([, n]) => n),
   };
+  const pref = a.u8(RTA.PREF);
+  if (pref !== undefined) info.pref = ROUTE_PREF_NAMES[pref] ?? String(pref);
   const oif = a.u32(RTA.OIF);
   if (oif !== undefined) info.oif = oif;
   const gw = a.get(RTA.GATEWAY);

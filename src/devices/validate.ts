@@ -1,30 +1,10 @@
 /**
- * Input validation and parsing at the API boundary: interface names, MAC addresses, macvlan
- * modes, IP addresses and CIDRs. Every failure is an {@link InvalidArgumentError} naming the field.
+ * Input validation and parsing at the devices API boundary: namespace names, integers, IP addresses
+ * and CIDRs (interface names, MACs and macvlan modes are src/net's). Every failure is an
+ * {@link InvalidArgumentError} naming the field.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.ts';
-
-/** The five macvlan/macvtap modes. */
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
-export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
-
-/** Source-list operations of a source-mode macvlan. */
-export type MacaddrOp = 'add' | 'del' | 'set' | 'flush';
-export const MACADDR_OPS: readonly MacaddrOp[] = ['add', 'del', 'set', 'flush'];
-
-/**
- * An interface name as the kernel accepts it (`dev_valid_name`): 1..15 bytes, not "." or "..",
- * no '/', ':' or whitespace.
- */
-export function validateIfname(name: unknown, field = 'name'): string {
-  const expected = 'an interface name of 1..15 characters without "/", ":" or whitespace';
-  if (typeof name !== 'string') throw new InvalidArgumentError(field, expected, name);
-  if (name.length === 0 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name)) {
-    throw new InvalidArgumentError(field, expected, name);
-  }
-  return name;
-}
 
 /** A network namespace name (as under /run/netns) or an absolute path. */
 export function validateNetnsName(ns: unknown, field = 'netns'): string {
@@ -33,43 +13,6 @@ export function validateNetnsName(ns: unknown, field = 'netns'): string {
   if (ns.startsWith('/')) return ns;
   if (ns.includes('/') || ns === '.' || ns === '..' || /\s/.test(ns)) throw new InvalidArgumentError(field, expected, ns);
   return ns;
-}
-
-const MAC_RE = /^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/;
-
-/** Parse "aa:bb:cc:dd:ee:ff" (or dashes) into 6 bytes; `unicast` refuses multicast and all-zero. */
-export function parseMac(mac: unknown, field = 'mac', opts: { unicast?: boolean } = { unicast: true }): Buffer {
-  const expected = opts.unicast === false ? 'a MAC address like 02:00:00:00:00:01' : 'a unicast MAC address like 02:00:00:00:00:01';
-  if (typeof mac !== 'string' || !MAC_RE.test(mac)) throw new InvalidArgumentError(field, expected, mac);
-  const bytes = Buffer.from(mac.replace(/[:-]/g, ''), 'hex');
-  if (opts.unicast !== false && ((bytes[0] & 1) !== 0 || bytes.every((b) => b === 0))) {
-    throw new InvalidArgumentError(field, expected, mac);
-  }
-  return bytes;
-}
-
-/** Normalized (lower-case, colon-separated) form of a MAC. */
-export function normalizeMac(mac: string, field = 'mac', opts: { unicast?: boolean } = { unicast: true }): string {
-  return formatMac(parseMac(mac, field, opts));
-}
-
-/** 6 bytes to "aa:bb:cc:dd:ee:ff" (any length is formatted, e.g. 20-byte InfiniBand). */
-export function formatMac(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-export function validateMode(mode: unknown, field = 'mode'): MacvlanMode {
-  if (typeof mode !== 'string' || !(MACVLAN_MODES as readonly string[]).includes(mode)) {
-    throw new InvalidArgumentError(field, `one of ${MACVLAN_MODES.join(', ')}`, mode);
-  }
-  return mode as MacvlanMode;
-}
-
-export function validateMacaddrOp(op: unknown, field = 'op'): MacaddrOp {
-  if (typeof op !== 'string' || !(MACADDR_OPS as readonly string[]).includes(op)) {
-    throw new InvalidArgumentError(field, `one of ${MACADDR_OPS.join(', ')}`, op);
-  }
-  return op as MacaddrOp;
 }
 
 /** An integer in [min, max]. */

@@ -16,10 +16,7 @@ export {
 export { execCommand, runCommand, CommandError, type ExecResult, type ExecOptions } from './exec.ts';
 export {
   LAB_TAG,
-  IFNAME_MAX,
   makePrefix,
-  validateIfname,
-  validateMac,
   validateCidr,
   parseLabNamespace,
   staleNamespaces,

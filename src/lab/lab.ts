@@ -10,7 +10,8 @@ import { log } from '../log.ts';
 import { runCommand, CommandError } from './exec.ts';
 import { cleanupStaleLabs, deleteNamespace, deleteNamespaceSync, namespaceExists } from './cleanup.ts';
 import { Namespace } from './namespace.ts';
-import { makePrefix, namespaceName, validateCidr, validateIfname, validateMac, validateMtu, validatePrefix } from './names.ts';
+import { normalizeMac, validateIfname } from '../net/index.ts';
+import { makePrefix, namespaceName, validateCidr, validateMtu, validatePrefix } from './names.ts';
 import { registerLab, unregisterLab } from './teardown.ts';
 
 /** One end of a veth pair to create. */
@@ -24,7 +25,7 @@ export interface VethSpec {
   /** Addresses in CIDR form, IPv4 or IPv6 (IPv6 ones are added with `nodad`, usable at once). */
   addresses?: string[];
   mtu?: number;
-  /** false: turn off tx checksum, gso, tso and gro (ethtool -K); default: leave the veth defaults. */
+  /** false: turn off tx checksum, gso, tso and gro (over ethtool netlink); default: leave the veth defaults. */
   offloads?: boolean;
 }
 
@@ -188,7 +189,7 @@ export class Lab {
     if (opts.ageingTime !== undefined && !(Number.isFinite(opts.ageingTime) && opts.ageingTime >= 0)) {
       throw new InvalidArgumentError('opts.ageingTime', 'a number of seconds >= 0', opts.ageingTime);
     }
-    if (opts.mac !== undefined) validateMac(opts.mac, 'opts.mac');
+    if (opts.mac !== undefined) normalizeMac(opts.mac, 'opts.mac');
     (opts.addresses ?? []).forEach((c, i) => validateCidr(c, `opts.addresses[${i}]`));
 
     const args = ['link', 'add', 'name', name, ...(opts.mac ? ['address', opts.mac] : []), 'type', 'bridge'];
@@ -268,7 +269,7 @@ export class Lab {
     if (s === null || typeof s !== 'object') throw new InvalidArgumentError(field, 'a VethSpec object', s);
     this.#validateNs(s.ns, `${field}.ns`);
     validateIfname(s.name, `${field}.name`);
-    if (s.mac !== undefined) validateMac(s.mac, `${field}.mac`);
+    if (s.mac !== undefined) normalizeMac(s.mac, `${field}.mac`);
     if (s.mtu !== undefined) validateMtu(s.mtu, `${field}.mtu`);
     if (s.addresses !== undefined) {
       if (!Array.isArray(s.addresses)) throw new InvalidArgumentError(`${field}.addresses`, 'an array of CIDR strings', s.addresses);
@@ -282,7 +283,7 @@ export class Lab {
   async #configure(ns: Namespace, ifname: string, s: VethSpec): Promise<void> {
     for (const c of s.addresses ?? []) await this.#addAddress(ns, ifname, c);
     if (s.offloads === false) {
-      await ns.run('ethtool', ['-K', ifname, 'tx', 'off', 'gso', 'off', 'tso', 'off', 'gro', 'off'], { timeoutMs: 30_000 });
+      await ns.setOffloads(ifname, { tx: false, gso: false, tso: false, gro: false });
     }
   }
 

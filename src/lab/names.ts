@@ -1,5 +1,6 @@
 /**
- * Naming rules of the network lab: per-run prefixes, namespace names, interface names, MACs.
+ * Naming rules of the network lab: per-run prefixes, namespace names, MTUs, CIDRs (interface
+ * names and MACs follow src/net).
  * Pure functions (no I/O) so they are unit-testable without privileges.
  */
 import { randomBytes } from 'node:crypto';
@@ -7,9 +8,6 @@ import { InvalidArgumentError } from '../errors.ts';
 
 /** Every lab namespace name starts with this tag; `cleanupStaleLabs` only looks at these. */
 export const LAB_TAG = 'mdx';
-
-/** Linux IFNAMSIZ is 16 including the NUL: an interface name has at most 15 bytes. */
-export const IFNAME_MAX = 15;
 
 /** Namespace names become files in /run/netns: keep them short and shell-safe. */
 export const NETNS_NAME_MAX = 64;
@@ -46,31 +44,6 @@ export function namespaceName(prefix: string, suffix: unknown, field = 'suffix')
     throw new InvalidArgumentError(field, `a suffix that keeps "<prefix>-<suffix>" within ${NETNS_NAME_MAX} characters`, suffix);
   }
   return name;
-}
-
-/** Validate an interface name: 1-15 bytes, no '/', ':', whitespace, not "." or "..". */
-export function validateIfname(name: unknown, field = 'name'): string {
-  if (
-    typeof name !== 'string' ||
-    name.length === 0 ||
-    Buffer.byteLength(name) > IFNAME_MAX ||
-    /[\s/:%]/.test(name) ||
-    name === '.' ||
-    name === '..'
-  ) {
-    throw new InvalidArgumentError(field, `an interface name of 1-${IFNAME_MAX} characters without '/', ':', '%' or spaces`, name);
-  }
-  return name;
-}
-
-const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-
-/** Validate a unicast MAC address `xx:xx:xx:xx:xx:xx`; returns it lower-cased. */
-export function validateMac(mac: unknown, field = 'mac'): string {
-  if (typeof mac !== 'string' || !MAC.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) !== 0) {
-    throw new InvalidArgumentError(field, 'a unicast MAC address like "02:00:00:00:00:01"', mac);
-  }
-  return mac.toLowerCase();
 }
 
 /** Validate an MTU (68..65535). */

@@ -41,7 +41,12 @@ export const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
+  NEWNSID: 88,
+  GETNSID: 90,
 } as const;
+
+/** NETNSA_* attributes of RTM_GETNSID / RTM_NEWNSID (include/uapi/linux/net_namespace.h). */
+export const NETNSA = { NSID: 1, PID: 2, FD: 3 } as const;
 
 /** Name of an rtnetlink message type, used as the `syscall` of errors (e.g. `RTM_NEWLINK`). */
 export function rtmName(type: number): string {
@@ -115,6 +120,7 @@ export const IFLA = {
   TARGET_NETNSID: 46,
   MIN_MTU: 50,
   MAX_MTU: 51,
+  ALLMULTI: 61,
 } as const;
 
 /** IFLA_INFO_* (inside IFLA_LINKINFO). */
@@ -177,7 +183,7 @@ export const IFA_F = {
 } as const;
 
 /** RTA_* route attributes. */
-export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
+export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15, PREF: 20 } as const;
 
 export const RT_TABLE_MAIN = 254;
 export const RT_TABLE_LOCAL = 255;

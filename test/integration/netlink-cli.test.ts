@@ -8,8 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needsRoot } from '../support.ts';
 import { withLab } from '../../src/lab/index.ts';
-import type { LinkInfo } from '../../src/devices/index.ts';
-import { ipAddrs, ipLink, ipLinkExists, ipRoutes } from './netlink-helpers.ts';
+import { ipAddrs, ipLink, ipLinkExists, ipRoutes, type IpLink } from './netlink-helpers.ts';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'macdemux.js');
 
@@ -62,18 +61,16 @@ test('macdemux link add/set/show/del in a namespace, checked with ip -d -j', { s
     assert.equal(ip.mtu, 1300);
 
     // show --json agrees with ip, for one link and for all.
-    const one = JSON.parse(await ok([...n, 'link', 'show', 'mv0', '--json'])) as LinkInfo[];
+    const one = JSON.parse(await ok([...n, '-d', 'link', 'show', 'mv0', '--json'])) as IpLink[];
     assert.equal(one.length, 1);
-    assert.equal(one[0].name, 'mv0');
-    assert.equal(one[0].macvlan?.mode, 'bridge');
-    assert.equal(one[0].parent, 'up0');
-    assert.equal(one[0].mac, '02:00:00:00:01:01');
-    const all = JSON.parse(await ok(['link', '-n', host.name, 'show', '-j'])) as LinkInfo[];
-    const oracle = JSON.parse(await host.ip(['-j', 'link', 'show'])) as { ifname: string; ifindex: number; address: string; mtu: number }[];
-    assert.deepEqual(
-      all.map((l) => [l.ifindex, l.name, l.mac, l.mtu]).sort(),
-      oracle.map((l) => [l.ifindex, l.ifname, l.address, l.mtu]).sort(),
-    );
+    assert.equal(one[0].ifname, 'mv0');
+    assert.equal(one[0].linkinfo?.info_data?.mode, 'bridge');
+    assert.equal(one[0].link, 'up0');
+    assert.equal(one[0].address, '02:00:00:00:01:01');
+    // The older form (options after the object) still works.
+    const all = JSON.parse(await ok(['link', '-n', host.name, 'show', '-j'])) as IpLink[];
+    const oracle = JSON.parse(await host.ip(['-j', 'link', 'show'])) as IpLink[];
+    assert.deepEqual(all, oracle);
     // Human table: a header and one row per link.
     const table = await ok([...n, 'link', 'show']);
     const lines = table.trim().split('\n');
@@ -107,6 +104,70 @@ test('macdemux link add/set/show/del in a namespace, checked with ip -d -j', { s
   });
 });
 
+test('macdemux -j link|addr|route show equals ip -j, in a lab namespace', { skip: needsRoot }, async () => {
+  await withLab(async (lab) => {
+    const host = await lab.addNamespace('host');
+    const peer = await lab.addNamespace('peer');
+    await lab.addVeth({ ns: host, name: 'up0' }, { ns: peer, name: 'wp0' });
+    // No carrier on up0 (its peer down): no IPv6 DAD or MLD, so counters and address flags hold
+    // still between our read and ip's.
+    await peer.ip(['link', 'set', 'wp0', 'down']);
+    const n = ['-n', host.name];
+    await host.ip(['link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'c1']);
+    await host.ip(['link', 'add', 'br0', 'type', 'bridge']);
+    await host.ip(['link', 'set', 'c1', 'master', 'br0']);
+    await host.ip(['link', 'add', 'mv0', 'link', 'c0', 'type', 'macvlan', 'mode', 'bridge']);
+    await host.ip(['link', 'add', 'src0', 'link', 'c0', 'type', 'macvlan', 'mode', 'source', 'nodst']);
+    await host.ip(['link', 'set', 'src0', 'type', 'macvlan', 'macaddr', 'add', '02:00:00:00:aa:01']);
+    await host.ip(['link', 'add', 'mt0', 'link', 'up0', 'type', 'macvtap', 'mode', 'vepa']);
+    await host.ip(['link', 'set', 'up0', 'up']);
+    await host.ip(['addr', 'add', '10.9.0.1/24', 'dev', 'up0']);
+    await host.ip(['addr', 'add', 'fd00:9::1/64', 'dev', 'up0', 'nodad']);
+    await host.ip(['route', 'add', '10.8.0.0/16', 'via', '10.9.0.2', 'dev', 'up0', 'onlink']);
+    // c0 is down, so its macvlans and its peer show M-DOWN.
+    for (const args of [['link', 'show'], ['-s', 'link', 'show'], ['addr', 'show'], ['route', 'show'], ['-6', 'route', 'show'], ['link', 'show', 'dev', 'mv0']]) {
+      const ours = JSON.parse(await ok(['-j', ...n, ...args]));
+      const ip = JSON.parse(await host.ip(['-j', ...args]));
+      assert.deepEqual(ours, ip, `macdemux -j ${args.join(' ')}`);
+    }
+    // With -d, ip prints more than macdemux decodes (bridge options, gso sizes); what macdemux
+    // prints must be what ip prints.
+    const ours = JSON.parse(await ok(['-d', '-j', ...n, 'link', 'show'])) as Record<string, unknown>[];
+    const ip = JSON.parse(await host.ip(['-d', '-j', 'link', 'show'])) as Record<string, unknown>[];
+    assert.equal(ours.length, ip.length);
+    ours.forEach((l, i) => {
+      for (const [k, v] of Object.entries(l)) {
+        if (k === 'linkinfo') {
+          const li = v as Record<string, unknown>;
+          const ipli = ip[i]!.linkinfo as Record<string, unknown>;
+          for (const [lk, lv] of Object.entries(li)) assert.deepEqual(lv, ipli[lk], `${String(l.ifname)} linkinfo.${lk}`);
+        } else assert.deepEqual(v, ip[i]![k], `${String(l.ifname)} ${k}`);
+      }
+    });
+    assert.ok(ours.some((l) => (l.linkinfo as { info_data?: { macaddr_data?: string[] } } | undefined)?.info_data?.macaddr_data?.[0] === '02:00:00:00:aa:01'));
+
+    // The table names the peer's namespace, as ip's link-netns.
+    const table = await ok([...n, 'link', 'show', 'up0']);
+    assert.match(table, new RegExp(`\\bup0\\s+veth\\s+if\\d+@${peer.name}\\s`));
+    assert.match(await host.ip(['link', 'show', 'up0']), new RegExp(`link-netns ${peer.name}`));
+    // type KIND filters.
+    const mvs = JSON.parse(await ok(['-j', ...n, 'link', 'show', 'type', 'macvlan'])) as IpLink[];
+    assert.deepEqual(mvs.map((l) => l.ifname).sort(), ['mv0', 'src0']);
+    const ipMvs = JSON.parse(await host.ip(['-j', 'link', 'show', 'type', 'macvlan'])) as IpLink[];
+    assert.deepEqual(mvs, ipMvs);
+
+    // Usage errors: exit 2 with "unknown option"; -s is an option, never a device.
+    for (const bad of [[...n, 'link', 'show', '--jsn'], ['--jsn', ...n, 'link', 'show'], [...n, 'link', 'show', '-x'], [...n, 'addr', 'frob'], [...n, 'route', 'show', 'bogus']]) {
+      const r = await macdemux(bad);
+      assert.equal(r.code, 2, `macdemux ${bad.join(' ')}: ${r.stderr}`);
+    }
+    assert.match((await macdemux([...n, 'link', 'show', '--jsn'])).stderr, /unknown option "--jsn"/);
+    const s = await macdemux([...n, 'link', 'show', '-s']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /RX-BYTES/);
+  });
+});
+
 test('macdemux addr and route: the host shim, checked with ip -j', { skip: needsRoot }, async () => {
   await withLab(async (lab) => {
     const host = await lab.addNamespace('host');
@@ -119,8 +180,14 @@ test('macdemux addr and route: the host shim, checked with ip -j', { skip: needs
     await ok([...n, 'route', 'add', '10.0.36.192/27', 'dev', 'shim0']);
     assert.deepEqual((await ipAddrs(host, 'shim0')).filter((a) => !a.startsWith('fe80')), ['10.0.36.223/32', 'fd00:36::223/128']);
     assert.ok((await ipRoutes(host)).includes('10.0.36.192/27 shim0 -'));
-    const addrs = JSON.parse(await ok([...n, 'addr', 'show', 'dev', 'shim0', '-4', '--json'])) as { cidr: string }[];
-    assert.deepEqual(addrs.map((a) => a.cidr), ['10.0.36.223/32']);
+    const addrs = JSON.parse(await ok([...n, '-4', '-j', 'addr', 'show', 'dev', 'shim0'])) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[];
+    assert.deepEqual(addrs.map((l) => [l.ifname, l.addr_info.map((a) => `${a.local}/${a.prefixlen}`)]), [['shim0', ['10.0.36.223/32']]]);
+    // A bare address is a host address (/32, /128), as in ip.
+    await ok([...n, 'addr', 'add', '10.0.36.224', 'dev', 'shim0']);
+    await ok([...n, 'addr', 'add', 'fd00:36::224', 'dev', 'shim0', 'nodad']);
+    assert.deepEqual((await ipAddrs(host, 'shim0')).filter((a) => !a.startsWith('fe80')), ['10.0.36.223/32', '10.0.36.224/32', 'fd00:36::223/128', 'fd00:36::224/128']);
+    await ok([...n, 'addr', 'del', '10.0.36.224', 'dev', 'shim0']);
+    await ok([...n, 'addr', 'del', 'fd00:36::224', 'dev', 'shim0']);
     const routes = await ok([...n, 'route', 'show']);
     assert.match(routes, /^10\.0\.36\.192\/27 dev shim0 scope link$/m);
     await ok([...n, 'route', 'del', '10.0.36.192/27', 'dev', 'shim0']);

@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../src/errors.ts';
-import {
-  formatIp,
-  isNetworkAddress,
-  normalizeMac,
-  parseCidr,
-  parseIp,
-  parseMac,
-  validateIfname,
-  validateMode,
-} from '../../src/devices/validate.ts';
+import { formatIp, isNetworkAddress, parseCidr, parseIp } from '../../src/devices/validate.ts';
+import { normalizeMac, parseMac, validateIfname, validateMode } from '../../src/net/index.ts';
 import { createMacvlan, setSourceMacs, addAddress, addRoute } from '../../src/devices/index.ts';
 
 test('interface names: 1..15 bytes, no "/", ":" or whitespace', () => {

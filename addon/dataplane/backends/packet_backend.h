@@ -36,6 +36,7 @@ class PacketBackend : public PortBackend {
   int Receive(uint32_t q, RxVisitor& v) override;
   uint64_t RefreshRxDrops() override;
   bool carriesVnetHdr() const override { return true; }
+  int TakeRxError(uint32_t) override { return ring_->PendingError(); }
 
  protected:
   explicit PacketBackend(std::unique_ptr<PacketRing> ring) : ring_(std::move(ring)) {}

@@ -56,6 +56,10 @@ class PortBackend {
   virtual int Receive(uint32_t /*q*/, RxVisitor& /*v*/) { return 0; }
   // Cumulative kernel RX drops (ring overflow), refreshed by this call (a few times a second).
   virtual uint64_t RefreshRxDrops() { return 0; }
+  // After EPOLLERR on queue q: read and clear its pending socket error (positive errno, 0 when
+  // none). Backends whose errors never clear (a tap whose device is gone) return -1: the engine
+  // then stops polling the fd (engine_links.cc).
+  virtual int TakeRxError(uint32_t /*q*/) { return -1; }
 
   // ---- TX (under Lock()) ----
   // Whether Send takes frames with offload work left (CHECKSUM_PARTIAL, GSO) and hands the

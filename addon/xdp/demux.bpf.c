@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+// The XDP fast path of the uplink: the forwarding decision of addon/demux.h (Decide for a frame
+// received on the lower device, drivers/net/macvlan.c macvlan_handle_frame) for the cases the kernel
+// can finish on its own, from maps the engine keeps in sync with its port table:
+//   - unicast to a port on a kernel device: redirect through the mdx_tx devmap;
+//   - broadcast/multicast from outside to a VLAN whose members are all kernel devices: one devmap per
+//     VLAN domain with BPF_F_BROADCAST (net/core/filter.c, dev_map_enqueue_multi clones per entry);
+//   - drops with the engine's reasons.
+// Everything else goes to userspace, where the engine decides with the same Decide(): an AF_XDP
+// socket when one is bound to the RX queue (mdx_xsks), otherwise XDP_PASS, which hands the frame to
+// the stack and so to the engine's AF_PACKET ring on the uplink. That covers JS and tap ports, the
+// source mode, frames reflected back from our own ports, declared multicast groups, learning-mode
+// misses.
+//
+// Built by scripts/build-xdp.sh into demux.skel.h (bpftool gen skeleton -L), which is committed.
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdp_maps.h"
+
+#define MODE_PRIVATE 1
+#define MODE_VEPA 2
+#define MODE_BRIDGE 4
+#define MODE_PASSTHRU 8
+#define MODE_SOURCE 16
+
+#define DROP_RUNT 1
+#define DROP_OVERSIZED 2
+#define DROP_MALFORMED 3
+#define DROP_UNKNOWN_UNICAST 4
+#define DROP_UNKNOWN_VLAN 5
+#define DROP_NO_RECEIVER 6
+#define DROP_PAUSE 7
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, MDX_XDP_MAX_PORTS);
+  __type(key, __u64);
+  __type(value, struct mdx_xdp_port);
+} mdx_ports SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, MDX_XDP_MAX_SOURCES);
+  __type(key, __u64);
+  __type(value, __u32);
+} mdx_sources SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_domain);
+} mdx_domains SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_config);
+} mdx_config SEC(".maps");
+
+// slot -> ifindex of the port's kernel device
+struct {
+  __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+  __uint(max_entries, MDX_XDP_MAX_SLOTS);
+  __type(key, __u32);
+  __type(value, __u32);
+} mdx_tx SEC(".maps");
+
+#define FLOOD_MAP(n)                                \
+  struct {                                          \
+    __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);         \
+    __uint(max_entries, MDX_XDP_FLOOD_PORTS);       \
+    __type(key, __u32);                             \
+    __type(value, __u32);                           \
+  } mdx_flood##n SEC(".maps")
+FLOOD_MAP(0);
+FLOOD_MAP(1);
+FLOOD_MAP(2);
+FLOOD_MAP(3);
+FLOOD_MAP(4);
+FLOOD_MAP(5);
+FLOOD_MAP(6);
+FLOOD_MAP(7);
+FLOOD_MAP(8);
+FLOOD_MAP(9);
+FLOOD_MAP(10);
+FLOOD_MAP(11);
+FLOOD_MAP(12);
+FLOOD_MAP(13);
+FLOOD_MAP(14);
+FLOOD_MAP(15);
+
+struct {
+  __uint(type, BPF_MAP_TYPE_XSKMAP);
+  __uint(max_entries, MDX_XDP_MAX_QUEUES);
+  __type(key, __u32);
+  __type(value, __u32);
+} mdx_xsks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, MDX_ST_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} mdx_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, MDX_XDP_MAX_SLOTS);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_tx);
+} mdx_slot_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, MDX_XDP_FLOOD_MAPS);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_tx);
+} mdx_flood_stats SEC(".maps");
+
+static __always_inline void count(__u32 idx, __u64 v) {
+  __u64* c = bpf_map_lookup_elem(&mdx_stats, &idx);
+  if (c) *c += v;
+}
+
+static __always_inline int drop(__u32 reason, __u32 len) {
+  count(MDX_ST_DROPS + reason, 1);
+  count(MDX_ST_RX_FRAMES, 1);
+  count(MDX_ST_RX_BYTES, len);
+  return XDP_DROP;
+}
+
+static __always_inline int to_user(struct xdp_md* ctx) {
+  count(MDX_ST_TO_USER, 1);
+  int act = bpf_redirect_map(&mdx_xsks, ctx->rx_queue_index, XDP_PASS);
+  if (act == XDP_REDIRECT) count(MDX_ST_TO_XSK, 1);
+  return act;
+}
+
+static __always_inline void count_tx(void* map, __u32 idx, __u32 len) {
+  struct mdx_xdp_tx* t = bpf_map_lookup_elem(map, &idx);
+  if (t) {
+    t->packets++;
+    t->bytes += len;
+  }
+}
+
+// Ports see their VLAN's frames untagged (engine.cc Process): drop the inline 802.1Q tag.
+static __always_inline int pop_tag(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* end = (void*)(long)ctx->data_end;
+  if (data + 16 > end) return -1;
+  __u32 a = ((__u32*)data)[0], b = ((__u32*)data)[1], c = ((__u32*)data)[2];
+  if (bpf_xdp_adjust_head(ctx, 4)) return -1;
+  data = (void*)(long)ctx->data;
+  end = (void*)(long)ctx->data_end;
+  if (data + 12 > end) return -1;
+  ((__u32*)data)[0] = a;
+  ((__u32*)data)[1] = b;
+  ((__u32*)data)[2] = c;
+  return 0;
+}
+
+static __always_inline __u64 mac48(const __u8* p) {
+  return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) | ((__u64)p[3] << 16) |
+         ((__u64)p[4] << 8) | (__u64)p[5];
+}
+
+static __always_inline int to_port(struct xdp_md* ctx, const struct mdx_xdp_port* p, int tagged, __u32 len) {
+  if (p->ifindex == 0 || p->slot >= MDX_XDP_MAX_SLOTS) return to_user(ctx);
+  if (tagged && pop_tag(ctx)) return to_user(ctx);
+  int act = bpf_redirect_map(&mdx_tx, p->slot, 0);
+  if (act != XDP_REDIRECT) return to_user(ctx);  // not in mdx_tx (a sync in progress): let the engine decide
+  count(MDX_ST_RX_FRAMES, 1);
+  count(MDX_ST_RX_BYTES, len);
+  count(MDX_ST_FORWARDED, 1);
+  count_tx(&mdx_slot_stats, p->slot, tagged ? len - 4 : len);
+  return act;
+}
+
+#define FLOOD_CASE(n) \
+  case n:             \
+    act = bpf_redirect_map(&mdx_flood##n, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS); \
+    break
+
+static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u32 len) {
+  if (map >= MDX_XDP_FLOOD_MAPS) return to_user(ctx);
+  if (tagged && pop_tag(ctx)) return to_user(ctx);
+  int act = XDP_ABORTED;
+  switch (map) {
+    FLOOD_CASE(0); FLOOD_CASE(1); FLOOD_CASE(2); FLOOD_CASE(3);
+    FLOOD_CASE(4); FLOOD_CASE(5); FLOOD_CASE(6); FLOOD_CASE(7);
+    FLOOD_CASE(8); FLOOD_CASE(9); FLOOD_CASE(10); FLOOD_CASE(11);
+    FLOOD_CASE(12); FLOOD_CASE(13); FLOOD_CASE(14); FLOOD_CASE(15);
+  }
+  if (act != XDP_REDIRECT) return to_user(ctx);
+  count(MDX_ST_RX_FRAMES, 1);
+  count(MDX_ST_RX_BYTES, len);
+  count(MDX_ST_FORWARDED, 1);
+  count_tx(&mdx_flood_stats, map, tagged ? len - 4 : len);
+  return act;
+}
+
+SEC("xdp")
+int mdx_demux(struct xdp_md* ctx) {
+  const __u8* data = (const __u8*)(long)ctx->data;
+  const __u8* end = (const __u8*)(long)ctx->data_end;
+  // Multi-buffer frames are not attached for (the loader uses no BPF_F_XDP_HAS_FRAGS), so the
+  // linear part is the whole frame.
+  const __u32 len = (__u32)(end - data);
+  __u32 zero = 0;
+  const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
+  if (!cfg) return XDP_PASS;
+  if (!cfg->enabled) return to_user(ctx);
+
+  // ParseFrame (addon/frame_parse.h) with parseTag = true and no TCI metadata.
+  if (data + 14 > end) return drop(DROP_RUNT, len);
+  __u16 et = ((__u16)data[12] << 8) | data[13];
+  __u32 vlan = 0;
+  int tagged = 0;
+  __u32 untagged = len;
+  if (et == ETH_P_8021Q || et == ETH_P_8021AD) {
+    if (data + 18 > end) return drop(DROP_RUNT, len);
+    vlan = (((__u32)data[14] << 8) | data[15]) & 0x0fff;
+    et = ((__u16)data[16] << 8) | data[17];
+    tagged = 1;
+    untagged = len - 4;
+  }
+  if (untagged > cfg->maxFrameLen) return drop(DROP_OVERSIZED, len);
+  if (vlan == 0x0fff) return drop(DROP_MALFORMED, len);
+  if (data[6] & 1) return drop(DROP_MALFORMED, len);
+
+  // Decide, ingress = uplink (demux.h LowerDeviceRx).
+  const struct mdx_xdp_domain* dom = bpf_map_lookup_elem(&mdx_domains, &vlan);
+  if (!dom || !(dom->flags & MDX_DOM_PRESENT)) return drop(DROP_UNKNOWN_VLAN, len);
+  const __u64 vkey = (__u64)vlan << 48;
+  __u64 key = vkey | mac48(data + 6);
+  // macvlan_forward_source: source-mode ports listing this sender are served by userspace
+  if (bpf_map_lookup_elem(&mdx_sources, &key)) return to_user(ctx);
+
+  if (data[0] & 1) {
+    const struct mdx_xdp_port* s = bpf_map_lookup_elem(&mdx_ports, &key);
+    if (s) {
+      // reflected frame of a private/passthru/source port: back to it only
+      if (s->mode != MODE_VEPA && s->mode != MODE_BRIDGE) return to_port(ctx, s, tagged, len);
+      return to_user(ctx);  // flood set excluding our own sender: the engine's Broadcast()
+    }
+    if (et == 0x8808) return drop(DROP_PAUSE, len);
+    const int bcast = data[0] == 0xff && data[1] == 0xff && data[2] == 0xff && data[3] == 0xff &&
+                      data[4] == 0xff && data[5] == 0xff;
+    if (!bcast && (dom->flags & MDX_DOM_MC_DECLARED)) return to_user(ctx);
+    if (dom->floodCount == 0) return drop(DROP_NO_RECEIVER, len);
+    if (dom->flags & MDX_DOM_FLOOD_USER) return to_user(ctx);
+    return flood(ctx, dom->floodMap, tagged, len);
+  }
+
+  const struct mdx_xdp_port* t;
+  if (dom->flags & MDX_DOM_PASSTHRU) {
+    t = &dom->passthru;
+  } else {
+    key = vkey | mac48(data);
+    t = bpf_map_lookup_elem(&mdx_ports, &key);
+    if (!t) {
+      if (cfg->learning) return to_user(ctx);  // the engine's FDB, or its unknown-unicast flood
+      return drop(DROP_UNKNOWN_UNICAST, len);
+    }
+  }
+  if (t->mode == MODE_SOURCE) return drop(DROP_UNKNOWN_UNICAST, len);
+  return to_port(ctx, t, tagged, len);
+}
+
+char LICENSE[] SEC("license") = "GPL";

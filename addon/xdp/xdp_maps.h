@@ -1,0 +1,64 @@
+// Map layouts shared by the XDP program (demux.bpf.c) and its loader (xdp_program.cc).
+// Plain C (the BPF side is compiled by clang -target bpf): fixed-size integer fields only.
+#pragma once
+#ifdef __bpf__
+#include <linux/types.h>
+typedef __u8 mdx_u8;
+typedef __u32 mdx_u32;
+typedef __u64 mdx_u64;
+#else
+#include <stdint.h>
+typedef uint8_t mdx_u8;
+typedef uint32_t mdx_u32;
+typedef uint64_t mdx_u64;
+#endif
+
+// Capacities (the program is loaded once with these; the loader refuses a table that does not fit).
+#define MDX_XDP_MAX_PORTS 16384   // (vlan, mac) entries in mdx_ports
+#define MDX_XDP_MAX_SOURCES 16384 // (vlan, source mac) entries in mdx_sources
+#define MDX_XDP_MAX_SLOTS 8192    // slots (counters, unicast devmap keys)
+#define MDX_XDP_FLOOD_MAPS 16     // VLAN domains that can flood in the kernel (one devmap each)
+#define MDX_XDP_FLOOD_PORTS 4096  // devices per flood devmap
+#define MDX_XDP_MAX_QUEUES 64     // AF_XDP sockets (one per uplink RX queue)
+
+// Key of mdx_ports and mdx_sources: (vlan & 0xfff) << 48 | 48-bit MAC (big-endian order), as in
+// addon/port_table.h. Value of mdx_ports: one port.
+struct mdx_xdp_port {
+  mdx_u32 slot;
+  mdx_u32 ifindex;  // kernel device the program may redirect to (mdx_tx[slot]); 0 = userspace port
+  mdx_u32 mode;     // enum macvlan_mode bit (addon/port_table.h PortMode)
+};
+
+// Value of mdx_domains, indexed by VLAN id (0..4095).
+#define MDX_DOM_PRESENT 1      // some port is bound to this VLAN
+#define MDX_DOM_MC_DECLARED 2  // a member declared its multicast groups: group traffic goes to userspace
+#define MDX_DOM_PASSTHRU 4     // `passthru` receives every unicast frame of the VLAN
+#define MDX_DOM_FLOOD_USER 8   // a broadcast reaches a userspace port (or no flood map was free)
+struct mdx_xdp_domain {
+  mdx_u32 flags;
+  mdx_u32 floodCount;  // members a multicast from outside reaches (every mode but source)
+  mdx_u32 floodMap;    // index of its flood devmap (when !MDX_DOM_FLOOD_USER and floodCount > 0)
+  struct mdx_xdp_port passthru;
+};
+
+// mdx_config[0]
+struct mdx_xdp_config {
+  mdx_u32 maxFrameLen;  // untagged length limit (PortTable maxFrameLen)
+  mdx_u32 learning;     // learning mode: unicast misses go to userspace (the engine's FDB)
+  mdx_u32 enabled;      // 0: every frame to userspace (before the first sync, during a sync)
+};
+
+// mdx_stats (per CPU) indexes: drops by reason (addon/frame_parse.h DropReason) 0..15, then these.
+#define MDX_ST_DROPS 0
+#define MDX_ST_RX_FRAMES 16    // frames the program finished (redirected or dropped)
+#define MDX_ST_RX_BYTES 17
+#define MDX_ST_FORWARDED 18    // frames redirected to ports
+#define MDX_ST_TO_USER 19      // frames handed to userspace (AF_XDP socket, or the stack: XDP_PASS)
+#define MDX_ST_TO_XSK 20       // of those, redirected to an AF_XDP socket
+#define MDX_ST_COUNT 24
+
+// mdx_slot_stats (per CPU, MDX_XDP_MAX_SLOTS) and mdx_flood_stats (per CPU, MDX_XDP_FLOOD_MAPS)
+struct mdx_xdp_tx {
+  mdx_u64 packets;
+  mdx_u64 bytes;
+};
