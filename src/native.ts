@@ -7,14 +7,26 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './package-info.ts';
 
-/** Functions exported by addon/*.cc. Native calls return a count or -errno; never throw. */
+/**
+ * Filled by a failing native call (per call: nothing is kept in the addon between calls, so
+ * worker_threads never see each other's errors). step: the syscall or stage that failed
+ * ("socket", "bind", "setsockopt(PACKET_RX_RING)", 'port "veth1": bind', ...).
+ */
+export interface NativeErrorDetail {
+  step?: string;
+}
+
+/**
+ * Functions exported by addon/node/*.cc. Native calls return a count or -errno and never throw;
+ * a call that can fail takes a {@link NativeErrorDetail} as its last argument.
+ */
 export interface NativeAddon {
   /** close(2); 0 or -errno. */
   closeFd(fd: number): number;
   /** 0 when the namespace (name, /run/netns/NAME or /proc/PID/ns/net) can be entered, else -errno. */
   netnsCheck(netns: string): number;
-  /** Open a NETLINK_ROUTE socket (inside netns when given): fd or -errno. */
-  nlOpen(netns?: string): number;
+  /** Open a netlink socket, NETLINK_ROUTE (0, default) or NETLINK_GENERIC (16), inside netns when given: fd or -errno. */
+  nlOpen(netns?: string, protocol?: number): number;
   /** Send one netlink request to the kernel: bytes or -errno. */
   nlSend(fd: number, buf: Uint8Array): number;
   /** Receive one netlink datagram into buf: bytes, -ETIMEDOUT or -errno. */

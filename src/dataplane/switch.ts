@@ -1,6 +1,6 @@
 /**
  * The userspace switch: an uplink device and virtual ports with macvlan modes, run by the native
- * engine (addon/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
+ * engine (addon/dataplane/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
  * change builds a new immutable port table that the engine swaps in atomically.
  */
 import { randomInt } from 'node:crypto';
@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { log } from '../log.ts';
 import { CounterView, emptyPortCounters } from './counters.ts';
-import { engineNative, type EngineNative, type NativeHandle } from './native-types.ts';
+import { engineNative, type EngineNative, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
 import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
@@ -202,6 +202,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   /** Open the uplink, attach every port, publish the table and start the workers. */
   async start(): Promise<void> {
     if (this.engine) return;
+    const detail: NativeErrorDetail = {};
     const created = this.n.engineCreate({
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
@@ -216,9 +217,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
       ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
       ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),
-    });
+    }, detail);
     if (typeof created === 'number') {
-      throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineCreateError() || 'open' });
+      throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'open' });
     }
     this.engine = created;
     this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
@@ -300,7 +301,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const ports: SwitchCounters['ports'] = {};
     if (!this.view) {
       for (const name of this.ports.keys()) ports[name] = emptyPortCounters();
-      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [] };
+      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [], softOffload: { checksums: 0, gsoFrames: 0, segments: 0, refused: 0 } };
     }
     for (const s of this.ports.values()) ports[s.name] = this.view.slot(s.slot);
     return { uplink: this.view.slot(0), ports, ...this.view.totals() };
@@ -313,9 +314,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
    */
   reattachUplink(): void {
     if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
-    const rc = this.n.engineReplaceUplink(this.engine);
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineReplaceUplink(this.engine, detail);
     if (rc < 0)
-      throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineLastError(this.engine) || 'reattach' });
+      throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
   }
 
   /**
@@ -438,13 +440,15 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 
   private publish(table: PortTable): void {
-    const rc = this.n.engineSetTable(this.engine!, table.encode());
-    if (rc < 0) throw systemError(rc, 'engineSetTable', { what: 'switch', ifname: this.opts.uplink, op: `table update (${this.n.engineLastError(this.engine!)})` });
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineSetTable(this.engine!, table.encode(), detail);
+    if (rc < 0) throw systemError(rc, 'engineSetTable', { what: 'switch', ifname: this.opts.uplink, op: `table update (${detail.step ?? ''})` });
   }
 
   private attach(s: PortState): void {
     const e = this.engine!;
     const b = s.spec.backend;
+    const detail: NativeErrorDetail = {};
     let rc: number;
     if (b.kind === 'packet') {
       const pr = this.opts.portRing ?? {};
@@ -452,9 +456,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
         ...(pr.blockSize ? { ringBlockSize: pr.blockSize } : {}),
         ...(pr.blocks ? { ringBlocks: pr.blocks } : {}),
         ...(pr.txFrames ? { txFrames: pr.txFrames } : {}),
-      });
+      }, detail);
     } else if (b.kind === 'tap') {
-      rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1);
+      rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1, detail);
     } else {
       const onFrames = b.onFrames;
       rc = this.n.engineAttachJs(e, s.slot, (data, offsets, lengths, count) => {
@@ -463,11 +467,11 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
         } catch (err) {
           if (this.jsErrors++ < 5) this.logger.error({ port: s.name, err }, 'JS port handler threw');
         }
-      });
+      }, detail);
     }
     if (rc < 0) {
       const ifname = b.kind === 'js' ? s.name : b.ifname;
-      throw systemError(rc, 'engineAttach', { what: `port "${s.name}" backend`, ifname, op: this.n.engineLastError(e) || 'attach' });
+      throw systemError(rc, 'engineAttach', { what: `port "${s.name}" backend`, ifname, op: detail.step || 'attach' });
     }
     s.attached = true;
   }

@@ -3,7 +3,7 @@
 /** The kernel's macvlan modes. */
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 
-/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/port_table.h). */
+/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/dataplane/port_table.h). */
 export const MODE_BITS: Record<MacvlanMode, number> = {
   private: 1,
   vepa: 2,
@@ -87,4 +87,9 @@ export interface SwitchCounters {
     fdDisarmed: number;
     uplinkSwaps: number;
   }[];
+  /**
+   * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):
+   * checksums completed, GSO super-frames segmented, the segments they made, frames refused.
+   */
+  softOffload: { checksums: number; gsoFrames: number; segments: number; refused: number };
 }

@@ -1,10 +1,10 @@
 /**
- * Native traffic sink: an RX ring drained by its own thread (addon/sink.cc) that counts frames per
+ * Native traffic sink: an RX ring drained by its own thread (addon/tools/sink.cc) that counts frames per
  * destination MAC and checks the generator's test payload (loss, reordering, duplicates, latency).
  */
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { PortCountersView } from './counters.ts';
-import { io, type NativeSinkStats } from './native-types.ts';
+import { io, type NativeErrorDetail, type NativeSinkStats } from './native-types.ts';
 import { checkInterfaceName, checkOptionalBool, checkOptionalInt, checkOptionalString, ringTuning, type RingTuning } from './options.ts';
 import { openError } from './io-error.ts';
 
@@ -78,6 +78,7 @@ export function openSink(opts: SinkOptions): Sink {
   const promisc = checkOptionalBool(opts.promisc, 'promisc') ?? false;
   const cpu = checkOptionalInt(opts.cpu, 'cpu', 0, 4095);
   const n = io();
+  const detail: NativeErrorDetail = {};
   const r = n.sinkOpen({
     ifname,
     ...(netns !== undefined ? { netns } : {}),
@@ -86,8 +87,8 @@ export function openSink(opts: SinkOptions): Sink {
     ...ringTuning(opts as SinkOptions & Record<string, unknown>),
     promisc,
     ...(cpu !== undefined ? { cpu } : {}),
-  });
-  if (typeof r === 'number') throw openError(r, 'sink', { ifname, ...(netns ? { netns } : {}) });
+  }, detail);
+  if (typeof r === 'number') throw openError(r, 'sink', { ifname, ...(netns ? { netns } : {}), detail });
   const h = r;
   const counters = new PortCountersView(n.sinkCounters(h));
   let closed: SinkStats | undefined;

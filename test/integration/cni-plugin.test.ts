@@ -35,7 +35,7 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
   });
   const leases = () => (existsSync(join(dir, 'ipam', 'mdnet')) ? readdirSync(join(dir, 'ipam', 'mdnet')).filter((f) => /^\d/.test(f)) : []);
   const attachments = () => (existsSync(join(dir, 'attach', 'mdnet')) ? readdirSync(join(dir, 'attach', 'mdnet')) : []);
-  const run = (cmd: string, c: object, a: { containerId?: string; netns?: string; ifname?: string; args?: string } = {}) => execPlugin(plugin, cmd, c, host.name, a, path);
+  const cni = (cmd: string, c: object, a: { containerId?: string; netns?: string; ifname?: string; args?: string } = {}) => execPlugin(plugin, cmd, c, host.name, a, path);
 
   before(async () => {
     lab = await Lab.create();
@@ -53,16 +53,16 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
   });
 
   it('VERSION lists 1.0.0 and 1.1.0', () => {
-    const r = run('VERSION', { cniVersion: '1.0.0' });
+    const r = cni('VERSION', { cniVersion: '1.0.0' });
     assert.equal(r.code, 0, r.stdout);
     assert.ok(r.json.supportedVersions.includes('1.0.0') && r.json.supportedVersions.includes('1.1.0'));
     assert.equal(r.json.cniVersion, '1.0.0');
   });
 
   it('ADD two containers: macvlans on the master, addresses from host-local, default route; they ping each other and the wire', async () => {
-    const r1 = run('ADD', conf(), { containerId: 'ctr1', netns: `/run/netns/${ctr[0]!.name}` });
+    const r1 = cni('ADD', conf(), { containerId: 'ctr1', netns: `/run/netns/${ctr[0]!.name}` });
     assert.equal(r1.code, 0, r1.stdout + r1.stderr);
-    const r2 = run('ADD', conf(), { containerId: 'ctr2', netns: `/run/netns/${ctr[1]!.name}`, args: 'IgnoreUnknown=1;MAC=02:66:00:00:00:02' });
+    const r2 = cni('ADD', conf(), { containerId: 'ctr2', netns: `/run/netns/${ctr[1]!.name}`, args: 'IgnoreUnknown=1;MAC=02:66:00:00:00:02' });
     assert.equal(r2.code, 0, r2.stdout + r2.stderr);
     assert.equal(r1.json.cniVersion, '1.0.0');
     assert.deepEqual(r1.json.interfaces, [{ name: 'eth0', mac: r1.json.interfaces[0].mac, sandbox: `/run/netns/${ctr[0]!.name}` }]);
@@ -81,22 +81,22 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
   });
 
   it('CHECK passes against prevResult and fails with the reason when the interface drifted', async () => {
-    const add = run('ADD', conf(), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
+    const add = cni('ADD', conf(), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
     assert.equal(add.code, 0, add.stdout);
     const prev = add.json;
-    const ok = run('CHECK', conf({ prevResult: prev }), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
+    const ok = cni('CHECK', conf({ prevResult: prev }), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
     assert.equal(ok.code, 0, ok.stdout);
     await ctr[2]!.ip(['addr', 'flush', 'dev', 'eth0']);
-    const bad = run('CHECK', conf({ prevResult: prev }), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
+    const bad = cni('CHECK', conf({ prevResult: prev }), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
     assert.equal(bad.code, 1);
     assert.match(bad.json.msg, /lacks address 10\.66\.0\.12\/24/);
-    const noPrev = run('CHECK', conf(), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
+    const noPrev = cni('CHECK', conf(), { containerId: 'ctr3', netns: `/run/netns/${ctr[2]!.name}` });
     assert.equal(noPrev.json.code, 7);
   });
 
   it('GC (1.1) removes attachments the runtime no longer has: lease freed, interface gone', async () => {
     const before = leases().length;
-    const gc = run('GC', conf({ 'cni.dev/valid-attachments': [{ containerID: 'ctr1', ifname: 'eth0' }, { containerID: 'ctr2', ifname: 'eth0' }] }, '1.1.0'));
+    const gc = cni('GC', conf({ 'cni.dev/valid-attachments': [{ containerID: 'ctr1', ifname: 'eth0' }, { containerID: 'ctr2', ifname: 'eth0' }] }, '1.1.0'));
     assert.equal(gc.code, 0, gc.stdout);
     assert.equal(leases().length, before - 1, 'ctr3 lease released');
     assert.deepEqual(attachments().sort(), ['ctr1-eth0.json', 'ctr2-eth0.json']);
@@ -104,23 +104,23 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
   });
 
   it('STATUS (1.1): ready with the master, code 50 without; refused at 1.0.0', async () => {
-    assert.equal(run('STATUS', conf({}, '1.1.0')).code, 0);
-    const missing = run('STATUS', conf({ master: 'nosuch0' }, '1.1.0'));
+    assert.equal(cni('STATUS', conf({}, '1.1.0')).code, 0);
+    const missing = cni('STATUS', conf({ master: 'nosuch0' }, '1.1.0'));
     assert.equal(missing.json.code, 50);
-    assert.equal(run('STATUS', conf()).json.code, 1);
+    assert.equal(cni('STATUS', conf()).json.code, 1);
   });
 
   it('errors carry the spec codes', () => {
     const netns = `/run/netns/${ctr[2]!.name}`;
     const a = { containerId: 'e1', netns };
-    assert.equal(run('ADD', conf({}, '9.9.9'), a).json.code, 1, 'incompatible version');
-    assert.equal(run('ADD', conf({ master: undefined }), a).json.code, 7, 'no master');
-    const nodev = run('ADD', conf({ master: 'nosuch0' }), a);
+    assert.equal(cni('ADD', conf({}, '9.9.9'), a).json.code, 1, 'incompatible version');
+    assert.equal(cni('ADD', conf({ master: undefined }), a).json.code, 7, 'no master');
+    const nodev = cni('ADD', conf({ master: 'nosuch0' }), a);
     assert.equal(nodev.json.code, 7);
     assert.match(nodev.json.msg, /master "nosuch0" does not exist/);
-    assert.equal(run('ADD', conf(), { containerId: 'e1' }).json.code, 4, 'no CNI_NETNS');
-    assert.equal(run('ADD', conf(), { containerId: 'e1', netns: '/run/netns/does-not-exist' }).json.code, 3);
-    assert.equal(run('ADD', conf({ mode: 'sideways' }), a).json.code, 7);
+    assert.equal(cni('ADD', conf(), { containerId: 'e1' }).json.code, 4, 'no CNI_NETNS');
+    assert.equal(cni('ADD', conf(), { containerId: 'e1', netns: '/run/netns/does-not-exist' }).json.code, 3);
+    assert.equal(cni('ADD', conf({ mode: 'sideways' }), a).json.code, 7);
     const exec = execPlugin(plugin, 'ADD', {}, host.name, a, path);
     assert.equal(exec.json.code, 1, 'no cniVersion');
     assert.equal(leases().length, 2, 'failed ADDs allocated nothing');
@@ -131,23 +131,23 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
     // The address comes from the runtime (CNI_ARGS IP=, as podman's --ip sends it) through static IPAM.
     const st = conf({ ipam: { type: 'static', routes: [{ dst: '0.0.0.0/0' }] } });
     const args = 'IgnoreUnknown=1;IP=10.66.0.77/24;GATEWAY=10.66.0.1';
-    const add = run('ADD', st, { containerId: 'ctr9', netns, args });
+    const add = cni('ADD', st, { containerId: 'ctr9', netns, args });
     assert.equal(add.code, 0, add.stdout);
     assert.equal(add.json.ips[0].address, '10.66.0.77/24');
     assert.ok(await ctr[2]!.ping('10.66.0.1'));
     for (let i = 0; i < 2; i++) {
-      const del = run('DEL', { ...st, prevResult: add.json }, { containerId: 'ctr9', netns, args });
+      const del = cni('DEL', { ...st, prevResult: add.json }, { containerId: 'ctr9', netns, args });
       assert.equal(del.code, 0, del.stdout);
     }
     assert.ok(!(await ctr[2]!.links()).includes('eth0'));
-    const del0 = run('DEL', conf(), { containerId: 'ctr2', netns: '' });
+    const del0 = cni('DEL', conf(), { containerId: 'ctr2', netns: '' });
     assert.equal(del0.code, 0, del0.stdout);
     assert.equal(leases().length, 1, 'ctr2 lease released without a netns');
   });
 
   it('DEL after the master is deleted succeeds and frees the address; nothing is left', async () => {
     await host.ip(['link', 'del', 'eth0']);
-    const del = run('DEL', conf(), { containerId: 'ctr1', netns: `/run/netns/${ctr[0]!.name}` });
+    const del = cni('DEL', conf(), { containerId: 'ctr1', netns: `/run/netns/${ctr[0]!.name}` });
     assert.equal(del.code, 0, del.stdout);
     assert.deepEqual(leases(), []);
     assert.deepEqual(attachments(), []);
@@ -161,7 +161,7 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
     ref.ipam = { ...ref.ipam, dataDir: join(dir, 'ipam-ref') };
     const r = execPlugin(join(REFERENCE_PLUGINS, 'macvlan'), 'ADD', ref, host.name, { containerId: 'ref1', netns: `/run/netns/${ctr[0]!.name}` }, path);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const o = run('ADD', ours, { containerId: 'ours1', netns: `/run/netns/${ctr[1]!.name}` });
+    const o = cni('ADD', ours, { containerId: 'ours1', netns: `/run/netns/${ctr[1]!.name}` });
     assert.equal(o.code, 0, o.stdout);
     assert.deepEqual(shapeOf(o.json), shapeOf(r.json));
     assert.deepEqual(o.json.routes, r.json.routes);
@@ -173,6 +173,6 @@ describe('macdemux-cni with a libcni-like client', { skip: needsRoot, timeout: 1
     };
     assert.deepEqual(await show(ctr[1]!), await show(ctr[0]!));
     assert.equal(execPlugin(join(REFERENCE_PLUGINS, 'macvlan'), 'DEL', ref, host.name, { containerId: 'ref1', netns: `/run/netns/${ctr[0]!.name}` }, path).code, 0);
-    assert.equal(run('DEL', ours, { containerId: 'ours1', netns: `/run/netns/${ctr[1]!.name}` }).code, 0);
+    assert.equal(cni('DEL', ours, { containerId: 'ours1', netns: `/run/netns/${ctr[1]!.name}` }).code, 0);
   });
 });

@@ -88,8 +88,8 @@ async function wire(lab: Lab, side: string, lowName: string, lowMac: string | un
   const ext = await quietNamespace(lab, `${side}x`);
   const wireNs = await quietNamespace(lab, `${side}w`);
   const host = await quietNamespace(lab, `${side}h`);
-  await lab.addVeth({ ns: ext, name: 'ext0', mac: EXT, offloads: false }, { ns: wireNs, name: 'extp', offloads: false });
-  await lab.addVeth({ ns: wireNs, name: 'wire', offloads: false }, { ns: host, name: lowName, offloads: false, ...(lowMac ? { mac: lowMac } : {}) });
+  await lab.addVeth({ ns: ext, name: 'ext0', mac: EXT }, { ns: wireNs, name: 'extp' });
+  await lab.addVeth({ ns: wireNs, name: 'wire' }, { ns: host, name: lowName, ...(lowMac ? { mac: lowMac } : {}) });
   await lab.addBridge(wireNs, 'br0', { ports: ['extp', 'wire'], hairpin: ['wire'] });
   return { ext, wireNs, host };
 }
@@ -165,7 +165,7 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[]): Promise<Receive
   const opened: PacketPort[] = [];
   try {
     for (let i = 0; i < cfg.modes.length; i++) {
-      await lab.addVeth({ ns: host, name: `p${i + 1}`, offloads: false }, { ns: host, name: `e${i + 1}`, mac: PORT_MACS[i]!, offloads: false });
+      await lab.addVeth({ ns: host, name: `p${i + 1}` }, { ns: host, name: `e${i + 1}`, mac: PORT_MACS[i]! });
       const mode = cfg.modes[i]!;
       s.addPort({
         name: `port${i + 1}`,

@@ -1,0 +1,170 @@
+// The demux engine: worker threads that poll the uplink and the ports' RX queues, parse, decide
+// (decision.h), hand frames to the egress backends and flush them once per pass.
+//
+// Threads and ownership:
+// - Each worker owns one uplink PacketRing (all workers' uplink rings form one PACKET_FANOUT group
+//   when workers > 1) and transmits to the uplink on it, so uplink TX needs no lock.
+// - Port backends (backends/port_backend.h) live in a registry indexed by slot. RX queue q of slot s
+//   is polled by worker (s + q) % workers; TX may be used by any worker under the backend's lock.
+// - The port table is an immutable snapshot (TableHolder); workers read it between quiescent points
+//   (Epochs). Detaching a port unpublishes it, waits for quiescence, then closes it.
+// - Counters: engine_counters.h (single writer per worker block, relaxed stores).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/backends/port_backend.h"
+#include "dataplane/decision.h"
+#include "dataplane/engine_counters.h"
+#include "dataplane/epochs.h"
+#include "dataplane/fdb.h"
+#include "dataplane/frame.h"
+#include "dataplane/port_table.h"
+#include "dataplane/soft_offload.h"
+#include "io/packet_ring.h"
+#include "io/tap_queue.h"
+
+namespace mdx {
+
+// epoll tags: the uplink, the worker's eventfd, and RX queue q of the port in slot s as
+// s | (q + 1) << 32.
+constexpr uint64_t kTagUplink = 0xffffffffull;
+constexpr uint64_t kTagEvent = 0xfffffffeull;
+
+// What a worker tells the control plane about an fd (engine_links.cc).
+enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
+struct FdEvent {
+  FdEventKind kind;
+  uint32_t slot;   // 0 = uplink
+  int32_t queue;   // RX queue of a multi-queue port, or -1
+  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
+  int32_t worker;
+};
+
+// Receives FdEvents on worker threads (the binding forwards them to JavaScript).
+class EngineEvents {
+ public:
+  virtual ~EngineEvents() = default;
+  virtual void OnFdEvent(const FdEvent& ev) = 0;
+};
+
+// A worker's uplink: RX ring + TX ring, and a send-only socket for frames bigger than a TX slot.
+struct UplinkSockets {
+  std::unique_ptr<PacketRing> ring;
+  std::unique_ptr<PacketRing> sender;
+};
+
+struct EngineOptions {
+  std::string uplink, netns;
+  int workers = 1;
+  uint32_t maxSlots = 8192;
+  bool learning = false;
+  uint32_t ageingMs = 300000;
+  int fanoutGroup = 0;
+  bool promisc = true;
+  bool qdiscBypass = false;
+  uint32_t uplinkBlockSize = 1 << 20, uplinkBlocks = 8, uplinkTxFrames = 1024;
+  uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
+  bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
+  std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+};
+
+struct Worker {
+  int idx = 0;
+  int epfd = -1;
+  int evfd = -1;
+  int reader = -1;
+  std::unique_ptr<PacketRing> uplink;        // PACKET_VNET_HDR, RX ring + TX ring
+  std::unique_ptr<PacketRing> uplinkSender;  // send-only socket for frames bigger than a TX slot
+  // Uplink replacement (ReplaceUplink): the control thread hands new sockets over, the worker
+  // swaps them in at the top of its loop and hands the old ones back for closing.
+  std::atomic<UplinkSockets*> nextUplink{nullptr};
+  std::atomic<UplinkSockets*> oldUplink{nullptr};
+  bool uplinkArmed = true;
+  std::thread thread;
+  uint64_t* wc = nullptr;  // worker counters
+  uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
+  std::vector<uint8_t> dirty;
+  std::vector<uint32_t> dirtyList;
+  std::vector<uint32_t> decision;
+  std::vector<uint8_t> scratchIn, scratchOut, scratchSoft;  // kMaxFrameBytes + a tag each
+  bool uplinkDirty = false;
+};
+
+class Engine {
+ public:
+  static int Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::string* err);
+  ~Engine();
+  int Start();
+  int Stop();
+  int SetTable(const uint8_t* blob, size_t len, std::string* err);
+  // Ring options for a port's AF_PACKET socket (the engine's netns and defaults; 0 = default).
+  RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
+  // Tap options for a port's queues (the engine's netns; IFF_VNET_HDR with csum/TSO offloads).
+  TapOptions PortTapOptions(const std::string& ifname, int queues) const;
+  // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
+  int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
+  int Detach(uint32_t slot);
+  // Open new uplink sockets per worker (the device was re-created: new ifindex) and swap them in
+  // while running; the old ones are closed. 0 or -errno (nothing changed on failure).
+  int ReplaceUplink(std::string* err);
+  // Events about fds (errors, disarmed fds, uplink swaps). Set before Start().
+  void SetEventHandler(std::unique_ptr<EngineEvents> events);
+  // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
+  int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
+             uint32_t n);
+  uint64_t* counters() { return counters_->data(); }
+  size_t counterWords() const { return counters_->size(); }
+  // Keeps the counter memory alive for a JS view that may outlive the engine.
+  std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
+  const EngineOptions& options() const { return opts_; }
+  bool running() const { return running_; }
+
+ private:
+  Engine() = default;
+  void Run(Worker* w);
+  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, tell JS; take it out of the
+  // poll set when the condition does not clear. Returns true when the fd may still be read.
+  bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
+  void Emit(const FdEvent& ev);
+  void TakeNextUplink(Worker& w);
+  RingOptions UplinkRingOptions(int fanoutGroup) const;
+  int OpenUplink(int fanoutGroup, UplinkSockets* out, std::string* err) const;
+  void RefreshRingDrops(Worker& w);
+  void DrainInject(Worker& w, const PortTable& t);
+  // Process one frame with or without the learning FDB.
+  void Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
+  template <class F>
+  void Process(Worker& w, const PortTable& t, const F& fdb, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const Frame& f);
+  void SendUplink(Worker& w, Frame f, uint16_t vlan);
+  void Account(Worker& w, uint32_t slot, const TxTally& t);
+  void MarkDirty(Worker& w, uint32_t slot);
+  void FlushAll(Worker& w);
+  int RxWorkerOf(uint32_t slot, uint32_t q) const { return int((slot + q) % workers_.size()); }
+  uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
+
+  EngineOptions opts_;
+  std::shared_ptr<std::vector<uint64_t>> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::atomic<PortBackend*>> ports_;
+  std::mutex controlMu_;  // serializes control operations (attach/detach/setTable/start/stop)
+  TableHolder table_;
+  Epochs epochs_;
+  std::unique_ptr<Fdb> fdb_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  std::unique_ptr<EngineEvents> events_;
+  uint32_t uplinkGeneration_ = 0;
+  // inject queue
+  std::mutex injectMu_;
+  std::vector<uint8_t> injectData_;
+  std::vector<uint32_t> injectOff_, injectLen_, injectSlot_;
+};
+
+}  // namespace mdx
