@@ -32,7 +32,7 @@ const QEMU_USER = { uid: 65534, gid: 65534 };
 const PYTHON = '/usr/bin/python3';
 const LAUNCHER = fileURLToPath(new URL('../../examples/vm/qemu-handoff.py', import.meta.url));
 
-test('real guest: bridge + tap, kernel macvtap (macdemuxd node + fd hand-off to unprivileged QEMU), macdemux VM port, QEMU defaults', { skip: needsRoot, timeout: 480_000 }, async (t) => {
+test('real guest: bridge + tap, kernel macvtap (macdemuxd node + fd hand-off to unprivileged QEMU), macdemux VM port, QEMU defaults', { skip: needsRoot, timeout: 540_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mdx-vm-'));
   chmodSync(dir, 0o755); // QEMU (nobody) reaches the hand-off socket
   try {
@@ -75,7 +75,7 @@ test('real guest: bridge + tap, kernel macvtap (macdemuxd node + fd hand-off to 
         const peer = await PeerServer.start(l.peer, PORT);
         const nics = [bridge, macvtap, vmport];
         const launcher = [PYTHON, LAUNCHER, '--socket', handoff, '--endpoint', 'vm1', '--queues', '2', '--'];
-        const r = await runGuest({ ns: l.hv, nics, port: PORT, bytes: BYTES, user: QEMU_USER, launcher, logFile: join(dir, 'console.log') });
+        const r = await runGuest({ ns: l.hv, nics, port: PORT, bytes: BYTES, user: QEMU_USER, launcher, timeoutMs: 360_000, logFile: join(dir, 'console.log') });
         peer.stop();
         const switchCode = await sw.stop();
         result = { r, peer, nics, switchCode, switchErr: sw.stderr() };
@@ -85,7 +85,10 @@ test('real guest: bridge + tap, kernel macvtap (macdemuxd node + fd hand-off to 
       assert.equal(existsSync(join(stateDir, 'dev', l.hv.name, 'mvt12')), false, 'teardown removes the node');
       const { r, peer, nics } = result;
       t.diagnostic(`guest ${r.accel}: boot ${r.bootMs} ms, all checks ${r.totalMs} ms`);
-      assert.ok(r.done, `guest did not finish its checks (${r.accel}, ${r.totalMs} ms):\n${r.console.split('\n').slice(-40).join('\n')}`);
+      // no early assert on r.done: each path reports its own markers (a missing one fails with the console)
+      if (!r.done) t.diagnostic(`guest did not finish its checks within the timeout (${r.totalMs} ms)`);
+      const rates = result.switchErr.split('\n').filter((x) => /uplink rx/.test(x));
+      t.diagnostic(`switch (last): ${rates.at(-1) ?? '(no rate line)'}`);
       await t.test('Linux bridge + tap (baseline)', () => assertNicChecks(r, nics[0]!, peer, BYTES));
       await t.test('kernel macvtap, queues handed to unprivileged QEMU by macdemuxd', () => assertNicChecks(r, nics[1]!, peer, BYTES));
       await t.test('macdemux VM port on the userspace switch', async () => {
