@@ -2,6 +2,7 @@
 #include "dataplane/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -22,6 +23,12 @@ namespace {
 
 constexpr size_t kInjectMaxFrames = 1 << 16;
 constexpr int kQuiesceTimeoutMs = 3000;
+
+inline uint64_t NowUs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
 
 inline uint32_t NowMs() {
   return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -74,11 +81,12 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    UplinkSockets up;
-    const int rc = e->OpenUplink(o.fanoutGroup, &up, err);
+    Worker::UplinkRings rings;
+    const int rc = e->OpenUplink(o.fanoutGroup, &rings, err);
     if (rc < 0) return rc;
-    w->uplink = std::move(up.ring);
-    w->uplinkSender = std::move(up.sender);
+    w->uplink = std::move(rings.v3);
+    w->uplinkFast = std::move(rings.v2);
+    w->uplinkSender = std::move(rings.sender);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -92,6 +100,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
     ev.events = EPOLLIN;
     ev.data.u64 = kTagUplink;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplink->fd(), &ev);
+    if (w->uplinkFast) {
+      ev.data.u64 = kTagUplinkFast;
+      epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplinkFast->fd(), &ev);
+    }
     ev.data.u64 = kTagEvent;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
     e->workers_.push_back(std::move(w));
@@ -102,13 +114,16 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
   std::string berr;
   PortTable::Build(kEmptyBlob, sizeof(kEmptyBlob), o.maxSlots, &empty, &berr);
   e->table_.Swap(std::move(empty), &e->epochs_, kQuiesceTimeoutMs);
+  if (o.xdp) {
+    int rc = e->XdpCreate(err);
+    if (rc < 0) return rc;
+  }
   *out = std::move(e);
   return 0;
 }
 
 Engine::~Engine() {
   Stop();
-  events_.reset();
   for (auto& p : ports_) delete p.exchange(nullptr);
   for (auto& w : workers_) {
     if (w->epfd >= 0) close(w->epfd);
@@ -119,17 +134,37 @@ Engine::~Engine() {
 int Engine::Start() {
   std::lock_guard<std::mutex> g(controlMu_);
   if (running_) return -EALREADY;
+  if (xdp_) {
+    const int rc = xdp_->attached() ? 0 : XdpAttach(&xdpError_);
+    if (rc < 0) return rc;
+    xdp_->SetLive(true);
+  }
   stop_.store(false);
   for (auto& w : workers_) {
     Worker* wp = w.get();
     wp->thread = std::thread([this, wp] { Run(wp); });
   }
   running_ = true;
+  if (opts_.realtimePriority > 0) {
+    sched_param sp{};
+    sp.sched_priority = opts_.realtimePriority;
+    for (auto& w : workers_) {
+      const int rc = pthread_setschedparam(w->thread.native_handle(), SCHED_FIFO, &sp);
+      if (rc != 0) {  // not applied: nothing runs half-configured
+        StopLocked();
+        return -rc;
+      }
+    }
+  }
   return 0;
 }
 
 int Engine::Stop() {
   std::lock_guard<std::mutex> g(controlMu_);
+  return StopLocked();
+}
+
+int Engine::StopLocked() {
   if (!running_) return 0;
   stop_.store(true);
   for (auto& w : workers_) {
@@ -138,6 +173,10 @@ int Engine::Stop() {
   }
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  if (xdp_) {  // stopped: the uplink's frames wait in the rings again, as without XDP
+    xdp_->SetLive(false);
+    xdp_->Detach();
+  }
   running_ = false;
   return 0;
 }
@@ -152,6 +191,7 @@ int Engine::SetTable(const uint8_t* blob, size_t len, std::string* err) {
     return -ETIMEDOUT;
   }
   Bump(workers_[0]->wc[kWTableSwaps]);
+  if (xdp_) XdpSyncLocked(&xdpError_);  // on failure the program passes everything to the rings
   return 0;
 }
 
@@ -167,6 +207,16 @@ RingOptions Engine::PortRingOptions(const std::string& ifname, uint32_t blockSiz
   ro.qdiscBypass = opts_.qdiscBypass;
   ro.ignoreOutgoing = true;
   return ro;
+}
+
+FrameRingOptions Engine::PortFrameRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks) const {
+  FrameRingOptions fo;
+  fo.ifname = ifname;
+  fo.netns = opts_.netns;
+  // Explicit ring bytes (blockSize x blocks) become slots of 2 KiB.
+  fo.slots = blocks ? uint32_t(uint64_t(blocks) * (blockSize ? blockSize : opts_.portBlockSize) / fo.slotSize) : opts_.portSlots;
+  fo.promisc = true;
+  return fo;
 }
 
 TapOptions Engine::PortTapOptions(const std::string& ifname, int queues) const {
@@ -203,6 +253,7 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
+  if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
   return 0;
 }
 
@@ -211,6 +262,7 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   PortBackend* b = ports_[slot].exchange(nullptr);
   if (!b) return -ENOENT;
+  if (xdp_ && b->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   for (uint32_t q = 0; q < b->rxQueues(); q++)
     epoll_ctl(workers_[RxWorkerOf(slot, q)]->epfd, EPOLL_CTL_DEL, b->rxFd(q), nullptr);
   if (!epochs_.Synchronize(kQuiesceTimeoutMs)) return -ETIMEDOUT;  // leaked rather than freed under a reader
@@ -254,18 +306,25 @@ void Engine::Run(Worker* wp) {
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();
+  uint64_t lastFrameUs = NowUs();
+  __atomic_store_n(&w.wc[kWRxMode], uint64_t(w.uplinkFast ? 2 : 3), __ATOMIC_RELAXED);
   epochs_.Online(w.reader);
   while (!stop_.load(std::memory_order_relaxed)) {
     int n;
-    if (busy) {
+    // Busy-poll while traffic flows (until spinUs after the last frame: a V2 ring's frame is
+    // forwarded within microseconds instead of after a wake-up), then sleep in epoll.
+    if (busy || NowUs() - lastFrameUs < opts_.spinUs) {
       n = epoll_wait(w.epfd, evs, 64, 0);
     } else {
+      Bump(w.wc[kWSleeps]);
       epochs_.Offline(w.reader);
       n = epoll_wait(w.epfd, evs, 64, 100);
       epochs_.Online(w.reader);
     }
     Bump(w.wc[kWLoops]);
     busy = false;
+    int v2Frames = 0, v3Frames = 0;
+    bool v2Capped = false;
     if (w.nextUplink.load(std::memory_order_acquire)) TakeNextUplink(w);
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
@@ -292,7 +351,12 @@ void Engine::Run(Worker* wp) {
       if (tag == kTagUplink) {
         auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
         RxVisitorFn<decltype(fn)> v(fn);
-        got = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+        got = v3Frames = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+      } else if (tag == kTagUplinkFast) {  // V2: drained until empty, at most a batch per pass
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+        RxVisitorFn<decltype(fn)> v(fn);
+        got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
+        v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
       } else {  // RX queue of a port: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;
@@ -305,9 +369,12 @@ void Engine::Run(Worker* wp) {
       if (got > 0) busy = true;
     }
     FlushAll(w);
+    if (busy) lastFrameUs = NowUs();
+    if (w.uplinkFast && opts_.rxMode == 0) AdaptUplink(w, v2Frames, v3Frames, v2Capped, lastFrameUs);
     if (now - lastStats > 200) {
       lastStats = now;
       RefreshRingDrops(w);
+      if (xdp_ && w.idx == 0) XdpFoldCounters(w);
     }
     epochs_.Quiescent(w.reader);
   }
@@ -317,7 +384,12 @@ void Engine::Run(Worker* wp) {
 // Kernel ring drops of the uplink and of the ports whose first RX queue this worker polls.
 void Engine::RefreshRingDrops(Worker& w) {
   w.uplink->UpdateKernelStats();
-  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], Read(w.uplink->counters().rxDrops), __ATOMIC_RELAXED);
+  uint64_t drops = Read(w.uplink->counters().rxDrops);
+  if (w.uplinkFast) {
+    w.uplinkFast->UpdateKernelStats();
+    drops += Read(w.uplinkFast->counters().rxDrops);
+  }
+  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], drops, __ATOMIC_RELAXED);
   for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {
     PortBackend* b = ports_[slot].load(std::memory_order_acquire);
     if (!b || b->rxQueues() == 0 || RxWorkerOf(slot, 0) != w.idx) continue;

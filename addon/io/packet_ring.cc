@@ -1,6 +1,6 @@
 // AF_PACKET socket setup (TPACKET_V3 RX ring + V3 fixed-slot TX ring) and the TX path.
 // Setup order follows packet_mmap.rst / libpcap: version, vnet hdr, rings, mmap, bind, membership,
-// fanout. See shared/reference/kernel-macvlan.md section 4 for the kernel facts used here.
+// fanout. Kernel facts used here are from net/packet/af_packet.c and include/uapi/linux/if_packet.h.
 #include "io/packet_ring.h"
 
 #include <arpa/inet.h>

@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLinkMonitor(env, exports);
   InitXdp(env, exports);
   InitUnixFdPassing(env, exports);
+  InitXdpGenerator(env, exports);
   return exports;
 }
 

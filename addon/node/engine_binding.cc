@@ -27,27 +27,6 @@ struct EngineHandle final : NodeHandle {
   std::unique_ptr<Engine> engine;
 };
 
-// Fd events of the workers, forwarded to a JS callback (kind, slot, queue, errno, worker).
-class TsfnEngineEvents final : public EngineEvents {
- public:
-  explicit TsfnEngineEvents(Napi::ThreadSafeFunction tsfn) : tsfn_(tsfn) {}
-  ~TsfnEngineEvents() override { tsfn_.Release(); }
-  void OnFdEvent(const FdEvent& ev) override {
-    auto* copy = new FdEvent(ev);
-    if (tsfn_.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, FdEvent* e) {
-          if (env != nullptr && cb != nullptr)
-            SafeCall(env, cb, {Napi::Number::New(env, int32_t(e->kind)), Napi::Number::New(env, e->slot),
-                               Napi::Number::New(env, e->queue), Napi::Number::New(env, e->error),
-                               Napi::Number::New(env, e->worker)});
-          delete e;
-        }) != napi_ok)
-      delete copy;
-  }
-
- private:
-  Napi::ThreadSafeFunction tsfn_;
-};
-
 Engine* EngineArg(const Napi::CallbackInfo& info) {
   EngineHandle* h = Unwrap<EngineHandle>(info, 0);
   return h ? h->engine.get() : nullptr;
@@ -69,9 +48,15 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.promisc = GetBool(o, "promisc", true);
   eo.qdiscBypass = GetBool(o, "qdiscBypass", false);
   eo.portTxCopy = GetBool(o, "portTxCopy", false);
+  eo.xdp = GetStr(o, "backend") == "xdp";
+  eo.xdpGeneric = GetBool(o, "xdpGeneric", false);
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);
+  eo.rxMode = int(GetU32(o, "rxMode", 0));
+  eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
+  eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
+  eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
   if (cpus.IsArray()) {
     Napi::Array a = cpus.As<Napi::Array>();
@@ -89,6 +74,24 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
     return Num(env, rc);
   }
   return NodeHandle::Wrap(env, new EngineHandle(env, std::move(e)));
+}
+
+// engineXdpState(h) -> "" (AF_PACKET only) | "native" | "generic" | why the program passes everything
+Napi::Value EngineXdpState(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  return Napi::String::New(info.Env(), e ? e->xdpState() : std::string());
+}
+
+// engineXdpStats(h) -> number[] (the XDP program's counters, xdp/xdp_maps.h MDX_ST_*) | -errno
+Napi::Value EngineXdpStats(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  if (!e) return Num(info.Env(), -EBADF);
+  XdpStats s;
+  const int rc = e->XdpStatsRead(&s);
+  if (rc < 0) return Num(info.Env(), rc);
+  Napi::Array a = Napi::Array::New(info.Env(), MDX_ST_COUNT);
+  for (uint32_t i = 0; i < MDX_ST_COUNT; i++) a.Set(i, Num(info.Env(), double(s.words[i])));
+  return a;
 }
 
 Napi::Value EngineStart(const Napi::CallbackInfo& info) {
@@ -134,7 +137,9 @@ Napi::Value EngineAttachPacket(const Napi::CallbackInfo& info) {
   const std::string ifname = info[2].As<Napi::String>().Utf8Value();
   std::unique_ptr<PortBackend> b;
   const char* step = nullptr;
-  int rc = PacketBackend::Open(e->PortRingOptions(ifname, bs, nb, tx), e->options().portTxCopy, &b, &step);
+  const FrameRingOptions fo = e->PortFrameRingOptions(ifname, bs, nb);
+  int rc = PacketBackend::Open(e->PortRingOptions(ifname, bs, nb, tx), e->options().rxMode != 3 ? &fo : nullptr,
+                               e->options().portTxCopy, &b, &step);
   std::string err;
   if (rc < 0)
     err = std::string("port \"") + ifname + "\": " + (step ? step : "open");
@@ -187,15 +192,24 @@ Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
   return Num(info.Env(), rc);
 }
 
-// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (engine.h FdEventKind).
+// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (dataplane/engine.h FdEventKind),
+// through the handle's callback (it does not keep the process alive).
 Napi::Value EngineOnEvent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Engine* e = EngineArg(info);
-  if (!e || info.Length() < 2 || !info[1].IsFunction()) return Num(env, -EINVAL);
-  Napi::ThreadSafeFunction tsfn =
-      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024, 1);
-  tsfn.Unref(env);
-  e->SetEventHandler(std::unique_ptr<EngineEvents>(new TsfnEngineEvents(tsfn)));
+  EngineHandle* h = Unwrap<EngineHandle>(info, 0);
+  if (!h || !h->engine || info.Length() < 2 || !info[1].IsFunction() || h->hasCallback()) return Num(env, -EINVAL);
+  h->SetCallback(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024);
+  h->RefCallback(env, false);
+  h->engine->SetEventHandler([h](const FdEvent& ev) {
+    auto* copy = new FdEvent(ev);
+    if (h->callback().NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, FdEvent* e) {
+          SafeCall(env, cb, {Napi::Number::New(env, int32_t(e->kind)), Napi::Number::New(env, e->slot),
+                             Napi::Number::New(env, e->queue), Napi::Number::New(env, e->error),
+                             Napi::Number::New(env, e->worker)});
+          delete e;
+        }) != napi_ok)
+      delete copy;
+  });
   return Num(env, 0);
 }
 
@@ -244,13 +258,17 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
-  wf.Set("fdErrors", Num(env, kWFdErrors));
-  wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
-  wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
   wf.Set("softCsums", Num(env, kWSoftCsums));
   wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
   wf.Set("softSegments", Num(env, kWSoftSegments));
   wf.Set("softRefused", Num(env, kWSoftRefused));
+  wf.Set("fdErrors", Num(env, kWFdErrors));
+  wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
+  wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
+  wf.Set("rxModeSwitches", Num(env, kWRxModeSwitches));
+  wf.Set("rxMode", Num(env, kWRxMode));
+  wf.Set("sleeps", Num(env, kWSleeps));
+  wf.Set("rxRemaps", Num(env, kWRxRemaps));
   o.Set("workerFields", wf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("rxPackets", Num(env, kSRxPackets));
@@ -273,6 +291,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   };
   fn("engineCreate", EngineCreate);
   fn("engineStart", EngineStart);
+  fn("engineXdpState", EngineXdpState);
+  fn("engineXdpStats", EngineXdpStats);
   fn("engineStop", EngineStop);
   fn("engineDestroy", EngineDestroy);
   fn("engineSetTable", EngineSetTable);
@@ -280,9 +300,9 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   fn("engineAttachJs", EngineAttachJs);
   fn("engineAttachTap", EngineAttachTap);
   fn("engineDetach", EngineDetach);
+  fn("engineInject", EngineInject);
   fn("engineReplaceUplink", EngineReplaceUplink);
   fn("engineOnEvent", EngineOnEvent);
-  fn("engineInject", EngineInject);
   fn("engineCounters", EngineCounters);
   fn("engineLayout", EngineLayout);
 }

@@ -6,4 +6,4 @@ export { PortTable, type TableEntry, DEFAULT_MAX_FRAME_LEN } from './port-table.
 export { validatePortSpec, MODES } from './port-spec.ts';
 export { DropReason, DROP_REASON_NAMES } from './drop-reasons.ts';
 export { parseMac, formatMac } from './mac.ts';
-export type { MacvlanMode, PortSpec, PortBackend, FrameBatch, PortCounters, SwitchCounters } from './types.ts';
+export type { MacvlanMode, PortSpec, PortBackend, SwitchFrameBatch, PortCounters, SwitchCounters } from './types.ts';

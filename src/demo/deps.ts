@@ -17,7 +17,7 @@ const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The contracts are the real modules' types: type-only imports load nothing at run time.
 import type { Generator, GeneratorOptions, GeneratorStats, Sink, SinkOptions, SinkStats } from '../io/index.ts';
 import type { startGenerator, openSink } from '../io/index.ts';
-import type { Switch, SwitchOptions, MacvlanMode, PortSpec, FrameBatch, PortCounters, SwitchCounters } from '../dataplane/index.ts';
+import type { Switch, SwitchOptions, MacvlanMode, PortSpec, SwitchFrameBatch, PortCounters, SwitchCounters } from '../dataplane/index.ts';
 
 export type { GeneratorOptions, GeneratorStats, SinkStats, MacvlanMode, PortSpec, SwitchOptions };
 /** A running native generator. */
@@ -32,7 +32,7 @@ export interface IoModule {
   openSink: typeof openSink;
 }
 /** A batch of frames handed to a JS port. */
-export type FrameBatchLike = FrameBatch;
+export type FrameBatchLike = SwitchFrameBatch;
 /** The engine's switch (src/dataplane Switch). */
 export type SwitchLike = Switch;
 /** Counters of one port. */

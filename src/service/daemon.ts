@@ -179,7 +179,7 @@ export class Daemon implements DaemonControl {
       });
       await this.switches.sync(
         report.desired!,
-        s.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace' })),
+        s.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace', ...(n.backend ? { backend: n.backend } : {}) })),
       );
       await this.vmNodes.sync(report.desired!, s.config);
       this.applied = report.desired;

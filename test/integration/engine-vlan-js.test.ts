@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, type Namespace } from '../../src/lab/index.ts';
-import { Switch, type FrameBatch } from '../../src/dataplane/index.ts';
+import { Switch, type SwitchFrameBatch } from '../../src/dataplane/index.ts';
 import { PacketPort } from '../../src/io/index.ts';
 import { parseMac, writeMac } from '../../src/dataplane/mac.ts';
 import { needsRoot } from '../support.ts';
@@ -76,7 +76,7 @@ test('userspace VLANs and a JS port through the engine', { skip: needsRoot, time
     s.addPort({ name: 'p3', mac: C, mode: 'bridge', vlan: 20, backend: { kind: 'packet', ifname: 'p3' } });
     const jsGot: Uint8Array[] = [];
     let jsBatches = 0;
-    s.addPort({ name: 'js', mac: J, mode: 'bridge', vlan: 10, backend: { kind: 'js', onFrames: (b: FrameBatch) => {
+    s.addPort({ name: 'js', mac: J, mode: 'bridge', vlan: 10, backend: { kind: 'js', onFrames: (b: SwitchFrameBatch) => {
       jsBatches++;
       for (let i = 0; i < b.count; i++) jsGot.push(b.frame(i));
     } } });
