@@ -35,6 +35,8 @@ export interface DaemonControl {
   transition(reason: string, build: (cur: DesiredConfig) => DesiredConfig): Promise<void>;
   /** Re-read the config file and apply it (same contract as transition). */
   reload(): Promise<ReloadResult>;
+  /** The character device macdemux made for a tap / vm endpoint (kernel macvtap). */
+  chardev?(endpoint: string): { path: string; major: number; minor: number; owner: number; group: number; mode: number } | undefined;
 }
 
 /** The answer to a reload. */
@@ -75,8 +77,16 @@ export function portView(d: DaemonControl, l: DesiredLink): Record<string, unkno
     ...(lease?.ipv4 ? { ipv4: lease.ipv4 } : {}),
     ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
     addresses: l.addresses,
+    ...chardevView(d, l),
     source: l.endpoint && cur.isApiEndpoint(l.endpoint) ? 'api' : 'config',
   };
+}
+
+/** `chardev` of a tap endpoint: the node macdemux made (never a /dev/tapN guess). */
+function chardevView(d: DaemonControl, l: DesiredLink): Record<string, unknown> {
+  const n = l.role === 'tap' && l.endpoint ? d.chardev?.(l.endpoint) : undefined;
+  if (!n) return {};
+  return { chardev: { path: n.path, dev: `${n.major}:${n.minor}`, owner: n.owner, group: n.group, mode: `0${n.mode.toString(8)}` } };
 }
 
 function findPort(d: DaemonControl, name: string): DesiredLink | undefined {

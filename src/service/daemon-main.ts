@@ -9,14 +9,14 @@ import { DEFAULT_METRICS, DEFAULT_STATE_DIR, parseArgs, UsageError } from './arg
 import { Daemon } from './daemon.ts';
 
 const USAGE =
-  'usage: macdemuxd --config FILE [--state-dir DIR] [--socket PATH] [--metrics HOST:PORT|off] [--teardown-on-exit] [--workers N]\n' +
+  'usage: macdemuxd --config FILE [--state-dir DIR] [--socket PATH] [--metrics HOST:PORT|off] [--teardown-on-exit] [--workers N] [--handoff-socket PATH]\n' +
   `  defaults: --state-dir ${DEFAULT_STATE_DIR}, --socket <state-dir>/macdemuxd.sock, --metrics ${DEFAULT_METRICS}`;
 
 /** Entry point used by bin/macdemuxd.js; resolves to the exit code once the daemon has stopped. */
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs(argv, { values: ['config', 'state-dir', 'socket', 'metrics', 'workers', 'step-delay-ms'], flags: ['teardown-on-exit'], usage: USAGE });
+    parsed = parseArgs(argv, { values: ['config', 'state-dir', 'socket', 'metrics', 'workers', 'step-delay-ms', 'handoff-socket'], flags: ['teardown-on-exit'], usage: USAGE });
   } catch (err) {
     process.stderr.write(`macdemuxd: ${(err as Error).message}\n`);
     return 2;
@@ -42,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(opts.socket ? { socketPath: resolve(String(opts.socket)) } : {}),
     metrics: opts.metrics === 'off' ? false : String(opts.metrics ?? DEFAULT_METRICS),
     teardownOnExit: !!opts['teardown-on-exit'],
+    ...(opts['handoff-socket'] ? { handoffSocket: String(opts['handoff-socket']) } : {}),
     ...(workers ? { workers } : {}),
     ...(stepDelayMs ? { stepDelayMs } : {}),
   });
