@@ -53,7 +53,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
         name: `bench-${name}`,
         qdiscBypass: true,
         cpus: [ctx.forwarderCpu],
-        ...(small ? { ring: { blockSize: 8192, blocks: 512 }, portRing: { blockSize: 8192, blocks: 64 } } : {}),
+        ...(small ? { ring: { blockSize: 8192, blockCount: 512 }, portRing: { blockSize: 8192, blockCount: 64 } } : {}),
       });
       let jsFrames = 0;
       const dsts: string[] = [];

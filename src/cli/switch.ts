@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
-import { validateMode } from '../dataplane/port-spec.ts';
+import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 
 const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]

@@ -9,7 +9,8 @@ import { InvalidArgumentError, systemError } from '../errors.ts';
 import { log } from '../log.ts';
 import { CounterView, emptyPortCounters } from './counters.ts';
 import { engineNative, type EngineNative, type NativeHandle } from './native-types.ts';
-import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
+import { validateIfname, validateMode, validateRingOptions, type RingOptions } from '../net/index.ts';
+import { validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
 import type { FrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
@@ -42,10 +43,10 @@ export interface SwitchOptions {
   portTxCopy?: boolean;
   /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
   cpus?: number[];
-  /** Uplink RX ring: block size and count; TX ring frames. */
-  ring?: { blockSize?: number; blocks?: number; txFrames?: number };
-  /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
-  portRing?: { blockSize?: number; blocks?: number; txFrames?: number };
+  /** Uplink RX ring: block size and count; TX ring slots. */
+  ring?: SwitchRingOptions;
+  /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX slots). */
+  portRing?: SwitchRingOptions;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
    * device is re-created (see {@link SwitchLinkEvent}). Default true. */
   watchLinks?: boolean;
@@ -58,6 +59,10 @@ interface PortState extends ValidPort {
   slot: number;
   attached: boolean;
 }
+
+/** The ring options the engine takes for its uplink and port rings (src/net's names). */
+export type SwitchRingOptions = Pick<RingOptions, 'blockSize' | 'blockCount' | 'txFrameCount'>;
+const SWITCH_RING_KEYS = ['blockSize', 'blockCount', 'txFrameCount'] as const;
 
 /**
  * A running (or configured) userspace switch. Emits `link` ({@link SwitchLinkEvent}) when one of
@@ -83,8 +88,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   constructor(opts: SwitchOptions) {
     super();
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-    if (typeof opts.uplink !== 'string' || opts.uplink.length < 1 || opts.uplink.length > 15)
-      throw new InvalidArgumentError('uplink', 'an interface name of 1-15 characters', opts.uplink);
+    validateIfname(opts.uplink, 'uplink');
+    validateRingOptions(opts.ring, 'ring.', SWITCH_RING_KEYS);
+    validateRingOptions(opts.portRing, 'portRing.', SWITCH_RING_KEYS);
     if (opts.netns !== undefined && (typeof opts.netns !== 'string' || opts.netns.length === 0))
       throw new InvalidArgumentError('netns', 'a namespace name or path', opts.netns);
     const workers = opts.workers ?? 1;
@@ -213,9 +219,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       qdiscBypass: this.opts.qdiscBypass ?? false,
       portTxCopy: this.opts.portTxCopy ?? true,
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
-      ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
-      ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
-      ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),
+      ...nativeRing(this.opts.ring),
     });
     if (typeof created === 'number') {
       throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineCreateError() || 'open' });
@@ -448,11 +452,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     let rc: number;
     if (b.kind === 'packet') {
       const pr = this.opts.portRing ?? {};
-      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, {
-        ...(pr.blockSize ? { ringBlockSize: pr.blockSize } : {}),
-        ...(pr.blocks ? { ringBlocks: pr.blocks } : {}),
-        ...(pr.txFrames ? { txFrames: pr.txFrames } : {}),
-      });
+      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, nativeRing(pr));
     } else if (b.kind === 'tap') {
       rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1);
     } else {
@@ -491,5 +491,14 @@ export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint3
       if (!Number.isInteger(i) || i < 0 || i >= count) throw new InvalidArgumentError('i', `a frame index 0..${count - 1}`, i);
       return data.slice(offsets[i], offsets[i]! + lengths[i]!);
     },
+  };
+}
+
+/** The addon's engine option names for ring options (addon/engine_binding.cc). */
+function nativeRing(r: SwitchRingOptions | undefined): { ringBlockSize?: number; ringBlocks?: number; txFrames?: number } {
+  return {
+    ...(r?.blockSize ? { ringBlockSize: r.blockSize } : {}),
+    ...(r?.blockCount ? { ringBlocks: r.blockCount } : {}),
+    ...(r?.txFrameCount ? { txFrames: r.txFrameCount } : {}),
   };
 }
