@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPacketIo(env, exports);
   InitEngine(env, exports);
   InitLinkMonitor(env, exports);
+  InitXdp(env, exports);
   return exports;
 }
 

@@ -8,3 +8,4 @@ void InitNetlinkSocket(Napi::Env env, Napi::Object exports); // netlink_socket.c
 void InitPacketIo(Napi::Env env, Napi::Object exports);      // packet_io_binding.cc (rings, tap queues, generator, sink)
 void InitEngine(Napi::Env env, Napi::Object exports);        // engine_binding.cc (demux engine, port table)
 void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor.cc (RTNLGRP_LINK events)
+void InitXdp(Napi::Env env, Napi::Object exports);           // xdp/xdp_binding.cc (XDP program of the uplink)

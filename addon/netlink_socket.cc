@@ -1,6 +1,7 @@
-// A NETLINK_ROUTE socket for the TypeScript rtnetlink code: open (optionally inside a
-// network namespace), send one request, receive one datagram. Message encoding and
-// decoding live in src/netlink/; this file only moves bytes.
+// A netlink socket for the TypeScript netlink code (NETLINK_ROUTE for rtnetlink, NETLINK_GENERIC
+// for genetlink families such as "ethtool"): open (optionally inside a network namespace), send
+// one request, receive one datagram. Message encoding and decoding live in src/netlink/; this
+// file only moves bytes.
 #include <errno.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -15,8 +16,8 @@
 #define NETLINK_EXT_ACK 11
 #endif
 
-static int OpenRouteSocket() {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+static int OpenNetlinkSocket(int protocol) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) return -errno;
   int one = 1;
   // Extended ack: the kernel's error text ("Invalid number of transmit queues", ...).
@@ -33,9 +34,12 @@ static int OpenRouteSocket() {
   return fd;
 }
 
-// nlOpen(netns?: string): fd or -errno.
+// nlOpen(netns?: string, protocol?: number): fd or -errno. protocol: NETLINK_ROUTE (default) or
+// NETLINK_GENERIC; anything else is -EPROTONOSUPPORT.
 static Napi::Value NlOpen(const Napi::CallbackInfo& info) {
-  return Num(info.Env(), RunInNetns(OptString(info, 0), OpenRouteSocket));
+  int protocol = static_cast<int>(OptInt(info, 1, NETLINK_ROUTE));
+  if (protocol != NETLINK_ROUTE && protocol != NETLINK_GENERIC) return Num(info.Env(), -EPROTONOSUPPORT);
+  return Num(info.Env(), RunInNetns(OptString(info, 0), [protocol] { return OpenNetlinkSocket(protocol); }));
 }
 
 // nlSend(fd, buf: Uint8Array): bytes sent or -errno.

@@ -99,6 +99,13 @@ class PortTable {
   uint32_t maxFrameLen() const { return maxFrameLen_; }
   uint32_t maxSourceFanout() const { return maxSourceFanout_; }
   bool HasGroup(const PortInfo& p, uint64_t group) const;
+  // Every (vlan << 48 | mac) key of the source-mode allow-lists (the XDP loader mirrors them).
+  std::vector<uint64_t> SourceKeys() const {
+    std::vector<uint64_t> out;
+    for (uint64_t k : srcKeys_)
+      if (k != kEmpty) out.push_back(k);
+    return out;
+  }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t(0);

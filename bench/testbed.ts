@@ -120,7 +120,7 @@ export async function disableIpv6(ns: Namespace): Promise<void> {
 
 /** Turn offloads off on an interface (frame-level tests). */
 export async function offloadsOff(ns: Namespace, ifname: string): Promise<void> {
-  await ns.exec('ethtool', ['-K', ifname, 'tx', 'off', 'gso', 'off', 'tso', 'off', 'gro', 'off'], { timeoutMs: 30_000 });
+  await ns.setOffloads(ifname, { tx: false, gso: false, tso: false, gro: false });
 }
 
 /**

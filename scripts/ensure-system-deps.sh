@@ -1,33 +1,83 @@
 #!/usr/bin/env bash
-# Installs the Debian tools the tests and benchmarks use, when missing and when we can (root + apt).
-# Idempotent and quick when everything is present. Tests that need a missing tool skip with a note.
+# Installs the Debian packages the tests and benchmarks run, when one of their programs is missing.
+# Quick (no apt) when everything is present. As root with apt-get, a failed install fails this script
+# (exit 1): tests never skip because a tool is missing. Not root: prints what is missing, exit 0
+# (the integration tests that use these tools need root and skip without it anyway).
+#
+# The two lists below are also read by test/unit/system-deps.test.ts, which holds every program that
+# src/, bench/ and test/ spawn to "in BASE or in INSTALL". One line per package:
+#   PACKAGE  PROGRAM...  # who needs it
+# To run a new program, add its package's line (or the program to its package's line).
 set -u
+
+# On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
+# never installed here, listed so that the test knows where each program comes from.
+BASE='
+coreutils           cat sleep timeout rm      # tests (lab exec, sleepers), bench/micro (timeout)
+curl                curl                     # service-daemon.test (raw HTTP over the control socket)
+bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
+tar                 tar                      # container-helpers (busybox rootfs tarball)
+dash                sh                       # lab exec, tool checks (command -v)
+dpkg                dpkg                     # system-deps.test (which package a program is from)
+iproute2            ip bridge                # lab, demo, bench, service, most integration tests
+nodejs              node                     # engine-scenario.test (node inside a namespace)
+procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test
+util-linux          setpriv taskset nsenter unshare         # io-nonroot/service-daemon.test (setpriv), demo/bench CPU pinning
+'
+
+# Installed by this script when a program is missing.
+INSTALL='
+ethtool             ethtool                  # devices-offloads/lab/engine-tap.test (oracle: ethtool -k)
+iperf3              iperf3                   # bench TCP column, engine-scenario.test
+iputils-ping        ping                     # lab (Namespace.ping), service-*.test, engine-*.test
+netsniff-ng         trafgen                  # demo/bench fallback generator, bench trafgen cross-check
+openvswitch-common  ovs-ofctl ovs-appctl ovsdb-tool ovsdb-server  # bench OVS peer
+openvswitch-switch  ovs-vsctl ovs-vswitchd   # bench OVS peer (runs its own instance in a namespace)
+tcpdump             tcpdump                  # src/io/bpf.ts (filter compile), service-userspace.test
+docker.io           dockerd /usr/bin/docker           # docker-plugin tests (a private dockerd per host namespace)
+podman              podman                   # podman CNI test
+containerd          containerd ctr           # ctr run --cni test
+runc                runc                     # OCI runtime of podman and containerd in tests
+containernetworking-plugins /usr/lib/cni/host-local /usr/lib/cni/macvlan  # CNI IPAM delegation, reference macvlan
+busybox-static      busybox                  # container images and the VM guest initramfs
+clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
+bpftool             bpftool                  # xdp-skeleton.test
+libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
+qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)
+cpio                cpio                     # VM guest initramfs
+kmod                modinfo                  # VM guest: module dependencies of the unpacked kernel
+'
+
 need=()
-command -v ip >/dev/null       || need+=(iproute2)
-command -v ping >/dev/null     || need+=(iputils-ping)
-command -v iperf3 >/dev/null   || need+=(iperf3)
-command -v trafgen >/dev/null  || need+=(netsniff-ng)
-command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
-command -v cmake >/dev/null    || need+=(cmake)
-command -v g++ >/dev/null      || need+=(g++)
-# Container runtimes driven by the docker-plugin / CNI tests (test/integration/{docker,cni,podman,ctr}-*.test.ts).
-[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
-command -v podman >/dev/null   || need+=(podman)
-command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd)
-command -v runc >/dev/null     || need+=(runc)
-[ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/macvlan ] || need+=(containernetworking-plugins)
-dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
-command -v tcpdump >/dev/null  || need+=(tcpdump)
-command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
+while read -r pkg progs; do
+  progs=${progs%%#*}
+  [ -n "$pkg" ] || continue
+  for p in $progs; do
+    # A program by name on PATH, or a file by absolute path (headers, plugin binaries).
+    case "$p" in
+      /*) [ -e "$p" ] && continue ;;
+      *) command -v "$p" >/dev/null 2>&1 && continue ;;
+    esac
+    need+=("$pkg"); break
+  done
+done <<<"$INSTALL"
 [ ${#need[@]} -eq 0 ] && exit 0
+
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "note: missing ${need[*]}; tests that need them will skip (install them as root)" >&2
+  echo "note: missing Debian packages ${need[*]}; install them as root (apt-get install ${need[*]})" >&2
   exit 0
 fi
 echo "installing Debian packages: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null 2>&1 || true
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
-  echo "warning: apt-get install ${need[*]} failed; dependent tests will skip" >&2
-# The Debian package starts OVS system services; the benchmark runs its own instance instead.
-exit 0
+# The dpkg lock may be held by another apt run for a while: retry a few times.
+for attempt in 1 2 3 4 5; do
+  if apt-get install -y -qq --no-install-recommends "${need[@]}" >/tmp/ensure-system-deps.log 2>&1; then
+    exit 0
+  fi
+  # An empty package index (fresh machine) is the common first failure: update it once.
+  [ "$attempt" = 1 ] && { apt-get update -qq >>/tmp/ensure-system-deps.log 2>&1 || true; continue; }
+  sleep 5
+done
+echo "error: apt-get install ${need[*]} failed; last lines of /tmp/ensure-system-deps.log:" >&2
+tail -n 20 /tmp/ensure-system-deps.log >&2
+exit 1

@@ -13,8 +13,8 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   /** 0 when the namespace (name, /run/netns/NAME or /proc/PID/ns/net) can be entered, else -errno. */
   netnsCheck(netns: string): number;
-  /** Open a NETLINK_ROUTE socket (inside netns when given): fd or -errno. */
-  nlOpen(netns?: string): number;
+  /** Open a netlink socket, NETLINK_ROUTE (0, default) or NETLINK_GENERIC (16), inside netns when given: fd or -errno. */
+  nlOpen(netns?: string, protocol?: number): number;
   /** Send one netlink request to the kernel: bytes or -errno. */
   nlSend(fd: number, buf: Uint8Array): number;
   /** Receive one netlink datagram into buf: bytes, -ETIMEDOUT or -errno. */

@@ -215,6 +215,7 @@ int mdx_demux(struct xdp_md* ctx) {
   __u32 zero = 0;
   const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
   if (!cfg) return XDP_PASS;
+  if (!cfg->enabled) return to_user(ctx);
 
   // ParseFrame (addon/frame_parse.h) with parseTag = true and no TCI metadata.
   if (data + 14 > end) return drop(DROP_RUNT, len);

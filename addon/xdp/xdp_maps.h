@@ -45,6 +45,7 @@ struct mdx_xdp_domain {
 struct mdx_xdp_config {
   mdx_u32 maxFrameLen;  // untagged length limit (PortTable maxFrameLen)
   mdx_u32 learning;     // learning mode: unicast misses go to userspace (the engine's FDB)
+  mdx_u32 enabled;      // 0: every frame to userspace (before the first sync, during a sync)
 };
 
 // mdx_stats (per CPU) indexes: drops by reason (addon/frame_parse.h DropReason) 0..15, then these.

@@ -5,15 +5,18 @@
  *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
+ *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
+import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
 const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
+         [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
 
   Frames from the uplink DEV are switched to the ports by destination MAC (and VLAN) with the
   kernel macvlan mode rules; frames arriving on a port's DEV are switched as sent by that port.
@@ -22,6 +25,12 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
+  vm:NAME      a VM port: macdemux creates the persistent multiqueue tap NAME (vnet_hdr; owner/group
+               may attach queues unprivileged), the switch serves its network side, and the
+               hypervisor opens it by name (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no,
+               vhost=off[,queues=N]); mac= is the guest's MAC. The tap stays when the switch stops
+               (the guest keeps its NIC across a restart) unless --teardown-on-exit.
+  --teardown-on-exit  delete the VM taps this run created or adopted when it stops
 `;
 
 interface Args {
@@ -33,6 +42,46 @@ interface Args {
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
+  /** vm: ports' taps (by port order). */
+  vmTaps: VmPortTap[];
+  teardownOnExit: boolean;
+}
+
+/** The tap of one vm: port. */
+export interface VmPortTap extends VmTapOptions {
+  /** The guest's MAC (the port's). */
+  mac: string;
+  /** Queues the hypervisor will open (for its command line; the tap takes up to 256). */
+  queues: number;
+}
+
+/**
+ * Parse one `--port vm:NAME,...` value: the VM-tap keys (queues, owner, group, mtu) are taken out,
+ * the rest is an ordinary port on the tap's network device.
+ */
+export function parseVmPortArg(text: string, defaultMode: MacvlanMode, index: number, netns?: string): { spec: PortSpec; tap: VmPortTap } {
+  const field = `--port[${index}]`;
+  const [dev = '', ...parts] = text.split(',');
+  const name = dev.slice(3);
+  const tap: Partial<VmPortTap> & { name: string } = { name, queues: 1, ...(netns !== undefined ? { netns } : {}) };
+  const rest: string[] = [];
+  const int = (key: string, val: string, min: number, max: number): number => {
+    const v = Number(val);
+    if (!/^\d+$/.test(val) || v < min || v > max) throw new InvalidArgumentError(`${field}.${key}`, `an integer ${min}..${max}`, val);
+    return v;
+  };
+  for (const p of parts) {
+    const eq = p.indexOf('=');
+    const key = eq < 0 ? p : p.slice(0, eq);
+    const val = eq < 0 ? '' : p.slice(eq + 1);
+    if (key === 'queues') tap.queues = int(key, val, 1, 256);
+    else if (key === 'owner') tap.owner = int(key, val, 0, 0xfffffffe);
+    else if (key === 'group') tap.group = int(key, val, 0, 0xfffffffe);
+    else if (key === 'mtu') tap.mtu = int(key, val, 68, 65521);
+    else rest.push(p);
+  }
+  const spec = parsePortArg([name, ...rest].join(','), defaultMode, index);
+  return { spec, tap: { ...tap, mac: spec.mac } as VmPortTap };
 }
 
 /** Parse one --port value. */
@@ -91,7 +140,7 @@ export function parsePortArg(text: string, defaultMode: MacvlanMode, index: numb
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'bridge', workers: 1, learning: false, ports: [], json: false };
+  const a: Args = { mode: 'bridge', workers: 1, learning: false, ports: [], json: false, vmTaps: [], teardownOnExit: false };
   const portTexts: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -132,11 +181,19 @@ function parseArgs(argv: string[]): Args {
       case '--json':
         a.json = true;
         break;
+      case '--teardown-on-exit':
+        a.teardownOnExit = true;
+        break;
       default:
         throw new InvalidArgumentError('argument', 'an option of `macdemux switch --help`', arg);
     }
   }
-  a.ports = portTexts.map((t, i) => parsePortArg(t, a.mode, i));
+  a.ports = portTexts.map((t, i) => {
+    if (!t.startsWith('vm:')) return parsePortArg(t, a.mode, i);
+    const vm = parseVmPortArg(t, a.mode, i, a.netns);
+    a.vmTaps.push(vm.tap);
+    return vm.spec;
+  });
   return a;
 }
 
@@ -188,8 +245,30 @@ export async function run(argv: string[]): Promise<number> {
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
-  for (const p of args.ports) sw.addPort(p);
-  await sw.start();
+  for (const t of args.vmTaps) {
+    try {
+      const info = await ensureVmTap(t);
+      process.stderr.write(
+        `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
+      );
+    } catch (err) {
+      process.stderr.write(`macdemux switch: vm:${t.name}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const teardownTaps = async (): Promise<void> => {
+    if (!args.teardownOnExit) return;
+    for (const t of args.vmTaps) {
+      await deleteVmTap(t.name, t.netns).catch((err: Error) => process.stderr.write(`macdemux switch: deleting tap ${t.name}: ${err.message}\n`));
+    }
+  };
+  try {
+    for (const p of args.ports) sw.addPort(p);
+    await sw.start();
+  } catch (err) {
+    await teardownTaps();
+    throw err;
+  }
   const tty = process.stderr.isTTY === true;
   process.stderr.write(
     `macdemux switch: uplink ${args.uplink}${args.netns ? ` (netns ${args.netns})` : ''}, ${args.ports.length} port(s), ` +
@@ -221,6 +300,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   clearInterval(timer);
   await sw.stop();
+  await teardownTaps();
   const final = sw.counters();
   const drops = final.rxFrames - final.forwarded;
   process.stderr.write(`macdemux switch: stopped; ${final.rxFrames} frames received, ${final.forwarded} forwarded, ${drops} dropped\n`);

@@ -32,9 +32,17 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MACDEMUX_LOCKED') throw err;
     if (!(err as Error).message.includes('(macdemuxd ')) throw err; // another `up`/`down` is running
-    // A daemon owns this state: let it apply.
-    const res = await apiRequest(socketPathFor(stateDir), 'POST', '/reload', {});
-    if (res.status >= 300) throw new Error(`daemon refused the reload: ${JSON.stringify(res.body)}`);
+    // A daemon owns this state: it applies its own config file, so only that file can be reloaded.
+    const socket = socketPathFor(stateDir);
+    const status = await apiRequest(socket, 'GET', '/status');
+    const served = (status.body as { config?: string } | undefined)?.config;
+    if (served !== file)
+      throw new Error(`the daemon on ${stateDir} (${(err as Error).message.replace(/^.*in use by /, '')}) serves ${served}, not ${file}: edit that file and run \`macdemux up ${served}\`, or use another --state-dir`);
+    const res = await apiRequest(socket, 'POST', '/reload', {});
+    if (res.status >= 300) {
+      const e = (res.body as { error?: { message?: string } } | undefined)?.error;
+      throw new Error(`the daemon did not apply ${file}: ${e?.message ?? JSON.stringify(res.body)}`);
+    }
     process.stdout.write(opts.json ? `${JSON.stringify(res.body)}\n` : `daemon (${(err as Error).message.replace(/^.*in use by /, '')}) reloaded ${file}\n`);
     return 0;
   }

@@ -1,6 +1,6 @@
 /**
  * Kernel network devices over rtnetlink (no shelling out to `ip`): macvlan/macvtap in every mode,
- * veth pairs, bridges, link settings, namespaces, addresses and routes. Every function takes
+ * veth pairs, bridges, link settings, namespaces, addresses, routes, and offloads (ethtool netlink). Every function takes
  * `{ netns }` as its last option to run inside a named namespace, like `ip -n NS`.
  */
 export {
@@ -28,6 +28,14 @@ export {
 export type { LinkInfo, MacvlanInfo, LinkStats } from './link-info.ts';
 export { addAddress, deleteAddress, listAddresses, type AddressInfo, type AddAddressOptions } from './addresses.ts';
 export { addRoute, deleteRoute, listRoutes, type RouteSpec, type RouteInfo } from './routes.ts';
+export {
+  getOffloads,
+  setOffloads,
+  OFFLOAD_FEATURES,
+  type Offload,
+  type OffloadSettings,
+  type OffloadState,
+} from './offloads.ts';
 export type { NetnsRef, NetnsOption } from './netns-ref.ts';
 export { parseCidr } from './validate.ts';
 // The shared vocabulary (src/net), re-exported for callers of the devices API.

@@ -25,7 +25,7 @@ export interface VethSpec {
   /** Addresses in CIDR form, IPv4 or IPv6 (IPv6 ones are added with `nodad`, usable at once). */
   addresses?: string[];
   mtu?: number;
-  /** false: turn off tx checksum, gso, tso and gro (ethtool -K); default: leave the veth defaults. */
+  /** false: turn off tx checksum, gso, tso and gro (over ethtool netlink); default: leave the veth defaults. */
   offloads?: boolean;
 }
 
@@ -283,7 +283,7 @@ export class Lab {
   async #configure(ns: Namespace, ifname: string, s: VethSpec): Promise<void> {
     for (const c of s.addresses ?? []) await this.#addAddress(ns, ifname, c);
     if (s.offloads === false) {
-      await ns.run('ethtool', ['-K', ifname, 'tx', 'off', 'gso', 'off', 'tso', 'off', 'gro', 'off'], { timeoutMs: 30_000 });
+      await ns.setOffloads(ifname, { tx: false, gso: false, tso: false, gro: false });
     }
   }
 

@@ -6,6 +6,7 @@ import { execCommand, CommandError, type ExecOptions, type ExecResult } from './
 import { NETNS_DIR } from './cleanup.ts';
 import { validateIfname } from '../net/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { setOffloads, type OffloadSettings, type OffloadState } from '../devices/offloads.ts';
 
 /** Packet/byte counters of one link (from `ip -s -j link show`, the kernel's 64-bit stats). */
 export interface LinkStats {
@@ -149,6 +150,12 @@ export class Namespace {
     if (l.linkinfo?.info_kind) info.kind = l.linkinfo.info_kind;
     if (l.master) info.master = l.master;
     return info;
+  }
+
+  /** Turn offloads of a link on or off over ethtool netlink (like `ethtool -K`; see src/devices/offloads.ts). */
+  setOffloads(ifname: string, settings: OffloadSettings): Promise<OffloadState> {
+    validateIfname(ifname, 'ifname');
+    return setOffloads(ifname, settings, { netns: this.name });
   }
 
   /** Names of the links in this namespace. */

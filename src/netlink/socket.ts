@@ -1,7 +1,8 @@
 /**
- * A NETLINK_ROUTE client over the addon's nlOpen/nlSend/nlRecv: request/ACK with extended-ack
- * errors, and dumps (NLM_F_MULTI ... NLMSG_DONE, NLM_F_DUMP_INTR retried). One socket per
- * operation (see {@link withRtnl}): a cached socket would keep a deleted namespace alive.
+ * A netlink client over the addon's nlOpen/nlSend/nlRecv: request/ACK with extended-ack errors,
+ * and dumps (NLM_F_MULTI ... NLMSG_DONE, NLM_F_DUMP_INTR retried). NETLINK_ROUTE by default;
+ * NETLINK_GENERIC for genetlink families (src/netlink/genetlink.ts). One socket per operation (see
+ * {@link withRtnl}): a cached socket would keep a deleted namespace alive.
  */
 import { native } from '../native.ts';
 import { systemError, MacdemuxSystemError } from '../errors.ts';
@@ -14,7 +15,13 @@ export interface ErrorContext {
   what?: string;
   ifname?: string;
   op?: string;
+  /** Name of the request in errors (`syscall`); default: the rtnetlink message type, e.g. RTM_NEWLINK. */
+  request?: string;
 }
+
+/** Netlink protocols the addon opens (linux/netlink.h). */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
 
 /** Result of a request: replies that came before the ACK, and the ACK's warning text if any. */
 export interface RequestResult {
@@ -26,7 +33,7 @@ const RECV_TIMEOUT_MS = 5000;
 const EINTR_DUMP = -4; // EINTR, what iproute2 reports for an interrupted dump
 let seqCounter = (Date.now() & 0x3fffffff) >>> 0;
 
-/** A NETLINK_ROUTE socket, opened inside `netns` when given. Call {@link close} when done. */
+/** A netlink socket (NETLINK_ROUTE unless told), opened inside `netns` when given. Call {@link close} when done. */
 export class RtnlSocket {
   private readonly rx = Buffer.alloc(256 * 1024);
   private closed = false;
@@ -37,13 +44,13 @@ export class RtnlSocket {
   ) {}
 
   /** Open a socket (in the namespace: name, /run/netns/NAME or /proc/PID/ns/net). */
-  static open(netns?: string): RtnlSocket {
-    const fd = native().nlOpen(netns);
+  static open(netns?: string, protocol: typeof NETLINK_ROUTE | typeof NETLINK_GENERIC = NETLINK_ROUTE): RtnlSocket {
+    const fd = native().nlOpen(netns, protocol);
     if (fd < 0) {
       throw systemError(fd, netns ? 'setns' : 'socket', {
         what: netns ? 'netns' : 'netlink',
         ...(netns ? { ifname: netns } : {}),
-        op: netns ? 'open netlink socket in namespace' : 'open NETLINK_ROUTE socket',
+        op: netns ? 'open netlink socket in namespace' : `open ${protocol === NETLINK_GENERIC ? 'NETLINK_GENERIC' : 'NETLINK_ROUTE'} socket`,
       });
     }
     return new RtnlSocket(fd, netns);
@@ -63,7 +70,7 @@ export class RtnlSocket {
     // finish() wrote msg.flags; OR in the flags this call adds.
     writeU16(bytes, 6, msg.flags | extraFlags);
     const n = native().nlSend(this.fd, bytes);
-    if (n < 0) throw systemError(n, rtmName(msg.type), ctx);
+    if (n < 0) throw systemError(n, ctx.request ?? rtmName(msg.type), ctx);
     return seq;
   }
 
@@ -84,7 +91,7 @@ export class RtnlSocket {
    * {@link MacdemuxSystemError} carrying the kernel's extended-ack text on a negative ACK.
    */
   request(msg: MessageBuilder, ctx: ErrorContext = {}): RequestResult {
-    const syscall = rtmName(msg.type);
+    const syscall = ctx.request ?? rtmName(msg.type);
     const seq = this.send(msg, NLM_F.REQUEST | NLM_F.ACK, ctx);
     const replies: NlMessage[] = [];
     for (const m of this.receive(seq, syscall, ctx)) {
@@ -103,7 +110,7 @@ export class RtnlSocket {
 
   /** Send a dump request (NLM_F_DUMP) and collect every part; retries an interrupted dump up to 3 times. */
   dump(msg: MessageBuilder, ctx: ErrorContext = {}): NlMessage[] {
-    const syscall = rtmName(msg.type);
+    const syscall = ctx.request ?? rtmName(msg.type);
     for (let attempt = 0; ; attempt++) {
       const seq = this.send(msg, NLM_F.REQUEST | NLM_F.DUMP, ctx);
       const parts: NlMessage[] = [];
@@ -152,6 +159,16 @@ export function ackError(ack: NetlinkAck, syscall: string, ctx: ErrorContext): M
 /** Run `fn` with a socket in `netns` (or the current namespace) and always close it. */
 export async function withRtnl<T>(netns: string | undefined, fn: (s: RtnlSocket) => T | Promise<T>): Promise<T> {
   const s = RtnlSocket.open(netns);
+  try {
+    return await fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+/** Run `fn` with a NETLINK_GENERIC socket in `netns` (or the current namespace) and always close it. */
+export async function withGenl<T>(netns: string | undefined, fn: (s: RtnlSocket) => T | Promise<T>): Promise<T> {
+  const s = RtnlSocket.open(netns, NETLINK_GENERIC);
   try {
     return await fn(s);
   } finally {

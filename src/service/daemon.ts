@@ -1,32 +1,27 @@
 /**
- * The switching service: applies a config (kernel objects through the reconciler, userspace
- * switches through the engine), then serves the control API and Prometheus metrics. Reloads
- * (SIGHUP, `POST /reload`, API endpoint changes) apply only the difference; stop ends the engine
- * and keeps the kernel devices unless `teardownOnExit`.
+ * The switching service's lifecycle: lock the state directory, load the desired state, apply it
+ * (kernel objects through the reconciler, userspace switches through the engine), serve the
+ * control API (src/service/control-handlers.ts) and Prometheus metrics, and stop. Every change
+ * (SIGHUP, `POST /reload`, API endpoints and port modes) is one transition from the applied
+ * desired state to a candidate, made in one place ({@link Daemon.transition}): the candidate is
+ * kept only when the kernel and the engine applied it; otherwise the previous state is put back
+ * and the caller gets the reasons.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { changeMacvlan, listLinks, type LinkInfo } from '../devices/index.ts';
+import { resolve } from 'node:path';
 import { log } from '../log.ts';
 import { DEFAULT_METRICS, socketPathFor } from './args.ts';
-import { ensurePrivateDir, readJsonFile, writeFileAtomic } from './atomic-file.ts';
-import {
-  ConfigError,
-  type MacvlanMode,
-  MACVLAN_MODES,
-  type ServiceConfig,
-  ipamSummary,
-  parentKey,
-  validateConfig,
-} from './config.ts';
-import { ApiError, type ControlHandlers, serveControl } from './control-api.ts';
-import type { DesiredLink, DesiredState } from './desired.ts';
-import { formatIp } from './ipaddr.ts';
+import { ensurePrivateDir } from './atomic-file.ts';
+import { ConfigError } from './config.ts';
+import { ApiError, serveControl } from './control-api.ts';
+import { controlHandlers, type DaemonControl, type ReloadResult } from './control-handlers.ts';
+import { counterSnapshot } from './counter-snapshot.ts';
+import { DesiredConfig, readConfigDocument } from './desired-config.ts';
+import type { DesiredState } from './desired.ts';
 import { PoolExhaustedError } from './ipam.ts';
 import { LeaseStore } from './leases.ts';
-import { type CounterSnapshot, createMetrics, type PortCounterRow, serveMetrics } from './metrics.ts';
+import { type CounterSnapshot, createMetrics, serveMetrics } from './metrics.ts';
 import { OwnershipStore, StateLock } from './ownership.ts';
 import { RateLimitedWarner } from './rate-limit.ts';
 import { apply, ReconcileError, type ReconcileReport, teardown } from './reconcile.ts';
@@ -48,35 +43,37 @@ export interface DaemonOptions {
   workers?: number;
 }
 
-interface ApiEndpoint {
-  network: string;
-  endpoint: Record<string, unknown>;
+/** The record of the last apply or refused change (GET /status `lastApply`). */
+export interface ApplyRecord {
+  at: string;
+  reason: string;
+  ok: boolean;
+  created: number;
+  changed: number;
+  removed: number;
+  errors: { resource: string; message: string }[];
 }
 
 const logger = () => log('daemon');
-const ENDPOINT_BODY_KEYS = ['network', 'name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'vlan', 'source-macs'];
 
 /** The daemon. */
-export class Daemon {
+export class Daemon implements DaemonControl {
   readonly configPath: string;
   readonly stateDir: string;
   readonly socketPath: string;
+  readonly startedAt = Date.now();
   private lock?: StateLock;
   private owned!: OwnershipStore;
-  private leases!: LeaseStore;
-  private rawConfig: unknown;
-  private config!: ServiceConfig;
-  private apiEndpoints: ApiEndpoint[] = [];
-  private desired?: DesiredState;
-  private lastReport?: { at: string; reason: string; created: number; changed: number; removed: number; errors: { resource: string; message: string }[] };
+  leases!: LeaseStore;
+  /** The applied desired state (config + API endpoints + mode overrides). */
+  private state!: DesiredConfig;
+  private applied?: DesiredState;
+  private lastRecord?: ApplyRecord;
   private readonly switches: SwitchManager;
-  /** Kernel-port mode changes made through the API (endpoint -> mode), shared with the reconciler. */
-  private readonly modeOverrides = new Map<string, MacvlanMode>();
   private queue: Promise<unknown> = Promise.resolve();
   private controlServer?: Server;
   private metricsServer?: Server;
   private metricsAddr?: string;
-  private readonly startedAt = Date.now();
   private readonly warner = new RateLimitedWarner(logger);
   readonly reconcileStats = { total: { ok: 0, failed: 0 }, lastDurationS: 0 };
   private stopping = false;
@@ -88,16 +85,27 @@ export class Daemon {
     this.switches = new SwitchManager(opts.workers ? { workers: opts.workers } : {});
   }
 
-  private get apiFile(): string {
-    return join(this.stateDir, 'api-endpoints.json');
-  }
-
   /** The metrics address actually bound (port 0 resolved), if serving. */
   get metricsAddress(): string | undefined {
     return this.metricsAddr;
   }
 
-  /** Lock the state, load the config, serve the API and metrics, apply. Throws on an invalid config. */
+  current(): DesiredConfig {
+    return this.state;
+  }
+
+  desired(): DesiredState | undefined {
+    return this.applied;
+  }
+
+  lastApply(): ApplyRecord | undefined {
+    return this.lastRecord;
+  }
+
+  /**
+   * Lock the state, load the desired state, apply it, serve the API and metrics. Throws on an
+   * invalid config and when the config could not be applied (nothing of that run is kept).
+   */
   async start(): Promise<void> {
     await ensurePrivateDir(this.stateDir);
     this.lock = await StateLock.acquire(this.stateDir, `macdemuxd ${this.configPath}`);
@@ -105,139 +113,146 @@ export class Daemon {
       this.owned = await OwnershipStore.open(this.stateDir);
       await this.owned.bindConfig(this.configPath);
       this.leases = await LeaseStore.open(this.stateDir);
-      const saved = (await readJsonFile(this.apiFile)) as { endpoints?: ApiEndpoint[] } | undefined;
-      this.apiEndpoints = saved?.endpoints ?? [];
-      this.rawConfig = await this.readRaw();
-      this.config = this.validated(this.rawConfig, this.apiEndpoints);
+      const initial = await DesiredConfig.load(this.configPath, this.stateDir);
       logger().info(
-        { event: 'daemon.starting', config: this.configPath, stateDir: this.stateDir, networks: this.config.networks.length, pid: process.pid },
-        `macdemuxd starting: ${this.config.networks.length} network(s) from ${this.configPath}`,
+        { event: 'daemon.starting', config: this.configPath, stateDir: this.stateDir, networks: initial.config.networks.length, pid: process.pid },
+        `macdemuxd starting: ${initial.config.networks.length} network(s) from ${this.configPath}`,
       );
-      this.controlServer = await serveControl(this.socketPath, this.handlers());
+      this.controlServer = await serveControl(this.socketPath, controlHandlers(this));
       logger().info({ event: 'api.listening', socket: this.socketPath, mode: '0600' }, `control API on ${this.socketPath} (mode 0600)`);
       if (this.opts.metrics !== false) {
-        const registry = createMetrics(() => this.counterSnapshot(), this.reconcileStats);
+        const registry = createMetrics(() => this.counters(), this.reconcileStats);
         const m = await serveMetrics(registry, this.opts.metrics ?? DEFAULT_METRICS);
         this.metricsServer = m.server;
         this.metricsAddr = m.address;
         logger().info({ event: 'metrics.listening', address: m.address }, `metrics on http://${m.address}/metrics`);
       }
-      try {
-        await this.enqueue(() => this.applyNow('start'));
-      } catch (err) {
-        // Some resources failed (logged one by one): keep serving the rest; GET /status shows them.
-        if (!(err instanceof ReconcileError)) throw err;
-      }
-      logger().info({ event: 'daemon.ready', errors: this.lastReport?.errors.length ?? 0 }, 'macdemuxd ready');
+      await this.enqueue(() => this.applyState(initial, 'start'));
+      this.state = initial;
+      logger().info({ event: 'daemon.ready', errors: 0 }, 'macdemuxd ready');
     } catch (err) {
       await this.closeServers();
+      await this.switches.stopAll();
       await this.lock.release();
       throw err;
     }
   }
 
-  private async readRaw(): Promise<unknown> {
-    const text = await readFile(this.configPath, 'utf8');
-    const doc = parseDocument(text, { uniqueKeys: true });
-    if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => ({ path: '', reason: `YAML: ${e.message.split('\n')[0]}` })), this.configPath);
-    return doc.toJS({ maxAliasCount: 100 });
-  }
-
-  /** The raw config with the API-added endpoints merged in, validated. */
-  private validated(raw: unknown, extra: ApiEndpoint[]): ServiceConfig {
-    const doc = structuredClone(raw) as { networks?: { name?: unknown; endpoints?: unknown[] }[] };
-    for (const a of extra) {
-      const n = Array.isArray(doc?.networks) ? doc.networks.find((x) => x && x.name === a.network) : undefined;
-      if (!n) {
-        logger().warn({ event: 'api-endpoint.orphaned', network: a.network, endpoint: a.endpoint.name }, `API endpoint ${String(a.endpoint.name)}: network ${a.network} is no longer declared; ignored`);
-        continue;
-      }
-      n.endpoints = [...(Array.isArray(n.endpoints) ? n.endpoints : []), a.endpoint];
-    }
-    return validateConfig(doc, this.configPath);
-  }
-
-  /** Serialize applies (start, reloads, API changes). */
+  /** Serialize transitions (start, reloads, API changes). */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
     this.queue = p.catch(() => {});
     return p;
   }
 
-  /** Apply the current config; records the report. Throws ReconcileError/PoolExhaustedError. */
-  private async applyNow(reason: string): Promise<ReconcileReport> {
+  /** Apply one desired state to the kernel and the engine; records the outcome. Throws when not applied. */
+  private async applyState(s: DesiredConfig, reason: string): Promise<ReconcileReport> {
     const t0 = Date.now();
-    let report: ReconcileReport;
+    let report: ReconcileReport | undefined;
     try {
-      report = await apply(this.config, this.stateDir, {
+      report = await apply(s.config, this.stateDir, {
         owned: this.owned,
         leases: this.leases,
-        modeOverrides: new Map([...this.modeOverrides, ...this.switches.modeOverrides]),
+        modeOverrides: s.modeOverrides(),
         ...(this.opts.stepDelayMs ? { stepDelayMs: this.opts.stepDelayMs } : {}),
       });
+      await this.switches.sync(
+        report.desired!,
+        s.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace' })),
+      );
+      this.applied = report.desired;
+      this.reconcileStats.total.ok++;
+      this.record(reason, true, report, []);
+      return report;
     } catch (err) {
       this.reconcileStats.total.failed++;
-      this.reconcileStats.lastDurationS = (Date.now() - t0) / 1000;
-      if (err instanceof ReconcileError) {
-        report = err.report;
-        this.record(reason, report);
-        await this.syncSwitches(report.desired);
-      } else {
-        logger().error({ event: 'apply.failed', reason, err: (err as Error).message }, `apply (${reason}) failed: ${(err as Error).message}`);
-      }
+      const errors = err instanceof ReconcileError ? err.report.errors : [{ resource: err instanceof PoolExhaustedError ? 'ipam' : 'userspace data plane', message: (err as Error).message }];
+      this.record(reason, false, err instanceof ReconcileError ? err.report : report, errors);
+      logger().error({ event: 'apply.failed', reason, errors }, `${reason}: not applied: ${errors.map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
       throw err;
-    }
-    this.reconcileStats.total.ok++;
-    this.reconcileStats.lastDurationS = (Date.now() - t0) / 1000;
-    this.record(reason, report);
-    await this.syncSwitches(report.desired);
-    return report;
-  }
-
-  private record(reason: string, r: ReconcileReport): void {
-    if (r.desired) this.desired = r.desired;
-    this.lastReport = { at: new Date().toISOString(), reason, created: r.created.length, changed: r.changed.length, removed: r.removed.length, errors: r.errors };
-  }
-
-  private async syncSwitches(desired: DesiredState | undefined): Promise<void> {
-    if (!desired || this.stopping) return;
-    try {
-      await this.switches.sync(
-        desired,
-        this.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace' })),
-      );
-    } catch (err) {
-      logger().error({ event: 'switch.sync-failed', err: (err as Error).message }, `userspace data plane: ${(err as Error).message}`);
+    } finally {
+      this.reconcileStats.lastDurationS = (Date.now() - t0) / 1000;
     }
   }
 
-  /** Re-read the config file and apply the difference. An invalid file keeps the running config. */
-  async reload(): Promise<{ ok: boolean; added: string[]; removed: string[]; changed: string[]; issues?: { path: string; reason: string }[]; errors?: unknown[] }> {
+  private record(reason: string, ok: boolean, r: ReconcileReport | undefined, errors: ApplyRecord['errors']): void {
+    this.lastRecord = { at: new Date().toISOString(), reason, ok, created: r?.created.length ?? 0, changed: r?.changed.length ?? 0, removed: r?.removed.length ?? 0, errors };
+  }
+
+  /**
+   * The one place desired state changes: build the candidate from the applied state, apply it,
+   * keep it (and persist the API endpoints) only when applied. On failure the previous state is
+   * applied again (what the failed run changed is put back) and an ApiError with the reasons is
+   * thrown; later changes start from the previous state, so one failure blocks nothing.
+   */
+  transition(reason: string, build: (cur: DesiredConfig) => DesiredConfig): Promise<void> {
     return this.enqueue(async () => {
-      let next: ServiceConfig;
-      let raw: unknown;
+      const prev = this.state;
+      const next = build(prev);
       try {
-        raw = await this.readRaw();
-        next = this.validated(raw, this.apiEndpoints);
+        await this.applyState(next, reason);
       } catch (err) {
-        const issues = err instanceof ConfigError ? err.issues : [{ path: '', reason: (err as Error).message }];
-        logger().error({ event: 'reload.rejected', issues }, `reload rejected, keeping the running config: ${(err as Error).message}`);
-        return { ok: false, added: [], removed: [], changed: [], issues };
+        await this.restore(prev, reason);
+        throw notApplied(err);
       }
-      const before = new Map(this.config.networks.map((n) => [n.name, JSON.stringify(n, jsonBigint)]));
-      const after = new Map(next.networks.map((n) => [n.name, JSON.stringify(n, jsonBigint)]));
-      const added = [...after.keys()].filter((k) => !before.has(k));
-      const removed = [...before.keys()].filter((k) => !after.has(k));
-      const changed = [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k));
-      logger().info({ event: 'config.reloaded', added, removed, changed }, `reload: networks +[${added}] -[${removed}] ~[${changed}]`);
-      this.rawConfig = raw;
-      this.config = next;
-      try {
-        await this.applyNow('reload');
-        return { ok: true, added, removed, changed };
-      } catch (err) {
-        return { ok: false, added, removed, changed, errors: err instanceof ReconcileError ? err.report.errors : [{ message: (err as Error).message }] };
+      this.state = next;
+      if (next.apiEndpoints !== prev.apiEndpoints) await next.save(this.stateDir);
+    });
+  }
+
+  private async restore(prev: DesiredConfig, reason: string): Promise<void> {
+    try {
+      await this.applyState(prev, `restore after: ${reason}`);
+      logger().info({ event: 'apply.restored', reason }, `${reason}: previous state restored`);
+    } catch (err) {
+      logger().error({ event: 'restore.failed', reason, err: (err as Error).message }, `${reason}: restoring the previous state failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Re-read the config file and apply it. An invalid or unappliable file keeps the running state. */
+  async reload(): Promise<ReloadResult> {
+    const base = { config: this.configPath, added: [] as string[], removed: [] as string[], changed: [] as string[] };
+    let raw: unknown;
+    try {
+      raw = await readConfigDocument(this.configPath);
+    } catch (err) {
+      const issues = err instanceof ConfigError ? err.issues : [{ path: '', reason: (err as Error).message }];
+      logger().error({ event: 'reload.rejected', issues }, `reload rejected, keeping the running config: ${(err as Error).message}`);
+      return { ok: false, ...base, issues };
+    }
+    let diff = base;
+    try {
+      await this.transition('reload', (cur) => {
+        let next: DesiredConfig;
+        try {
+          next = cur.withRaw(raw);
+        } catch (err) {
+          if (err instanceof ConfigError) throw new ApiError(400, 'invalid_config', err.message, err.issues);
+          throw err;
+        }
+        diff = { config: this.configPath, ...networkDiff(cur, next) };
+        logger().info({ event: 'config.reloaded', added: diff.added, removed: diff.removed, changed: diff.changed }, `reload: networks +[${diff.added}] -[${diff.removed}] ~[${diff.changed}]`);
+        return next;
+      });
+      return { ok: true, ...diff };
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'invalid_config') {
+        logger().error({ event: 'reload.rejected', issues: err.issues }, `reload rejected, keeping the running config: ${err.message}`);
+        return { ok: false, ...diff, issues: err.issues ?? [] };
       }
+      const errors = err instanceof ApiError ? (err.issues ?? []).map((i) => ({ resource: i.path, message: i.reason })) : [{ resource: 'reload', message: (err as Error).message }];
+      return { ok: false, ...diff, errors };
+    }
+  }
+
+  /** The counters of every port and switch. */
+  counters(): Promise<CounterSnapshot> {
+    return counterSnapshot({
+      links: this.applied?.links ?? [],
+      switches: this.switches,
+      leases: this.leases?.all() ?? {},
+      networks: this.state?.config.networks.length ?? 0,
+      warner: this.warner,
     });
   }
 
@@ -252,7 +267,7 @@ export class Daemon {
     if (this.opts.teardownOnExit) {
       try {
         await teardown(this.stateDir, { owned: this.owned, leases: this.leases });
-        await rm(this.apiFile, { force: true });
+        await rm(DesiredConfig.apiFile(this.stateDir), { force: true });
       } catch (err) {
         logger().error({ event: 'teardown.failed', err: (err as Error).message }, `teardown: ${(err as Error).message}`);
       }
@@ -268,241 +283,28 @@ export class Daemon {
     this.controlServer = undefined;
     this.metricsServer = undefined;
   }
-
-  // ---- views -------------------------------------------------------------------------
-
-  private portView(l: DesiredLink): Record<string, unknown> {
-    const net = this.config.networks.find((n) => n.name === l.network)!;
-    const lease = l.endpoint ? this.leases.get(l.network, l.endpoint) : undefined;
-    const name = l.port?.name ?? l.endpoint ?? `${l.network}.shim`;
-    const mode = l.port ? (this.switches.portMode(l.port.name) ?? l.port.mode) : (l.mode ?? null);
-    return {
-      name,
-      network: l.network,
-      role: l.role,
-      dataplane: net.dataplane,
-      parent: parentKey(net.parent),
-      mode,
-      mac: l.mac,
-      ...(l.port?.vlan !== undefined ? { vlan: l.port.vlan } : {}),
-      ...(l.netns ? { netns: l.netns } : {}),
-      ifname: l.name,
-      ...(l.port ? { switchIfname: l.port.ifname } : {}),
-      ...(lease?.ipv4 ? { ipv4: lease.ipv4 } : {}),
-      ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
-      addresses: l.addresses,
-      source: l.endpoint && this.apiEndpoints.some((a) => a.endpoint.name === l.endpoint) ? 'api' : 'config',
-    };
-  }
-
-  private findPort(name: string): DesiredLink | undefined {
-    return this.desired?.links.find((l) => (l.port?.name ?? l.endpoint ?? `${l.network}.shim`) === name);
-  }
-
-  /** The counters of every port and switch (the switch's view: rx = from the endpoint). */
-  async counterSnapshot(): Promise<CounterSnapshot> {
-    const ports: PortCounterRow[] = [];
-    const links = this.desired?.links ?? [];
-    // Kernel ports: the device's own counters, turned around (device tx = port rx).
-    const byNs = new Map<string, DesiredLink[]>();
-    for (const l of links) if (!l.port) byNs.set(l.netns ?? '', [...(byNs.get(l.netns ?? '') ?? []), l]);
-    for (const [ns, ls] of byNs) {
-      let infos: LinkInfo[] = [];
-      try {
-        infos = await listLinks(ns ? { netns: ns } : {});
-      } catch (err) {
-        this.warner.warn(`stats:${ns}`, { event: 'stats.failed', netns: ns, err: (err as Error).message }, `cannot read link counters in ${ns || 'own namespace'}: ${(err as Error).message}`);
-        continue;
-      }
-      for (const l of ls) {
-        const s = infos.find((i) => i.name === l.name)?.stats;
-        if (!s) continue;
-        ports.push({
-          port: l.endpoint ?? `${l.network}.shim`,
-          network: l.network,
-          dataplane: 'kernel',
-          rxPackets: s.txPackets,
-          rxBytes: s.txBytes,
-          txPackets: s.rxPackets,
-          txBytes: s.rxBytes,
-          rxDropped: s.txDropped,
-          txDropped: s.rxDropped,
-        });
-      }
-    }
-    const switches: CounterSnapshot['switches'] = [];
-    let engine: ReturnType<SwitchManager['counters']> = {};
-    try {
-      engine = this.switches.counters();
-    } catch (err) {
-      this.warner.warn('engine-counters', { event: 'stats.failed', err: (err as Error).message }, `cannot read engine counters: ${(err as Error).message}`);
-    }
-    const netOfPort = new Map(links.filter((l) => l.port).map((l) => [l.port!.name, l.network]));
-    for (const [uplink, c] of Object.entries(engine)) {
-      for (const [name, p] of Object.entries(c.ports ?? {})) {
-        ports.push({
-          port: name,
-          network: netOfPort.get(name) ?? '',
-          dataplane: 'userspace',
-          rxPackets: p.rxPackets,
-          rxBytes: p.rxBytes,
-          txPackets: p.txPackets,
-          txBytes: p.txBytes,
-          rxDropped: p.rxDropped,
-          txDropped: p.txDropped,
-          ringDrops: p.ringDrops,
-        });
-      }
-      const u = c.uplink;
-      switches.push({
-        uplink,
-        rxFrames: c.rxFrames,
-        forwarded: c.forwarded,
-        drops: c.drops ?? {},
-        uplinkPort: { rxPackets: u?.rxPackets ?? 0, rxBytes: u?.rxBytes ?? 0, txPackets: u?.txPackets ?? 0, txBytes: u?.txBytes ?? 0, rxDropped: u?.rxDropped ?? 0, txDropped: u?.txDropped ?? 0 },
-        ringDrops: u.ringDrops,
-        workers: c.workers ?? [],
-      });
-    }
-    const leases: Record<string, number> = {};
-    for (const [n, eps] of Object.entries(this.leases?.all() ?? {})) leases[n] = Object.keys(eps).length;
-    return { time: Date.now(), ports, switches, leases, networks: this.config?.networks.length ?? 0 };
-  }
-
-  // ---- control API -------------------------------------------------------------------
-
-  private handlers(): ControlHandlers {
-    return {
-      status: async () => ({
-        pid: process.pid,
-        config: this.configPath,
-        stateDir: this.stateDir,
-        socket: this.socketPath,
-        metrics: this.metricsAddr ?? null,
-        uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
-        networks: this.config.networks.length,
-        ports: this.desired?.links.length ?? 0,
-        lastApply: this.lastReport ?? null,
-      }),
-      networks: async () =>
-        this.config.networks.map((n) => ({
-          name: n.name,
-          parent: parentKey(n.parent),
-          mode: n.mode,
-          dataplane: n.dataplane,
-          ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
-          ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
-          ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
-          ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
-          endpoints: n.endpoints.map((e) => e.name),
-        })),
-      ports: async () => (this.desired?.links ?? []).map((l) => this.portView(l)),
-      counters: async () => this.counterSnapshot(),
-      addEndpoint: (body) => this.addEndpoint(body),
-      deleteEndpoint: (name) => this.deleteEndpoint(name),
-      patchPort: (name, body) => this.patchPort(name, body),
-      reload: async () => this.reload(),
-    };
-  }
-
-  private async addEndpoint(body: unknown): Promise<unknown> {
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw new ApiError(400, 'invalid_body', 'expected a JSON object like {"network": "net1", "name": "web3", "netns": "web3"}');
-    const b = body as Record<string, unknown>;
-    const issues: { path: string; reason: string }[] = [];
-    for (const k of Object.keys(b)) if (!ENDPOINT_BODY_KEYS.includes(k)) issues.push({ path: k, reason: `unknown key (allowed: ${ENDPOINT_BODY_KEYS.join(', ')})` });
-    if (typeof b.network !== 'string') issues.push({ path: 'network', reason: 'is required (the network to join)' });
-    if (typeof b.name !== 'string') issues.push({ path: 'name', reason: 'is required (a unique endpoint name)' });
-    if (issues.length) throw new ApiError(400, 'invalid_endpoint', `invalid endpoint: ${issues.map((i) => `${i.path}: ${i.reason}`).join('; ')}`, issues);
-    const { network, ...endpoint } = b as { network: string } & Record<string, unknown>;
-    return this.enqueue(async () => {
-      const netIndex = this.config.networks.findIndex((n) => n.name === network);
-      if (netIndex < 0) throw new ApiError(404, 'no_such_network', `no network "${network}" (networks: ${this.config.networks.map((n) => n.name).join(', ')})`);
-      if (this.config.networks.some((n) => n.endpoints.some((e) => e.name === endpoint.name)))
-        throw new ApiError(409, 'endpoint_exists', `an endpoint named "${String(endpoint.name)}" already exists`);
-      const nextApi = [...this.apiEndpoints, { network, endpoint }];
-      let next: ServiceConfig;
-      try {
-        next = this.validated(this.rawConfig, nextApi);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        const count = this.config.networks[netIndex].endpoints.length;
-        const prefix = new RegExp(`^networks\\[${netIndex}\\]\\.endpoints\\[${count}\\]\\.?`);
-        const mine = err.issues.map((i) => ({ path: prefix.test(i.path) ? i.path.replace(prefix, '') || '(endpoint)' : i.path, reason: i.reason }));
-        throw new ApiError(400, 'invalid_endpoint', `invalid endpoint: ${mine.map((i) => `${i.path}: ${i.reason}`).join('; ')}`, mine);
-      }
-      const prev = { api: this.apiEndpoints, config: this.config };
-      this.apiEndpoints = nextApi;
-      this.config = next;
-      try {
-        await this.applyNow(`api: add endpoint ${String(endpoint.name)}`);
-      } catch (err) {
-        if (err instanceof PoolExhaustedError) {
-          this.apiEndpoints = prev.api;
-          this.config = prev.config;
-          throw new ApiError(409, 'pool_exhausted', err.message);
-        }
-        if (!(err instanceof ReconcileError)) throw err;
-      }
-      await writeFileAtomic(this.apiFile, `${JSON.stringify({ version: 1, endpoints: this.apiEndpoints }, null, 2)}\n`);
-      const link = this.desired?.links.find((l) => l.endpoint === endpoint.name);
-      return link ? this.portView(link) : { name: endpoint.name };
-    });
-  }
-
-  private async deleteEndpoint(name: string): Promise<unknown> {
-    return this.enqueue(async () => {
-      const idx = this.apiEndpoints.findIndex((a) => a.endpoint.name === name);
-      if (idx < 0) {
-        const declared = this.config.networks.find((n) => n.endpoints.some((e) => e.name === name));
-        if (declared)
-          throw new ApiError(409, 'declared_in_config', `endpoint "${name}" is declared in ${this.configPath} (network ${declared.name}): remove it there and reload`);
-        throw new ApiError(404, 'no_such_endpoint', `no endpoint "${name}"`);
-      }
-      this.apiEndpoints = this.apiEndpoints.filter((_, i) => i !== idx);
-      await writeFileAtomic(this.apiFile, `${JSON.stringify({ version: 1, endpoints: this.apiEndpoints }, null, 2)}\n`);
-      this.config = this.validated(this.rawConfig, this.apiEndpoints);
-      this.modeOverrides.delete(name);
-      this.switches.modeOverrides.delete(name);
-      try {
-        await this.applyNow(`api: delete endpoint ${name}`);
-      } catch (err) {
-        if (!(err instanceof ReconcileError)) throw err;
-      }
-      return { removed: name };
-    });
-  }
-
-  private async patchPort(name: string, body: unknown): Promise<unknown> {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_body', 'expected a JSON object like {"mode": "private"}');
-    const b = body as Record<string, unknown>;
-    const extra = Object.keys(b).filter((k) => k !== 'mode');
-    if (extra.length) throw new ApiError(400, 'invalid_body', `unknown key(s) ${extra.join(', ')} (only "mode" can be changed)`, extra.map((k) => ({ path: k, reason: 'unknown key' })));
-    if (typeof b.mode !== 'string' || !(MACVLAN_MODES as readonly string[]).includes(b.mode))
-      throw new ApiError(400, 'invalid_mode', `mode: expected one of ${MACVLAN_MODES.join(', ')}, got ${JSON.stringify(b.mode)}`, [{ path: 'mode', reason: 'not a macvlan mode' }]);
-    const mode = b.mode as MacvlanMode;
-    if (mode === 'passthru' || mode === 'source')
-      throw new ApiError(400, 'invalid_mode', `mode: ${mode} cannot be set live (it needs a new device and network settings): change the config and reload`, [{ path: 'mode', reason: 'not changeable live' }]);
-    return this.enqueue(async () => {
-      const l = this.findPort(name);
-      if (!l) throw new ApiError(404, 'no_such_port', `no port "${name}"`);
-      const cur = l.port ? this.switches.portMode(l.port.name) ?? l.port.mode : l.mode;
-      if (cur === 'passthru' || cur === 'source') throw new ApiError(409, 'mode_fixed', `port "${name}" is in ${cur} mode, which cannot be changed live`);
-      if (l.port) {
-        this.switches.setPortMode(l.port.name, mode);
-        l.port.mode = mode;
-      } else {
-        await changeMacvlan(l.name, { mode }, l.netns ? { netns: l.netns } : {});
-        l.mode = mode;
-        if (l.endpoint) this.modeOverrides.set(l.endpoint, mode);
-        logger().info({ event: 'port.mode', port: name, mode }, `port ${name} mode -> ${mode}`);
-      }
-      return this.portView(l);
-    });
-  }
 }
 
-/** JSON replacer for configs holding bigints (addresses). */
-function jsonBigint(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
+/** The API's answer to a change that was not applied. */
+function notApplied(err: unknown): Error {
+  if (err instanceof ApiError) return err;
+  if (err instanceof PoolExhaustedError) return new ApiError(409, 'pool_exhausted', err.message);
+  if (err instanceof ReconcileError) {
+    const issues = err.report.errors.map((e) => ({ path: e.resource, reason: e.message }));
+    const status = err.report.preflight ? 409 : 500;
+    return new ApiError(status, 'not_applied', `not applied (nothing kept): ${issues.map((i) => `${i.path}: ${i.reason}`).join('; ')}`, issues);
+  }
+  return new ApiError(500, 'not_applied', `not applied (nothing kept): ${(err as Error).message}`, [{ path: 'userspace data plane', reason: (err as Error).message }]);
+}
+
+/** Which networks a new desired state adds, removes and changes. */
+function networkDiff(a: DesiredConfig, b: DesiredConfig): { added: string[]; removed: string[]; changed: string[] } {
+  const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  const before = new Map(a.config.networks.map((n) => [n.name, json(n)]));
+  const after = new Map(b.config.networks.map((n) => [n.name, json(n)]));
+  return {
+    added: [...after.keys()].filter((k) => !before.has(k)),
+    removed: [...before.keys()].filter((k) => !after.has(k)),
+    changed: [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k)),
+  };
 }

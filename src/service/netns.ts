@@ -1,10 +1,11 @@
 /**
- * Named network namespaces (`ip netns` bind mounts under /run/netns) and the few operations the
- * rtnetlink API does not cover (checksum offload through ethtool), run with iproute2.
+ * Named network namespaces (`ip netns` bind mounts under /run/netns, run with iproute2) and the
+ * checksum offload of the service's veth ends (over ethtool netlink, src/devices/offloads.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { setOffloads } from '../devices/offloads.ts';
 
 const run = promisify(execFile);
 
@@ -47,7 +48,5 @@ export async function deleteNetns(name: string): Promise<void> {
 
 /** Turn off TX checksum offload (and with it TSO) on a veth end, so frames that cross AF_PACKET carry valid checksums. */
 export async function disableTxOffload(ifname: string, netns?: string): Promise<void> {
-  const args = ['-K', ifname, 'tx', 'off'];
-  if (netns) await sh('ip', ['netns', 'exec', netns, 'ethtool', ...args]);
-  else await sh('ethtool', args);
+  await setOffloads(ifname, { tx: false }, netns ? { netns } : {});
 }

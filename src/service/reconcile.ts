@@ -1,9 +1,13 @@
 /**
- * Idempotent apply and teardown of a config's kernel objects. Apply lists what exists, creates
- * what is missing, fixes what differs (MAC, mode, addresses, routes, up) and removes what this
- * state directory created and the config no longer declares; teardown removes exactly what was
- * created. Devices are made through src/devices (rtnetlink); ownership and leases are persisted
- * (write-ahead) in the state directory so a crash at any point converges on the next run.
+ * Idempotent apply and teardown of a config's kernel objects. Apply plans, checks, then acts:
+ * it plans the leases and the desired objects, checks them against the live system (parents,
+ * name clashes with devices macdemux did not create) before changing anything, then creates what
+ * is missing, fixes what differs (MAC, mode, addresses, routes, up) and finally removes what this
+ * state directory created and the config no longer declares. A failure while acting rolls back
+ * what that run did (created objects removed, changes reverted, leases restored): nothing is
+ * half-applied. Teardown removes exactly what was created. Devices are made through src/devices
+ * (rtnetlink); ownership and leases are persisted (write-ahead) in the state directory so a
+ * crash at any point converges on the next run.
  */
 import {
   addAddress,
@@ -43,6 +47,8 @@ export interface ReconcileReport {
   leases: LeaseTable;
   /** The desired state that was applied (apply only). */
   desired?: DesiredState;
+  /** Set when apply refused before changing anything (checks against the live system). */
+  preflight?: boolean;
 }
 
 /** Thrown by apply/teardown when some resources failed; carries the report. */
@@ -60,7 +66,7 @@ export class ReconcileError extends Error {
 export interface ApplyOptions {
   /** Pause after each resource (tests: make a crash mid-apply easy to hit). */
   stepDelayMs?: number;
-  /** Runtime mode changes (control API) by endpoint name; they win over the network's mode. */
+  /** Runtime mode changes (control API) by port name (endpoint, or `<network>.shim`); they win over the network's mode. */
   modeOverrides?: ReadonlyMap<string, MacvlanMode>;
 }
 
@@ -83,6 +89,8 @@ function canonicalDst(text: string): string {
 /** Runs one apply or teardown, collecting the report. */
 class Run {
   readonly report: ReconcileReport = { created: [], changed: [], removed: [], errors: [], leases: {} };
+  /** How to take back what this run did, newest last (apply only). */
+  private readonly undo: { what: string; run: () => Promise<void> }[] = [];
   constructor(
     readonly owned: OwnershipStore,
     readonly opts: ApplyOptions = {},
@@ -101,6 +109,24 @@ class Run {
   note(kind: 'created' | 'changed' | 'removed', what: string, extra: Record<string, unknown> = {}): void {
     this.report[kind].push(what);
     logger().info({ event: `resource.${kind}`, resource: what, ...extra }, `${kind} ${what}`);
+  }
+
+  /** Remember how to take back a step of this run. */
+  onRollback(what: string, run: () => Promise<void>): void {
+    this.undo.push({ what, run });
+  }
+
+  /** Take back every step of this run, newest first (each failure is logged, the rest still run). */
+  async rollback(): Promise<void> {
+    for (const u of this.undo.reverse()) {
+      try {
+        await u.run();
+        logger().info({ event: 'resource.rolled-back', resource: u.what }, `rolled back ${u.what}`);
+      } catch (err) {
+        logger().error({ event: 'rollback.failed', resource: u.what, err: (err as Error).message }, `rollback of ${u.what}: ${(err as Error).message}`);
+      }
+    }
+    this.undo.length = 0;
   }
 
   /** Remove an owned link (and, for a veth, its peer) if it still exists; then forget it. */
@@ -152,10 +178,62 @@ class Run {
   }
 }
 
+/** A failed step while acting: which resource, and why. */
+class StepError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly reason: unknown,
+  ) {
+    super((reason as Error).message ?? String(reason));
+  }
+}
+
+async function step<T>(resource: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw err instanceof StepError ? err : new StepError(resource, err);
+  }
+}
+
 /**
- * Apply a config: plan and persist leases, remove what is no longer declared, create and fix the
- * rest. Resolves to the report; throws {@link ReconcileError} when some resources failed (after
- * applying all the others).
+ * What stands in the way of a desired state on the live system, checked before anything is
+ * changed: parents (namespace and device), and names taken by devices macdemux did not create.
+ */
+async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<{ resource: string; message: string }[]> {
+  const problems: { resource: string; message: string }[] = [];
+  const links = new Map<string, Map<string, LinkInfo> | undefined>();
+  /** The links of a namespace by name (undefined: the namespace does not exist yet). */
+  const linksIn = async (ns: string | undefined): Promise<Map<string, LinkInfo> | undefined> => {
+    const k = ns ?? '';
+    if (!links.has(k)) links.set(k, ns && !netnsExists(ns) ? undefined : new Map((await listLinks(nsOpt(ns))).map((l) => [l.name, l])));
+    return links.get(k);
+  };
+  const peers = new Set(owned.list().flatMap((r) => (r.kind === 'link' && r.peer ? [resourceKey({ kind: 'link', ...r.peer })] : [])));
+  for (const { network, parent } of desired.parents) {
+    const there = await linksIn(parent.netns);
+    const resource = `network ${network} parent ${parentKey(parent)}`;
+    if (!there) problems.push({ resource, message: `namespace ${parent.netns} does not exist` });
+    else if (!there.has(parent.dev)) problems.push({ resource, message: `device ${parent.dev} does not exist${parent.netns ? ` in namespace ${parent.netns}` : ''}` });
+  }
+  for (const want of desired.links) {
+    const cur = (await linksIn(want.netns))?.get(want.name);
+    if (cur && !owned.has(want.key))
+      problems.push({ resource: `link ${where(want.netns, want.name)}`, message: `${want.name} already exists in ${want.netns ? `namespace ${want.netns}` : 'this namespace'} and was not created by macdemux: rename it or set ifname` });
+    if (want.peer) {
+      const key = resourceKey({ kind: 'link', ...want.peer });
+      if ((await linksIn(want.peer.netns))?.has(want.peer.name) && !peers.has(key))
+        problems.push({ resource: `link ${where(want.peer.netns, want.peer.name)}`, message: `${want.peer.name} (the switch port of ${want.name}) already exists and was not created by macdemux` });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Apply a config: plan the leases and the desired objects, check them against the live system,
+ * then act (leases persisted before any address is configured). Resolves to the report; throws
+ * {@link ReconcileError} when the checks fail (nothing changed; `report.preflight`) or a step
+ * fails (what the run did is rolled back), and PoolExhaustedError when a range is full.
  */
 export async function apply(
   config: ServiceConfig,
@@ -167,14 +245,12 @@ export async function apply(
   const run = new Run(owned, opts);
   const t0 = process.hrtime.bigint();
 
-  // 1. Leases first, persisted before any address is configured.
-  const plan = planLeases(config.networks, leaseStore.all());
-  if (await leaseStore.commit(plan.table)) {
-    logger().info({ event: 'leases.committed', changes: plan.changes }, `leases: ${plan.changes.length ? plan.changes.join('; ') : 'unchanged'}`);
-  }
+  // 1. Plan.
+  const before = leaseStore.all();
+  const plan = planLeases(config.networks, before);
   const desired = desiredState(config, plan.table);
   for (const l of desired.links) {
-    const m = l.endpoint !== undefined ? opts.modeOverrides?.get(l.endpoint) : undefined;
+    const m = opts.modeOverrides?.get(l.endpoint ?? `${l.network}.shim`);
     if (!m) continue;
     if (l.type !== 'veth') l.mode = m;
     if (l.port) l.port.mode = m;
@@ -182,7 +258,47 @@ export async function apply(
   const wantedLinks = new Map(desired.links.map((l) => [l.key, l]));
   const wantedNs = new Set(desired.namespaces);
 
-  // 2. Remove owned links that are no longer declared, or whose type/peer changed.
+  // 2. Check.
+  const problems = await preflight(desired, owned);
+  if (problems.length) {
+    for (const p of problems) run.fail(p.resource, new Error(p.message));
+    run.report.preflight = true;
+    run.report.leases = before;
+    logger().info({ event: 'apply.refused', errors: problems.length }, `apply: refused before any change (${problems.length} problem(s))`);
+    throw new ReconcileError(run.report);
+  }
+
+  // 3. Act: leases first (persisted before any address is configured), then parents up,
+  // namespaces, links. The first failure rolls back what this run did.
+  try {
+    if (await leaseStore.commit(plan.table)) {
+      logger().info({ event: 'leases.committed', changes: plan.changes }, `leases: ${plan.changes.length ? plan.changes.join('; ') : 'unchanged'}`);
+      run.onRollback('leases', async () => void (await leaseStore.commit(before)));
+    }
+    for (const { network, parent } of desired.parents) {
+      const pk = parentKey(parent);
+      await step(`network ${network} parent ${pk}`, async () => {
+        const l = await findLink(parent.dev, nsOpt(parent.netns));
+        if (!l) throw new Error(`device ${parent.dev} does not exist${parent.netns ? ` in namespace ${parent.netns}` : ''}`);
+        if (!l.up) {
+          await setLink(parent.dev, { up: true }, nsOpt(parent.netns));
+          run.onRollback(`parent ${pk} up`, () => setLink(parent.dev, { up: false }, nsOpt(parent.netns)));
+          logger().info({ event: 'parent.up', network, parent: pk }, `parent ${pk} was down: set up`);
+        }
+      });
+    }
+    for (const ns of desired.namespaces) await step(`netns ${ns}`, () => ensureNetns(run, ns));
+    for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+  } catch (err) {
+    const e = err as StepError;
+    run.fail(e.resource ?? 'apply', e.reason ?? err);
+    await run.rollback();
+    run.report.leases = leaseStore.all();
+    logger().info({ event: 'apply.rolled-back', resource: e.resource }, `apply: ${e.resource} failed; what this run did was rolled back`);
+    throw new ReconcileError(run.report);
+  }
+
+  // 4. Remove owned objects no longer declared (or whose type/peer changed: recreated above).
   for (const r of owned.list()) {
     if (r.kind !== 'link') continue;
     const want = wantedLinks.get(resourceKey(r));
@@ -193,56 +309,7 @@ export async function apply(
     if (r.kind === 'netns' && !wantedNs.has(r.name)) await run.removeNetns(r.name);
   }
   // Leases of removed endpoints are released only now that their devices are gone.
-  await leaseStore.commit(withoutStale(plan.table, plan.stale));
-
-  // 3. Parents must exist and be up.
-  const badParents = new Set<string>();
-  for (const { network, parent } of desired.parents) {
-    const pk = parentKey(parent);
-    try {
-      if (parent.netns && !netnsExists(parent.netns)) throw new Error(`namespace ${parent.netns} does not exist`);
-      const l = await findLink(parent.dev, nsOpt(parent.netns));
-      if (!l) throw new Error(`device ${parent.dev} does not exist${parent.netns ? ` in namespace ${parent.netns}` : ''}`);
-      if (!l.up) {
-        await setLink(parent.dev, { up: true }, nsOpt(parent.netns));
-        logger().info({ event: 'parent.up', network, parent: pk }, `parent ${pk} was down: set up`);
-      }
-    } catch (err) {
-      badParents.add(pk);
-      run.fail(`network ${network} parent ${pk}`, err);
-    }
-  }
-
-  // 4. Namespaces.
-  for (const ns of desired.namespaces) {
-    try {
-      if (!netnsExists(ns)) {
-        await owned.record({ kind: 'netns', name: ns });
-        await createNetns(ns);
-        run.note('created', `netns ${ns}`);
-        await run.step();
-      } else if (owned.has(resourceKey({ kind: 'netns', name: ns }))) {
-        // Ours: lo must be up (a crash may have hit between `ip netns add` and `lo up`).
-        const lo = await findLink('lo', { netns: ns });
-        if (lo && !lo.up) {
-          await setLink('lo', { up: true }, { netns: ns });
-          run.note('changed', `netns ${ns} lo up`);
-        }
-      }
-    } catch (err) {
-      run.fail(`netns ${ns}`, err);
-    }
-  }
-
-  // 5. Links.
-  for (const want of desired.links) {
-    if (want.parent && badParents.has(parentKey(want.parent))) continue;
-    try {
-      await ensureLink(run, want);
-    } catch (err) {
-      run.fail(`link ${where(want.netns, want.name)}`, err);
-    }
-  }
+  if (!run.report.errors.length) await leaseStore.commit(withoutStale(plan.table, plan.stale));
 
   run.report.leases = leaseStore.all();
   run.report.desired = desired;
@@ -253,6 +320,24 @@ export async function apply(
   );
   if (run.report.errors.length) throw new ReconcileError(run.report);
   return run.report;
+}
+
+/** Make a namespace exist (created ones are recorded first, and rolled back on failure). */
+async function ensureNetns(run: Run, ns: string): Promise<void> {
+  if (!netnsExists(ns)) {
+    await run.owned.record({ kind: 'netns', name: ns });
+    run.onRollback(`netns ${ns}`, () => run.removeNetns(ns));
+    await createNetns(ns);
+    run.note('created', `netns ${ns}`);
+    await run.step();
+  } else if (run.owned.has(resourceKey({ kind: 'netns', name: ns }))) {
+    // Ours: lo must be up (a crash may have hit between `ip netns add` and `lo up`).
+    const lo = await findLink('lo', { netns: ns });
+    if (lo && !lo.up) {
+      await setLink('lo', { up: true }, { netns: ns });
+      run.note('changed', `netns ${ns} lo up`);
+    }
+  }
 }
 
 /** Make one desired link exist as declared. */
@@ -288,6 +373,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
       ...(want.peer ? { peer: want.peer } : {}),
     };
     await run.owned.record(rec); // write-ahead: recorded before it exists
+    run.onRollback(id, () => run.removeLink(rec));
     if (want.peer) {
       // A stale port end with our deterministic name (crash between the two ends) goes first.
       const stale = await findLink(want.peer.name, nsOpt(want.peer.netns));
@@ -363,10 +449,13 @@ async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): 
   const o = nsOpt(want.netns);
   if (!want.inheritMac && cur.mac !== want.mac) {
     await setLink(want.name, { mac: want.mac }, o);
+    run.onRollback(`${id} mac`, () => setLink(want.name, { mac: cur.mac }, o));
     run.note('changed', `${id} mac ${cur.mac} -> ${want.mac}`);
   }
   if (want.type !== 'veth' && want.mode && cur.macvlan?.mode !== want.mode) {
     await changeMacvlan(want.name, { mode: want.mode }, o);
+    const was = cur.macvlan?.mode;
+    if (was) run.onRollback(`${id} mode`, () => changeMacvlan(want.name, { mode: was }, o));
     run.note('changed', `${id} mode ${cur.macvlan?.mode} -> ${want.mode}`);
   }
   if (want.mode === 'source') {
@@ -405,12 +494,14 @@ async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string): P
   for (const a of have) {
     if (!wantSet.has(canonicalCidr(a.cidr))) {
       await deleteAddress(want.name, a.cidr, o);
+      run.onRollback(`${id} address ${a.cidr}`, () => addAddress(want.name, a.cidr, o));
       run.note('changed', `${id} address -${a.cidr}`);
     }
   }
   for (const a of want.addresses) {
     if (!haveSet.has(canonicalCidr(a))) {
       await addAddress(want.name, a, { ...o, ...(a.includes(':') ? { nodad: true } : {}) });
+      run.onRollback(`${id} address ${a}`, () => deleteAddress(want.name, a, o));
       run.note('changed', `${id} address +${a}`);
     }
   }

@@ -2,10 +2,11 @@
  * The userspace data plane of the service: one macdemux engine Switch per parent (uplink), with
  * one port per endpoint (an AF_PACKET port on the veth end in the parent's namespace, bound to
  * the endpoint's MAC and VLAN). `sync` applies only the difference: ports added, removed,
- * re-added when their MAC/VLAN/interface changed, modes changed live.
+ * re-added when their MAC/VLAN/interface changed or their mode enters or leaves passthru, other
+ * mode changes made live. Port modes come from the desired state (API overrides included).
  */
 import { log } from '../log.ts';
-import type { MacvlanMode, ParentRef } from './config.ts';
+import type { ParentRef } from './config.ts';
 import { parentKey } from './config.ts';
 import type { DesiredPort, DesiredState } from './desired.ts';
 import type { PortCounters, Switch, SwitchCounters } from '../dataplane/index.ts';
@@ -37,12 +38,12 @@ const logger = () => log('userspace');
 /** The running Switches of the daemon. */
 export class SwitchManager {
   private readonly switches = new Map<string, Managed>();
-  /** Runtime mode changes (control API), kept across reloads until the daemon stops. */
-  readonly modeOverrides = new Map<string, MacvlanMode>();
-
   constructor(private readonly opts: { workers?: number } = {}) {}
 
-  /** Bring the switches in line with the desired state (userspace ports only). */
+  /**
+   * Bring the switches in line with the desired state (userspace ports only). Throws at the first
+   * port or switch the engine refuses, naming it (the caller puts the previous state back).
+   */
   async sync(desired: DesiredState, uplinks: { network: string; parent: ParentRef; userspace: boolean }[]): Promise<void> {
     const want = new Map<string, { parent: ParentRef; ports: DesiredPort[] }>();
     for (const u of uplinks) {
@@ -77,10 +78,12 @@ export class SwitchManager {
         this.switches.set(pk, m);
         logger().info({ event: 'switch.created', uplink: pk }, `switch on ${pk} created`);
       }
-      const next = new Map(w.ports.map((p) => [p.name, { ...p, mode: this.modeOverrides.get(p.name) ?? p.mode }]));
+      const next = new Map(w.ports.map((p) => [p.name, p]));
       for (const [name, cur] of m.ports) {
         const p = next.get(name);
-        if (!p || p.mac !== cur.mac || p.vlan !== cur.vlan || p.ifname !== cur.ifname) {
+        // The engine (like the kernel) cannot turn a port into or out of passthru in place.
+        const passthruChange = p !== undefined && (p.mode === 'passthru') !== (cur.mode === 'passthru');
+        if (!p || p.mac !== cur.mac || p.vlan !== cur.vlan || p.ifname !== cur.ifname || passthruChange) {
           m.sw.removePort(name);
           m.ports.delete(name);
           logger().info({ event: 'port.removed', uplink: pk, port: name }, `port ${name} removed from ${pk}`);
@@ -88,24 +91,34 @@ export class SwitchManager {
       }
       for (const [name, p] of next) {
         const cur = m.ports.get(name);
-        if (!cur) {
-          m.sw.addPort({
-            name,
-            mac: p.mac,
-            mode: p.mode,
-            ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
-            backend: { kind: 'packet', ifname: p.ifname },
-          });
-          m.ports.set(name, p);
-          logger().info({ event: 'port.added', uplink: pk, port: name, mac: p.mac, vlan: p.vlan, mode: p.mode }, `port ${name} added to ${pk}`);
-        } else if (cur.mode !== p.mode) {
-          m.sw.setPortMode(name, p.mode);
-          m.ports.set(name, p);
-          logger().info({ event: 'port.mode', uplink: pk, port: name, mode: p.mode }, `port ${name} mode ${cur.mode} -> ${p.mode}`);
+        try {
+          if (!cur) {
+            m.sw.addPort({
+              name,
+              mac: p.mac,
+              mode: p.mode,
+              ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
+              backend: { kind: 'packet', ifname: p.ifname },
+            });
+            m.ports.set(name, p);
+            logger().info({ event: 'port.added', uplink: pk, port: name, mac: p.mac, vlan: p.vlan, mode: p.mode }, `port ${name} added to ${pk}`);
+          } else if (cur.mode !== p.mode) {
+            m.sw.setPortMode(name, p.mode);
+            m.ports.set(name, p);
+            logger().info({ event: 'port.mode', uplink: pk, port: name, mode: p.mode }, `port ${name} mode ${cur.mode} -> ${p.mode}`);
+          }
+        } catch (err) {
+          throw new Error(`switch ${pk} port ${name}: ${(err as Error).message}`, { cause: err });
         }
       }
       if (!m.started) {
-        await m.sw.start();
+        try {
+          await m.sw.start();
+        } catch (err) {
+          this.switches.delete(pk);
+          await m.sw.stop().catch(() => {});
+          throw new Error(`switch ${pk}: ${(err as Error).message}`, { cause: err });
+        }
         m.started = true;
         logger().info({ event: 'switch.started', uplink: pk, ports: m.ports.size }, `switch on ${pk} started with ${m.ports.size} port(s)`);
       }
@@ -116,29 +129,6 @@ export class SwitchManager {
   hasPort(name: string): boolean {
     for (const m of this.switches.values()) if (m.ports.has(name)) return true;
     return false;
-  }
-
-  /** Change a port's mode live (remembered across reloads). */
-  setPortMode(name: string, mode: MacvlanMode): void {
-    for (const m of this.switches.values()) {
-      const p = m.ports.get(name);
-      if (!p) continue;
-      m.sw.setPortMode(name, mode);
-      m.ports.set(name, { ...p, mode });
-      this.modeOverrides.set(name, mode);
-      logger().info({ event: 'port.mode', port: name, mode }, `port ${name} mode -> ${mode}`);
-      return;
-    }
-    throw new Error(`no userspace port "${name}"`);
-  }
-
-  /** Current mode of a userspace port. */
-  portMode(name: string): MacvlanMode | undefined {
-    for (const m of this.switches.values()) {
-      const p = m.ports.get(name);
-      if (p) return p.mode;
-    }
-    return undefined;
   }
 
   /** Counters of every switch, by uplink key. */

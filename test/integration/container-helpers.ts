@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,54 @@ export function busyboxTarball(): string {
 function spawnSyncTar(dir: string, out: string): string | undefined {
   const r = spawnSync('tar', ['-C', dir, '-cf', out, '.'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : r.stderr;
+}
+
+/** The name under which {@link busyboxOciArchive} is imported. */
+export const OCI_IMAGE_NAME = 'localhost/macdemux/busybox:latest';
+
+/**
+ * An OCI image archive (oci-layout, index.json, blobs) around the busybox rootfs tarball, for
+ * `ctr images import` (which takes images, not rootfs tarballs); cached next to the tarball.
+ */
+export function busyboxOciArchive(): string {
+  const layerPath = busyboxTarball();
+  const out = layerPath.replace(/\.tar$/, '.oci.tar');
+  if (existsSync(out)) return out;
+  const dir = tempDir('oci');
+  try {
+    const blobs = join(dir, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (data: Buffer): { digest: string; size: number } => {
+      const hex = createHash('sha256').update(data).digest('hex');
+      writeFileSync(join(blobs, hex), data);
+      return { digest: `sha256:${hex}`, size: data.length };
+    };
+    const layer = put(readFileSync(layerPath));
+    const config = put(Buffer.from(JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['sh'], Env: ['PATH=/bin'] },
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    })));
+    const manifest = put(Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+    })));
+    writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': OCI_IMAGE_NAME } }],
+    }));
+    const tmp = `${out}.${process.pid}`;
+    const err = spawnSyncTar(dir, tmp);
+    if (err) throw new Error(`tar failed: ${err}`);
+    renameSync(tmp, out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
 }
 
 /** A long-running child (a daemon), with its output kept for failure messages; stopped by PID. */

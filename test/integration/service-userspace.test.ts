@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../../src/lab/index.ts';
@@ -38,15 +38,29 @@ test('scenario 2: VLAN networks on the userspace data plane: same VLAN reaches a
     assert.ok(ping(ns('h2-c99'), '172.99.0.1', 2), 'VLAN 99: host2 -> host1 (allocated address)');
 
     // On the wire the frames carry their VLAN tag.
-    const dump = spawn('ip', ['netns', 'exec', h2.name, 'tcpdump', '-l', '-c', '1', '-eni', 'eth0', 'vlan 20 and icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // tcpdump is installed by scripts/ensure-system-deps.sh; a capture that does not start fails here.
+    const dump = h2.spawn('tcpdump', ['-l', '-c', '1', '-eni', 'eth0', 'vlan 20 and icmp']);
     let wire = '';
-    dump.stdout.on('data', (b: Buffer) => (wire += b.toString()));
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, 5000);
-      dump.stderr.on('data', (b: Buffer) => b.toString().includes('listening on') && (clearTimeout(t), r()));
+    let errText = '';
+    dump.stdout!.on('data', (b: Buffer) => (wire += b.toString()));
+    const exited = new Promise<void>((r) => dump.on('close', () => r()));
+    await new Promise<void>((resolve, reject) => {
+      let started = false;
+      const fail = (why: string) => !started && (clearTimeout(t), reject(new Error(`tcpdump did not start (${why}): ${errText.trim()}`)));
+      const t = setTimeout(() => fail('no "listening on" within 10 s'), 10_000);
+      dump.on('error', (e) => fail(e.message));
+      dump.on('exit', (code) => fail(`exit ${code}`));
+      dump.stderr!.on('data', (b: Buffer) => {
+        errText += b.toString();
+        if (!started && errText.includes('listening on')) {
+          started = true;
+          clearTimeout(t);
+          resolve();
+        }
+      });
     });
     assert.ok(ping(ns('h1-c20'), '172.20.0.11', 1));
-    await Promise.race([new Promise((r) => dump.on('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     dump.kill();
     assert.match(wire, /802\.1Q.*vlan 20.*172\.20\.0\.10 > 172\.20\.0\.11/, `tagged frame on the wire, got: ${wire}`);
 

@@ -3,7 +3,7 @@
  * ADD and removed at DEL, so GC can find attachments the runtime no longer has (their IPAM leases
  * and devices) and DEL leaves no file behind.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What ADD made. */
@@ -36,7 +36,7 @@ export function saveAttachment(dataDir: string, network: string, a: Attachment):
 export function removeAttachment(dataDir: string, network: string, containerId: string, ifname: string): void {
   rmSync(fileOf(dataDir, network, containerId, ifname), { force: true });
   try {
-    rmSync(dirOf(dataDir, network)); // only when empty: rmdir semantics without recursive
+    rmdirSync(dirOf(dataDir, network)); // only when empty
   } catch {
     /* other attachments left, or no dir */
   }

@@ -53,7 +53,7 @@ export function versionAtLeast(v: string, min: string): boolean {
   return true;
 }
 
-/** Parse stdin. `needsMaster` is false for VERSION (which reads only cniVersion). */
+/** Parse and validate stdin (VERSION does not come here: it reads only cniVersion). */
 export function parseNetConf(text: string): NetConf {
   let raw: Record<string, unknown>;
   try {

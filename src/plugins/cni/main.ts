@@ -3,7 +3,7 @@
  * configuration on stdin, the result (or the error JSON, exit status 1) on stdout.
  */
 import { readFileSync } from 'node:fs';
-import { parseNetConf, readEnv, SUPPORTED_VERSIONS } from './config.ts';
+import { parseNetConf, readEnv, SUPPORTED_VERSIONS, versionAtLeast } from './config.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus } from './plugin.ts';
 
@@ -18,9 +18,12 @@ function readStdin(): string {
 }
 
 /** Run one CNI call; returns the exit status (output already written). */
-export async function main(env: NodeJS.ProcessEnv = process.env, write = (s: string) => process.stdout.write(s)): Promise<number> {
+export async function main(
+  env: NodeJS.ProcessEnv = process.env,
+  stdin: string = readStdin(),
+  write: (s: string) => unknown = (s) => process.stdout.write(s),
+): Promise<number> {
   const command = env.CNI_COMMAND ?? '';
-  const stdin = readStdin();
   let version = LATEST;
   try {
     if (command === 'VERSION') {
@@ -45,7 +48,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env, write = (s: str
     } else if (command === 'DEL') {
       await cmdDel(conf, e, stdin);
     } else if (command === 'CHECK') {
-      if (!conf.prevResult && !['0.4.0'].includes(version) && !version.startsWith('1.'))
+      if (!versionAtLeast(version, '0.4.0'))
         throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `CHECK needs cniVersion 0.4.0 or later, config has ${version}`);
       await cmdCheck(conf, e, stdin);
     } else if (command === 'STATUS') {

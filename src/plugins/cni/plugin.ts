@@ -71,7 +71,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, stdin: string): Promise
   try {
     let ipam: CniResult | undefined;
     if (conf.ipam) {
-      ipam = delegate('ADD', conf.ipam.type, env.path, stdin, process.env);
+      ipam = delegate('ADD', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
       ipamRan = true;
       if (!ipam?.ips?.length) throw new CniError(CNI_ERR.INTERNAL, `ipam ${conf.ipam.type} returned no IP configuration`);
     }
@@ -96,7 +96,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, stdin: string): Promise
     await deleteLink(env.ifname, { netns: env.netns }).catch(() => {});
     if (ipamRan && conf.ipam) {
       try {
-        delegate('DEL', conf.ipam.type, env.path, stdin, process.env);
+        delegate('DEL', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
       } catch {
         /* the ADD error is the one to report */
       }
@@ -107,7 +107,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, stdin: string): Promise
 
 /** DEL: release the address, remove the interface if it is still there; idempotent. */
 export async function cmdDel(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
-  if (conf.ipam) delegate('DEL', conf.ipam.type, env.path, stdin, process.env);
+  if (conf.ipam) delegate('DEL', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
   if (env.netns && existsSync(env.netns)) {
     try {
       await deleteLink(env.ifname, { netns: env.netns });
@@ -125,7 +125,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv, stdin: string): Promi
   const prev = conf.prevResult;
   if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'CHECK needs prevResult');
   if (!existsSync(env.netns)) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `network namespace ${env.netns} does not exist`);
-  if (conf.ipam) delegate('CHECK', conf.ipam.type, env.path, stdin, process.env);
+  if (conf.ipam) delegate('CHECK', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
   const ns = { netns: env.netns };
   const link = await findLink(env.ifname, ns);
   if (!link) throw new CniError(CNI_ERR.INTERNAL, `interface ${env.ifname} not found in ${env.netns}`);
@@ -147,6 +147,16 @@ function ipamSpeaks11(conf: NetConf, env: CniEnv): boolean {
   if (!conf.ipam) return false;
   const r = delegate('VERSION', conf.ipam.type, env.path, JSON.stringify({ cniVersion: conf.cniVersion }), process.env) as unknown as { supportedVersions?: string[] };
   return r?.supportedVersions?.includes('1.1.0') ?? false;
+}
+
+/**
+ * The stdin for the IPAM plugin: the config as given, except that a 1.1.0 config goes to an IPAM
+ * plugin that speaks only up to 1.0.0 (Debian's host-local, static, dhcp) as 1.0.0, the same result
+ * format; otherwise every call of a 1.1.0 network would fail in IPAM with "incompatible versions".
+ */
+function ipamStdin(conf: NetConf, env: CniEnv, stdin: string): string {
+  if (!conf.ipam || conf.cniVersion !== '1.1.0' || ipamSpeaks11(conf, env)) return stdin;
+  return JSON.stringify({ ...JSON.parse(stdin), cniVersion: '1.0.0' });
 }
 
 /** STATUS (1.1): ready when the master exists (and the IPAM plugin is ready). */

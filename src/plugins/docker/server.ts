@@ -2,7 +2,9 @@
  * The plugin's HTTP server on a unix socket (dockerd looks in /run/docker/plugins/NAME.sock). Every
  * call is a POST with a JSON body; errors go back as HTTP 500 `{"Err": "..."}`, which dockerd shows to
  * the user. Calls run one at a time (the state file is rewritten by each) and each is bounded in
- * time: dockerd has no timeout of its own, so a hung handler would hang `docker run`.
+ * time: dockerd has no timeout of its own, so a hung handler would hang `docker run`. (Every
+ * netlink request already gives up after 5 s, so the bound is a second line of defence; a call that
+ * timed out is answered with an error while its work may still finish.)
  */
 import { mkdir, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,7 +19,8 @@ const MAX_BODY = 1024 * 1024;
 /** Longest a call may take (a netlink request times out after 5 s; an engine start is < 1 s). */
 export const CALL_TIMEOUT_MS = 20_000;
 
-type Handler = (d: DockerDriver, body: unknown) => unknown;
+/** One remote API call: the driver and the request body in, the reply body out. */
+export type Handler = (d: DockerDriver, body: unknown) => unknown;
 
 /** The routes of the remote driver API (libnetwork docs/remote.md). */
 export const ROUTES: Record<string, Handler> = {
@@ -63,11 +66,16 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Listen on `socketPath` (a stale socket file is replaced); resolves once listening. */
-export async function listenPlugin(driver: DockerDriver, socketPath: string, callTimeoutMs = CALL_TIMEOUT_MS): Promise<Server> {
+export async function listenPlugin(
+  driver: DockerDriver,
+  socketPath: string,
+  callTimeoutMs = CALL_TIMEOUT_MS,
+  routes: Record<string, Handler> = ROUTES,
+): Promise<Server> {
   const logger = log('docker-plugin');
   let queue: Promise<unknown> = Promise.resolve();
   const server = createServer((req, res) => {
-    const route = ROUTES[(req.url ?? '').split('?')[0]!];
+    const route = routes[(req.url ?? '').split('?')[0]!];
     const started = Date.now();
     const work = async (): Promise<unknown> => {
       const body = await readBody(req);

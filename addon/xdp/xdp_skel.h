@@ -1,0 +1,24 @@
+// C interface to the light skeleton (demux.skel.h is C: it does void-pointer arithmetic that C++
+// rejects, so it is compiled in xdp_skel.c and used through this).
+#pragma once
+#include "xdp_maps.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mdx_xdp_fds {
+  int prog;
+  int config, domains, sources, ports, tx, xsks, stats, slotStats, floodStats;
+  int flood[MDX_XDP_FLOOD_MAPS];
+};
+
+// Loads the program and creates its maps (bpf() syscalls; needs CAP_BPF, and CAP_NET_ADMIN to attach).
+// Returns the skeleton handle and fills *fds, or NULL with *err = -errno.
+void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err);
+// Closes every fd of the skeleton (maps and program are freed once nothing else holds them).
+void mdx_xdp_skel_destroy(void* skel);
+
+#ifdef __cplusplus
+}
+#endif
