@@ -12,7 +12,8 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { execCommand } from '../lab/exec.ts';
-import { validateIfname, validateNetnsName } from './validate.ts';
+import { validateIfname } from '../net/index.ts';
+import { validateNetnsName } from './validate.ts';
 
 /** Options of {@link ensureVmTap}. */
 export interface VmTapOptions {

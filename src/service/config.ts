@@ -19,9 +19,9 @@ import {
   parseIp,
 } from './ipaddr.ts';
 
-/** macvlan modes (the kernel's words). */
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
-export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
+import { MACVLAN_MODES, isIfname, isMac, isUnicastMac, normalizeMac, type MacvlanMode } from '../net/index.ts';
+
+export { MACVLAN_MODES, isIfname, type MacvlanMode };
 /** Which data plane carries a network's frames. */
 export type Dataplane = 'kernel' | 'userspace';
 
@@ -112,20 +112,13 @@ export class ConfigError extends Error {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-/** Whether a string is a usable interface name (1-15 chars, no '/', ':', whitespace, not . or ..). */
-export function isIfname(s: string): boolean {
-  return /^[^/:\s]{1,15}$/.test(s) && s !== '.' && s !== '..';
-}
-
-/** Normalized MAC (lower case) or the reason it is not a unicast MAC. */
+/** Normalized MAC (lower case, colons) or the reason it is not a unicast MAC (src/net's rule). */
 export function checkMac(s: unknown): { mac: string } | { reason: string } {
-  if (typeof s !== 'string' || !MAC_RE.test(s))
-    return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
-  const mac = s.toLowerCase();
-  if (parseInt(mac.slice(0, 2), 16) & 1) return { reason: `${mac} is a multicast MAC (a port needs a unicast MAC)` };
-  if (mac === '00:00:00:00:00:00') return { reason: 'the all-zero MAC is not usable' };
+  if (!isMac(s)) return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
+  const mac = normalizeMac(s, 'mac', { unicast: false });
+  if (!isUnicastMac(Buffer.from(mac.replace(/:/g, ''), 'hex'))) {
+    return { reason: mac === '00:00:00:00:00:00' ? 'the all-zero MAC is not usable' : `${mac} is a multicast MAC (a port needs a unicast MAC)` };
+  }
   return { mac };
 }
 
