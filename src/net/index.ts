@@ -7,3 +7,4 @@ export { IFNAMSIZ, IFNAME_MAX, isIfname, validateIfname, ifnameProblem } from '.
 export { isMac, isUnicastMac, parseMac, formatMac, formatHwAddr, normalizeMac, macToNumber, macFromNumber, type ParseMacOptions } from './mac.ts';
 export { MACVLAN_MODES, MACADDR_OPS, isMacvlanMode, validateMode, validateMacaddrOp, type MacvlanMode, type MacaddrOp } from './macvlan.ts';
 export { validateRingOptions, type RingOptions } from './ring.ts';
+export { parseParent, isVlanParent, type ParentSpec } from './parent.ts';

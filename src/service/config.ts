@@ -19,7 +19,7 @@ import {
   parseIp,
 } from './ipaddr.ts';
 
-import { MACVLAN_MODES, isIfname, isMac, isUnicastMac, normalizeMac, type MacvlanMode } from '../net/index.ts';
+import { MACVLAN_MODES, isIfname, isMac, isUnicastMac, isVlanParent, normalizeMac, parseParent as parseDockerParent, type MacvlanMode } from '../net/index.ts';
 
 export { MACVLAN_MODES, isIfname, type MacvlanMode };
 /** Which data plane carries a network's frames. */
@@ -362,6 +362,24 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
     else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
   }
+  // Docker's VLAN parent: "eth0.30" is VLAN 30 on eth0. The kernel here has no 802.1Q, so the
+  // userspace engine tags on eth0 (the default data plane for such a parent).
+  let parentVlan: number | undefined;
+  if (parent && isVlanParent(parent.dev)) {
+    const written = parent.dev;
+    try {
+      const vp = parseDockerParent(written, join(path, 'parent'));
+      parent.dev = vp.dev;
+      parentVlan = vp.vlan;
+      if (o.dataplane === undefined) dataplane = 'userspace';
+      else if (dataplane === 'kernel')
+        c.add(join(path, 'parent'), `${show(written)} is VLAN ${vp.vlan} on ${vp.dev} (Docker's convention); VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)`);
+      if (o.vlan !== undefined && o.vlan !== vp.vlan)
+        c.add(join(path, 'vlan'), `${show(o.vlan)} disagrees with the parent ${show(written)} (VLAN ${vp.vlan})`);
+    } catch (err) {
+      c.add(join(path, 'parent'), (err as Error).message);
+    }
+  }
   let nopromisc = false;
   if (o.nopromisc !== undefined) {
     if (typeof o.nopromisc !== 'boolean') c.add(join(path, 'nopromisc'), `expected true or false, got ${typeName(o.nopromisc)}`);
@@ -382,8 +400,8 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     ipv6 = ipv4;
     v4 = undefined;
   }
-  let vlan: number | undefined;
-  if (o.vlan !== undefined) {
+  let vlan: number | undefined = parentVlan;
+  if (o.vlan !== undefined && parentVlan === undefined) {
     vlan = c.int(o.vlan, join(path, 'vlan'), 1, 4094, 'a VLAN id');
     if (vlan !== undefined && dataplane !== 'userspace') {
       c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
