@@ -13,12 +13,16 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout rm      # tests (lab exec, sleepers), bench/micro (timeout)
+coreutils           cat sleep timeout rm mknod # tests (lab exec, sleepers), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
 bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
 tar                 tar                      # container-helpers (busybox rootfs tarball)
+apt                 apt-get apt-cache        # test/support/vm (apt-get download of the guest kernel)
+findutils           find                     # test/support/vm (guest modules)
+gzip                gzip                     # test/support/vm (initramfs)
+libc-bin            getent                   # src/devices/vm-tap.ts (owner/group names)
 dash                sh                       # lab exec, tool checks (command -v)
-dpkg                dpkg                     # system-deps.test (which package a program is from)
+dpkg                dpkg dpkg-deb            # system-deps.test (which package a program is from)
 iproute2            ip bridge                # lab, demo, bench, service, most integration tests
 nodejs              node                     # engine-scenario.test (node inside a namespace)
 procps              sysctl                   # lab (Namespace.sysctl), demo, bench, engine-*.test

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import { runCommand } from '../lab/exec.ts';
 import { netnsPath } from './netns-ref.ts';
-import { validateIfname } from '../net/index.ts';
+import { validateIfname } from '../net/ifname.ts';
 import { validateNetnsName } from './validate.ts';
 
 /** A macvtap's character device as the kernel numbers it. */

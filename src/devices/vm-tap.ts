@@ -12,7 +12,7 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { execCommand } from '../lab/exec.ts';
-import { validateIfname } from '../net/index.ts';
+import { validateIfname } from '../net/ifname.ts';
 import { validateNetnsName } from './validate.ts';
 
 /** Options of {@link ensureVmTap}. */
