@@ -17,6 +17,8 @@ function fakeHandlers(calls: string[]): ControlHandlers {
     networks: async () => [{ name: 'n' }],
     ports: async () => [],
     counters: async () => ({ ports: [] }),
+    createNetwork: async (b) => (calls.push(`create ${JSON.stringify(b)}`), { name: 'x' }),
+    removeNetwork: async (n) => (calls.push(`rm ${n}`), { removed: n }),
     addEndpoint: async (b) => (calls.push(`add ${JSON.stringify(b)}`), { added: true }),
     deleteEndpoint: async (n) => {
       if (n === 'cfg') throw new ApiError(409, 'declared_in_config', 'declared in the config');
@@ -83,11 +85,15 @@ test('control API: routes, methods and 4xx reasons', async () => {
     assert.equal(r.body.error.code, 'declared_in_config');
     r = await call('DELETE', '/endpoints/e');
     assert.equal(r.status, 200);
+    r = await call('POST', '/networks', '{"name":"net30","parent":"eth0.30"}');
+    assert.equal(r.status, 201);
+    r = await call('DELETE', '/networks/net30');
+    assert.equal(r.status, 200);
     r = await call('POST', '/reload');
     assert.equal(r.status, 500);
     assert.equal(r.body.error.message, 'boom');
   }, calls);
-  assert.deepEqual(calls, ['add {"network":"n","name":"e"}', 'patch a b {"mode":"vepa"}', 'del e']);
+  assert.deepEqual(calls, ['add {"network":"n","name":"e"}', 'patch a b {"mode":"vepa"}', 'del e', 'create {"name":"net30","parent":"eth0.30"}', 'rm net30']);
 });
 
 test('metrics: per-port, per-switch, engine and reconcile series from one snapshot', async () => {
