@@ -64,8 +64,8 @@ test('control API: routes, methods and 4xx reasons', async () => {
     assert.equal(r.body.error.code, 'not_found');
     r = await call('DELETE', '/networks');
     assert.equal(r.status, 405);
-    assert.equal(r.headers.allow, 'GET');
-    assert.match(r.body.error.message, /DELETE is not allowed on \/networks \(allowed: GET\)/);
+    assert.equal(r.headers.allow, 'GET, POST');
+    assert.match(r.body.error.message, /DELETE is not allowed on \/networks \(allowed: GET, POST\)/);
     r = await call('POST', '/endpoints', '{"a":');
     assert.equal(r.status, 400);
     assert.equal(r.body.error.code, 'malformed_json');
