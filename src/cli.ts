@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, string> = {
   up: 'apply a network config (idempotent)',
   down: 'tear down what a config created',
   status: 'show the daemon\'s networks, ports and counters',
+  network: 'ls/inspect/create/rm/connect/disconnect the daemon\'s networks (Docker words)',
   top: 'live per-port rates from the daemon',
   'docker-plugin': 'run the Docker network driver `macdemux` (libnetwork remote API) in the foreground',
   lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
