@@ -248,7 +248,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       for (const s of this.ports.values()) s.attached = false;
       throw err;
     }
-    this.logger.info({ switch: this.name, ports: this.ports.size, workers: this.opts.workers }, 'switch started');
+    this.logger.info({ event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers }, 'switch started');
   }
 
   /** Stop the workers and close every ring. Counters stay readable. */
@@ -261,7 +261,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.n.engineDestroy(e);
     this.engine = undefined;
     for (const s of this.ports.values()) s.attached = false;
-    this.logger.info({ switch: this.name }, 'switch stopped');
+    this.logger.info({ event: 'engine.stopped', switch: this.name }, 'switch stopped');
   }
 
   /**
@@ -374,10 +374,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
 
   private onLinkEvent(ev: SwitchLinkEvent): void {
     const f = { switch: this.name, device: ev.device, role: ev.role, ...(ev.port ? { port: ev.port } : {}), ifindex: ev.ifindex };
-    if (ev.state === 'reattach-failed') this.logger.error({ ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
-    else if (ev.state === 'gone') this.logger.warn(f, `${ev.role} device deleted; re-attached when a device of that name appears`);
-    else if (ev.state === 'reattached') this.logger.info(f, `${ev.role} device re-created: re-attached`);
-    else this.logger.info(f, `${ev.role} link ${ev.state}`);
+    if (ev.state === 'reattach-failed') this.logger.error({ event: 'link.reattach-failed', ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
+    else if (ev.state === 'gone') this.logger.warn({ event: 'link.gone', ...f }, `${ev.role} device deleted; re-attached when a device of that name appears`);
+    else if (ev.state === 'reattached') this.logger.info({ event: 'link.reattached', ...f }, `${ev.role} device re-created: re-attached`);
+    else this.logger.info({ event: 'link.state', ...f }, `${ev.role} link ${ev.state}`);
     this.emit('link', ev);
   }
 
@@ -393,8 +393,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const state = kind === FD_EVENT.ERROR ? 'fd-error' : 'fd-disarmed';
     const ev: SwitchLinkEvent = { device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), state, errno };
     const f = { switch: this.name, device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), ...(queue >= 0 ? { queue } : {}), errno };
-    if (state === 'fd-error') this.logger.warn(f, `${d.role} socket error (cleared; still polled)`);
-    else this.logger.warn(f, `${d.role} fd failed: no longer polled`);
+    if (state === 'fd-error') this.logger.warn({ event: 'link.fd-error', ...f }, `${d.role} socket error (cleared; still polled)`);
+    else this.logger.warn({ event: 'link.fd-failed', ...f }, `${d.role} fd failed: no longer polled`);
     this.emit('link', ev);
   }
 
@@ -461,7 +461,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
         try {
           onFrames(makeBatch(data, offsets, lengths, count));
         } catch (err) {
-          if (this.jsErrors++ < 5) this.logger.error({ port: s.name, err }, 'JS port handler threw');
+          if (this.jsErrors++ < 5) this.logger.error({ event: 'port.handler-threw', port: s.name, err }, 'JS port handler threw');
         }
       });
     }
