@@ -7,7 +7,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './package-info.ts';
 
-/** Functions exported by addon/*.cc. Native calls return a count or -errno; never throw. */
+/**
+ * Filled by a failing native call (per call: nothing is kept in the addon between calls, so
+ * worker_threads never see each other's errors). step: the syscall or stage that failed
+ * ("socket", "bind", "setsockopt(PACKET_RX_RING)", 'port "veth1": bind', ...).
+ */
+export interface NativeErrorDetail {
+  step?: string;
+}
+
+/**
+ * Functions exported by addon/node/*.cc. Native calls return a count or -errno and never throw;
+ * a call that can fail takes a {@link NativeErrorDetail} as its last argument.
+ */
 export interface NativeAddon {
   /** close(2); 0 or -errno. */
   closeFd(fd: number): number;

@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "modules.h"
-#include "napi_util.h"
-#include "netns.h"
-#include "port_table.h"
+#include "node/modules.h"
+#include "node/napi_args.h"
+#include "io/netns.h"
+#include "dataplane/port_table.h"
 #include "xdp_program.h"
 
 using namespace mdx;

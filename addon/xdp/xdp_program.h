@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "port_table.h"
+#include "dataplane/port_table.h"
 #include "xdp_maps.h"
 
 namespace mdx {

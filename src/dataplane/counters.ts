@@ -1,4 +1,4 @@
-/** Reads the engine's shared-memory counters (layout: addon/engine.h) without a native call. */
+/** Reads the engine's shared-memory counters (layout: addon/dataplane/engine_counters.h) without a native call. */
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.ts';
 import type { EngineLayout } from './native-types.ts';
 import type { PortCounters, SwitchCounters } from './types.ts';
@@ -74,6 +74,10 @@ export class CounterView {
         fdErrors: opt(wf.fdErrors),
         fdDisarmed: opt(wf.fdDisarmed),
         uplinkSwaps: opt(wf.uplinkSwaps),
+        rxModeSwitches: opt(wf.rxModeSwitches),
+        rxMode: opt(wf.rxMode),
+        sleeps: opt(wf.sleeps),
+        rxRemaps: opt(wf.rxRemaps),
       });
       for (let r = 1; r < DROP_REASON_COUNT; r++) {
         const name = DROP_REASON_NAMES[r];

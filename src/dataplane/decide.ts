@@ -1,6 +1,6 @@
 /**
  * The reference dispatcher (the oracle): frame + ingress -> egress set, with the kernel macvlan
- * rules (drivers/net/macvlan.c). A line-by-line twin of addon/demux.h + addon/frame_parse.h, written
+ * rules (drivers/net/macvlan.c). A line-by-line twin of addon/dataplane/decision.h + addon/dataplane/frame_parse.h, written
  * for clarity rather than speed; the differential test requires both to agree on every frame.
  */
 import { DropReason } from './drop-reasons.ts';

@@ -1,5 +1,5 @@
 /**
- * Why the data plane dropped a frame. The numeric values are shared with addon/frame_parse.h
+ * Why the data plane dropped a frame. The numeric values are shared with addon/dataplane/frame_parse.h
  * (enum DropReason): keep both in sync.
  */
 export const DropReason = {

@@ -1,5 +1,7 @@
-/** Types of the engine's native exports (addon/engine_binding.cc) and a typed accessor. */
-import { native } from '../native.ts';
+/** Types of the engine's native exports (addon/node/engine_binding.cc, table_binding.cc) and a typed accessor. */
+import { native, type NativeErrorDetail } from '../native.ts';
+
+export type { NativeErrorDetail };
 
 /** Opaque native handle (a napi External). */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
@@ -30,28 +32,25 @@ export interface EngineNative {
     /** learning mode: learned entries as [vlan, mac, slot] triples */
     fdb?: Float64Array,
   ): number;
-  /** Create an engine: handle or -errno. */
-  engineCreate(opts: EngineCreateOptions): NativeHandle | number;
-  /** Why the last engineCreate failed (the step, e.g. 'uplink "eth0": bind'). */
-  engineCreateError(): string;
+  /** Create an engine: handle or -errno (detail.step says why, e.g. 'uplink "eth0": bind'). */
+  engineCreate(opts: EngineCreateOptions, detail?: NativeErrorDetail): NativeHandle | number;
   engineStart(e: NativeHandle): number;
   engineStop(e: NativeHandle): number;
   engineDestroy(e: NativeHandle): number;
   /** Attach an egress/ingress backend to a slot (before or while running). 0 or -errno. */
-  engineAttachPacket(e: NativeHandle, slot: number, ifname: string, opts: { ringBlockSize?: number; ringBlocks?: number; txFrames?: number }): number;
-  engineAttachJs(e: NativeHandle, slot: number, cb: (data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void): number;
-  engineAttachTap(e: NativeHandle, slot: number, ifname: string, queues: number): number;
+  engineAttachPacket(e: NativeHandle, slot: number, ifname: string, opts: { ringBlockSize?: number; ringBlocks?: number; txFrames?: number }, detail?: NativeErrorDetail): number;
+  engineAttachJs(e: NativeHandle, slot: number, cb: (data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void, detail?: NativeErrorDetail): number;
+  engineAttachTap(e: NativeHandle, slot: number, ifname: string, queues: number, detail?: NativeErrorDetail): number;
   engineDetach(e: NativeHandle, slot: number): number;
   /** New uplink rings (the device was re-created), swapped in while running. 0 or -errno. */
-  engineReplaceUplink(e: NativeHandle): number;
+  engineReplaceUplink(e: NativeHandle, detail?: NativeErrorDetail): number;
   /** fd events from the workers: kind 1 error read and cleared, 2 fd disarmed, 3 uplink replaced. */
   engineOnEvent(e: NativeHandle, cb: (kind: number, slot: number, queue: number, errno: number, worker: number) => void): number;
   /** Publish a new table (waits for workers to pass a quiescent point). 0 or -errno. */
-  engineSetTable(e: NativeHandle, blob: Uint8Array): number;
-  engineLastError(e: NativeHandle): string;
+  engineSetTable(e: NativeHandle, blob: Uint8Array, detail?: NativeErrorDetail): number;
   /** Frames from a JS port into the switch: frames queued or -errno. */
   engineInject(e: NativeHandle, slot: number, data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): number;
-  /** Shared counters (BigUint64Array over engine memory; layout in engine.h). */
+  /** Shared counters (BigUint64Array over engine memory; layout in addon/dataplane/engine_counters.h). */
   engineCounters(e: NativeHandle): BigUint64Array;
   engineLayout(e: NativeHandle): EngineLayout;
 }
@@ -71,6 +70,12 @@ export interface EngineCreateOptions {
   portTxCopy?: boolean;
   cpus?: number[];
   ageingMs?: number;
+  /** 0 adaptive (V2 ring at low rates, V3 blocks under load), 2 V2 only, 3 V3 only. */
+  rxMode?: 0 | 2 | 3;
+  /** Busy-poll this long after the last frame before sleeping in epoll. */
+  spinUs?: number;
+  /** Uplink V2 ring slots (2 KiB each). */
+  ringSlots?: number;
 }
 
 export interface EngineLayout {

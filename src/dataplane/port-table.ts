@@ -1,6 +1,6 @@
 /**
  * The port table as the TypeScript side sees it: the same content as the native snapshot
- * (addon/port_table.h), used by the reference dispatcher (decide.ts) and serialized for the engine.
+ * (addon/dataplane/port_table.h), used by the reference dispatcher (decide.ts) and serialized for the engine.
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { MODE_BITS, type MacvlanMode } from './types.ts';
@@ -99,7 +99,7 @@ export class PortTable {
     return s === undefined || s.has(g);
   }
 
-  /** Serialized form for the native engine (layout documented in addon/port_table.h). */
+  /** Serialized form for the native engine (layout documented in addon/dataplane/port_table.h). */
   encode(): Uint8Array {
     let size = 16;
     for (const e of this.entries)

@@ -1,6 +1,6 @@
 /**
  * The userspace switch: an uplink device and virtual ports with macvlan modes, run by the native
- * engine (addon/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
+ * engine (addon/dataplane/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
  * change builds a new immutable port table that the engine swaps in atomically.
  */
 import { randomInt } from 'node:crypto';
@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { log } from '../log.ts';
 import { CounterView, emptyPortCounters } from './counters.ts';
-import { engineNative, type EngineNative, type NativeHandle } from './native-types.ts';
+import { engineNative, type EngineNative, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
 import { validateIfname, validateMode, validateRingOptions, type RingOptions } from '../net/index.ts';
 import { validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
@@ -47,6 +47,15 @@ export interface SwitchOptions {
   ring?: SwitchRingOptions;
   /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX slots). */
   portRing?: SwitchRingOptions;
+  /**
+   * Receive design (docs/dataplane.md "Receive: latency and batching"): 'adaptive' (default; the
+   * uplink receives on a TPACKET_V2 ring while the worker keeps up and on TPACKET_V3 blocks once it
+   * falls behind; one worker only, more workers use V3), 'frames' (V2 rings only) or 'blocks' (V3
+   * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
+   */
+  rx?: 'adaptive' | 'frames' | 'blocks';
+  /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
+  spinUs?: number;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
    * device is re-created (see {@link SwitchLinkEvent}). Default true. */
   watchLinks?: boolean;
@@ -102,6 +111,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw new InvalidArgumentError('maxFrameLen', 'an integer 60..65535', opts.maxFrameLen);
     if (opts.cpus !== undefined && (!Array.isArray(opts.cpus) || opts.cpus.some((c) => !Number.isInteger(c) || c < 0 || c > 1023)))
       throw new InvalidArgumentError('cpus', 'an array of CPU numbers 0..1023', opts.cpus);
+    if (opts.rx !== undefined && !['adaptive', 'frames', 'blocks'].includes(opts.rx))
+      throw new InvalidArgumentError('rx', "'adaptive', 'frames' or 'blocks'", opts.rx);
+    if (opts.spinUs !== undefined && (!Number.isInteger(opts.spinUs) || opts.spinUs < 0 || opts.spinUs > 1_000_000))
+      throw new InvalidArgumentError('spinUs', 'an integer 0..1000000', opts.spinUs);
     if (opts.watchLinks !== undefined && typeof opts.watchLinks !== 'boolean') throw new InvalidArgumentError('watchLinks', 'a boolean', opts.watchLinks);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
@@ -208,6 +221,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   /** Open the uplink, attach every port, publish the table and start the workers. */
   async start(): Promise<void> {
     if (this.engine) return;
+    const detail: NativeErrorDetail = {};
     const created = this.n.engineCreate({
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
@@ -218,11 +232,13 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       fanoutGroup: randomInt(1, 0xffff),
       qdiscBypass: this.opts.qdiscBypass ?? false,
       portTxCopy: this.opts.portTxCopy ?? true,
+      rxMode: ({ adaptive: 0, frames: 2, blocks: 3 } as const)[this.opts.rx ?? 'adaptive'],
+      ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...nativeRing(this.opts.ring),
-    });
+    }, detail);
     if (typeof created === 'number') {
-      throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineCreateError() || 'open' });
+      throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'open' });
     }
     this.engine = created;
     this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
@@ -317,9 +333,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
    */
   reattachUplink(): void {
     if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
-    const rc = this.n.engineReplaceUplink(this.engine);
-    if (rc < 0)
-      throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: this.n.engineLastError(this.engine) || 'reattach' });
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineReplaceUplink(this.engine, detail);
+    if (rc < 0) throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
   }
 
   /**
@@ -442,19 +458,21 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 
   private publish(table: PortTable): void {
-    const rc = this.n.engineSetTable(this.engine!, table.encode());
-    if (rc < 0) throw systemError(rc, 'engineSetTable', { what: 'switch', ifname: this.opts.uplink, op: `table update (${this.n.engineLastError(this.engine!)})` });
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineSetTable(this.engine!, table.encode(), detail);
+    if (rc < 0) throw systemError(rc, 'engineSetTable', { what: 'switch', ifname: this.opts.uplink, op: `table update (${detail.step ?? ''})` });
   }
 
   private attach(s: PortState): void {
     const e = this.engine!;
     const b = s.spec.backend;
+    const detail: NativeErrorDetail = {};
     let rc: number;
     if (b.kind === 'packet') {
       const pr = this.opts.portRing ?? {};
-      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, nativeRing(pr));
+      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, nativeRing(pr), detail);
     } else if (b.kind === 'tap') {
-      rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1);
+      rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1, detail);
     } else {
       const onFrames = b.onFrames;
       rc = this.n.engineAttachJs(e, s.slot, (data, offsets, lengths, count) => {
@@ -463,11 +481,11 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
         } catch (err) {
           if (this.jsErrors++ < 5) this.logger.error({ event: 'port.handler-threw', port: s.name, err }, 'JS port handler threw');
         }
-      });
+      }, detail);
     }
     if (rc < 0) {
       const ifname = b.kind === 'js' ? s.name : b.ifname;
-      throw systemError(rc, 'engineAttach', { what: `port "${s.name}" backend`, ifname, op: this.n.engineLastError(e) || 'attach' });
+      throw systemError(rc, 'engineAttach', { what: `port "${s.name}" backend`, ifname, op: detail.step || 'attach' });
     }
     s.attached = true;
   }

@@ -4,7 +4,7 @@ import type { MacvlanMode } from '../net/index.ts';
 
 export type { MacvlanMode };
 
-/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/port_table.h). */
+/** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/dataplane/port_table.h). */
 export const MODE_BITS: Record<MacvlanMode, number> = {
   private: 1,
   vepa: 2,
@@ -87,5 +87,12 @@ export interface SwitchCounters {
     fdErrors: number;
     fdDisarmed: number;
     uplinkSwaps: number;
+    /** Adaptive receive: switches between the uplink's V2 and V3 ring, and the one in use (2 or 3). */
+    rxModeSwitches: number;
+    rxMode: number;
+    /** Fanout member order found swapped (a flap re-links the members) and fixed. */
+    rxRemaps: number;
+    /** epoll waits that slept (no frame within the spin budget). */
+    sleeps: number;
   }[];
 }

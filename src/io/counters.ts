@@ -1,5 +1,5 @@
 /**
- * Port counters as kept by the native side (addon/port_counters.h): a BigUint64Array over native
+ * Port counters as kept by the native side (addon/io/port_counters.h): a BigUint64Array over native
  * memory, read without a native call. Field order is fixed; see {@link PORT_COUNTER_NAMES}.
  */
 

@@ -1,9 +1,9 @@
 /**
- * Native traffic generator: a TX-ring blaster on its own thread (addon/generator.cc).
+ * Native traffic generator: a TX-ring blaster on its own thread (addon/tools/generator.cc).
  * Frames carry the macdemux test payload (see {@link TEST_PAYLOAD}) that {@link openSink} checks.
  */
 import { InvalidArgumentError, systemError } from '../errors.ts';
-import { io, type NativeGeneratorStats, type NativeHandle } from './native-types.ts';
+import { io, type NativeGeneratorStats, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
 import { parseMac, validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
 import { checkOptionalInt, checkOptionalString } from './options.ts';
 import { openError } from './io-error.ts';
@@ -123,6 +123,7 @@ export function startGenerator(opts: GeneratorOptions): Generator {
     if (s.error < 0) rejectDone(systemError(s.error, 'sendto', { what: 'generator', ifname, op: 'TX ring kick' }));
     else resolveDone(finalStats);
   };
+  const detail: NativeErrorDetail = {};
   const r = n.genStart(
     {
       ifname,
@@ -137,8 +138,9 @@ export function startGenerator(opts: GeneratorOptions): Generator {
       ...(cpu !== undefined ? { cpu } : {}),
     },
     onDone,
+    detail,
   );
-  if (typeof r === 'number') throw openError(r, 'generator', { ifname, ...(netns ? { netns } : {}) });
+  if (typeof r === 'number') throw openError(r, 'generator', { ifname, ...(netns ? { netns } : {}), detail });
   handle = r;
   const h = r;
   done.catch(() => {}); // callers that only use stop() must not see an unhandled rejection

@@ -1,13 +1,16 @@
 /**
- * Typed view of the packet I/O exports of the native addon (addon/packet_io_binding.cc and
- * friends). Native calls return a handle, a count, or a negative errno; they never throw.
+ * Typed view of the packet I/O exports of the native addon (addon/node/*_binding.cc). Native
+ * calls return a handle, a count, or a negative errno; they never throw. A call that can fail
+ * takes a {@link NativeErrorDetail} as its last argument and names the failing step in it.
  */
-import { native } from '../native.ts';
+import { native, type NativeErrorDetail } from '../native.ts';
+
+export type { NativeErrorDetail };
 
 /** Opaque native handle (a napi External). */
 export type NativeHandle = object & { readonly __nativeHandle?: never };
 
-/** Options understood by every ring-based native object (see addon/packet_ring.h RingOptions). */
+/** Options understood by every ring-based native object (see addon/io/packet_ring.h RingOptions). */
 export interface NativeRingOptions {
   ifname: string;
   netns?: string;
@@ -78,14 +81,13 @@ export interface NativeSinkStats {
 export const DESC_WORDS = 4;
 
 export interface PacketIoNative {
-  ioLastFailedStep(): string;
   ioCounterNames(): string[];
-  genStart(opts: NativeGeneratorOptions, onDone: () => void): NativeHandle | number;
+  genStart(opts: NativeGeneratorOptions, onDone: () => void, detail?: NativeErrorDetail): NativeHandle | number;
   genStop(h: NativeHandle): void;
   genStats(h: NativeHandle): NativeGeneratorStats;
   genJoin(h: NativeHandle): NativeGeneratorStats;
   genCounters(h: NativeHandle): ArrayBuffer;
-  sinkOpen(opts: NativeRingOptions & { cpu?: number }): NativeHandle | number;
+  sinkOpen(opts: NativeRingOptions & { cpu?: number }, detail?: NativeErrorDetail): NativeHandle | number;
   sinkStats(h: NativeHandle): NativeSinkStats;
   sinkReset(h: NativeHandle): void;
   sinkClose(h: NativeHandle): NativeSinkStats;
@@ -108,7 +110,7 @@ export interface NativePortInfo {
 }
 
 export interface PacketPortNative {
-  portOpen(opts: NativeRingOptions): NativeHandle | number;
+  portOpen(opts: NativeRingOptions, detail?: NativeErrorDetail): NativeHandle | number;
   portInfo(h: NativeHandle): NativePortInfo;
   portRingBuffer(h: NativeHandle): ArrayBuffer;
   portCounters(h: NativeHandle): ArrayBuffer;
@@ -143,7 +145,7 @@ export interface NativeTapOptions {
 }
 
 export interface TapQueueNative {
-  tapOpen(opts: NativeTapOptions): NativeHandle[] | number;
+  tapOpen(opts: NativeTapOptions, detail?: NativeErrorDetail): NativeHandle[] | number;
   tapInfo(h: NativeHandle): { fd: number; ifindex: number; vnetHdrSize: number };
   tapCounters(h: NativeHandle): ArrayBuffer;
   tapRead(h: NativeHandle, buf: Uint8Array, slotSize: number, lens: Uint32Array): number;

@@ -8,7 +8,7 @@ import { InvalidArgumentError, systemError, type MacdemuxSystemError } from '../
 import { encodeBpf, type BpfProgram } from './bpf.ts';
 import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
-import { portNative, type NativeHandle, type NativePortInfo, type NativeRingOptions } from './native-types.ts';
+import { portNative, type NativeErrorDetail, type NativeHandle, type NativePortInfo, type NativeRingOptions } from './native-types.ts';
 import { validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
 import { checkInt, checkOptionalBool, checkOptionalString } from './options.ts';
 import { PolledReceiver } from './polled-receiver.ts';
@@ -218,8 +218,9 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
     }
     if (opts.filter !== undefined) native.filter = encodeBpf(opts.filter); // attached before bind()
     const n = portNative();
-    const r = n.portOpen(native);
-    if (typeof r === 'number') throw openError(r, 'packet port', { ifname, ...(netns ? { netns } : {}) });
+    const detail: NativeErrorDetail = {};
+    const r = n.portOpen(native, detail);
+    if (typeof r === 'number') throw openError(r, 'packet port', { ifname, ...(netns ? { netns } : {}), detail });
     const port = new PacketPort(r, ifname, netns, vlan === 'reinsert');
     return port;
   }

@@ -1,5 +1,5 @@
 /**
- * A minimal native relay between two interfaces through two AF_PACKET ports (addon/relay.cc):
+ * A minimal native relay between two interfaces through two AF_PACKET ports (addon/tools/relay.cc):
  * frames received on one side are sent out of the other, in both directions, on one native
  * thread. With vnetHdr (default) GSO super-frames keep their virtio_net_hdr, so a TCP stream with
  * veth offloads on passes intact. Used by tests; the engine does the same per port.
@@ -8,7 +8,7 @@ import { InvalidArgumentError, systemError } from '../errors.ts';
 import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { native } from '../native.ts';
-import type { NativeHandle, NativeRingOptions } from './native-types.ts';
+import type { NativeErrorDetail, NativeHandle, NativeRingOptions } from './native-types.ts';
 import { validateIfname } from '../net/index.ts';
 import { checkOptionalBool, checkOptionalString } from './options.ts';
 
@@ -41,7 +41,7 @@ export interface Relay {
 }
 
 interface RelayNative {
-  relayStart(a: NativeRingOptions, b: NativeRingOptions): NativeHandle | number;
+  relayStart(a: NativeRingOptions, b: NativeRingOptions, detail?: NativeErrorDetail): NativeHandle | number;
   relayStop(h: NativeHandle): RelayStats & { error: number };
   relayCounters(h: NativeHandle, side: number): ArrayBuffer;
 }
@@ -67,8 +67,9 @@ export function startRelay(opts: RelayOptions): Relay {
   const a = side(opts.a, 'a');
   const b = side(opts.b, 'b');
   const n = native() as unknown as RelayNative;
-  const h = n.relayStart(a, b);
-  if (typeof h === 'number') throw openError(h, 'relay', { ifname: `${a.ifname}|${b.ifname}` });
+  const detail: NativeErrorDetail = {};
+  const h = n.relayStart(a, b, detail);
+  if (typeof h === 'number') throw openError(h, 'relay', { ifname: `${a.ifname}|${b.ifname}`, detail });
   let result: RelayStats | undefined;
   return {
     counters: [new PortCountersView(n.relayCounters(h, 0)), new PortCountersView(n.relayCounters(h, 1))],

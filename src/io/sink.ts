@@ -1,10 +1,10 @@
 /**
- * Native traffic sink: an RX ring drained by its own thread (addon/sink.cc) that counts frames per
+ * Native traffic sink: an RX ring drained by its own thread (addon/tools/sink.cc) that counts frames per
  * destination MAC and checks the generator's test payload (loss, reordering, duplicates, latency).
  */
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { PortCountersView } from './counters.ts';
-import { io, type NativeSinkStats } from './native-types.ts';
+import { io, type NativeErrorDetail, type NativeSinkStats } from './native-types.ts';
 import { validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
 import { checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
 import { openError } from './io-error.ts';
@@ -79,6 +79,7 @@ export function openSink(opts: SinkOptions): Sink {
   const promisc = checkOptionalBool(opts.promisc, 'promisc') ?? false;
   const cpu = checkOptionalInt(opts.cpu, 'cpu', 0, 4095);
   const n = io();
+  const detail: NativeErrorDetail = {};
   const r = n.sinkOpen({
     ifname,
     ...(netns !== undefined ? { netns } : {}),
@@ -87,8 +88,8 @@ export function openSink(opts: SinkOptions): Sink {
     ...validateRingOptions(opts),
     promisc,
     ...(cpu !== undefined ? { cpu } : {}),
-  });
-  if (typeof r === 'number') throw openError(r, 'sink', { ifname, ...(netns ? { netns } : {}) });
+  }, detail);
+  if (typeof r === 'number') throw openError(r, 'sink', { ifname, ...(netns ? { netns } : {}), detail });
   const h = r;
   const counters = new PortCountersView(n.sinkCounters(h));
   let closed: SinkStats | undefined;

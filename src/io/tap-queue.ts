@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError, type MacdemuxSystemError } from '../errors.ts';
 import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
-import { tapNative, type NativeHandle, type NativeTapOptions } from './native-types.ts';
+import { tapNative, type NativeErrorDetail, type NativeHandle, type NativeTapOptions } from './native-types.ts';
 import { validateIfname } from '../net/index.ts';
 import { checkInt, checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
 import { PolledReceiver } from './polled-receiver.ts';
@@ -181,8 +181,9 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
     const native: NativeTapOptions = { ifname, tun: kind === 'tap', vnetHdr, vnetHdrSize, queues: n };
     if (netns !== undefined) native.netns = netns;
     if (opts.offloads !== undefined) native.offloads = offloadFlags(opts.offloads);
-    const r = tapNative().tapOpen(native);
-    if (typeof r === 'number') throw openError(r, kind, { ifname, ...(netns ? { netns } : {}) });
+    const detail: NativeErrorDetail = {};
+    const r = tapNative().tapOpen(native, detail);
+    if (typeof r === 'number') throw openError(r, kind, { ifname, ...(netns ? { netns } : {}), detail });
     return r.map((h) => new TapQueue(h, ifname, batch, slot));
   }
 

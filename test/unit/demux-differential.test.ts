@@ -1,5 +1,5 @@
 /**
- * Differential test: random frames through the C++ decision (addon/demux.h via decideBatch) and the
+ * Differential test: random frames through the C++ decision (addon/dataplane/decision.h via decideBatch) and the
  * TypeScript oracle (src/dataplane/decide.ts) must give identical delivery sets and counters.
  */
 import { test } from 'node:test';

@@ -19,7 +19,7 @@ import {
 } from '../../src/io/index.ts';
 
 test('EPERM on socket names CAP_NET_RAW, the syscall and the interface', () => {
-  const e = openError(-1, 'packet port', { ifname: 'eth9', step: 'socket' });
+  const e = openError(-1, 'packet port', { ifname: 'eth9', detail: { step: 'socket' } });
   assert.ok(e instanceof MacdemuxSystemError);
   assert.equal(e.code, 'EPERM');
   assert.equal(e.errno, 1);
@@ -29,10 +29,10 @@ test('EPERM on socket names CAP_NET_RAW, the syscall and the interface', () => {
 });
 
 test('ENODEV names the interface and the namespace; setns names the namespace', () => {
-  const e = openError(-19, 'packet port', { ifname: 'up0', netns: 'nsx', step: 'if_nametoindex' });
+  const e = openError(-19, 'packet port', { ifname: 'up0', netns: 'nsx', detail: { step: 'if_nametoindex' } });
   assert.equal(e.code, 'ENODEV');
   assert.match(e.message, /"up0": interface lookup in netns "nsx" failed: ENODEV/);
-  const s = openError(-2, 'sink', { ifname: 'up0', netns: 'gone', step: 'setns' });
+  const s = openError(-2, 'sink', { ifname: 'up0', netns: 'gone', detail: { step: 'setns' } });
   assert.equal(s.code, 'ENOENT');
   assert.match(s.message, /enter netns "gone" failed: ENOENT/);
 });

@@ -1,0 +1,177 @@
+// The demux engine: worker threads that poll the uplink and the ports' RX queues, parse, decide
+// (decision.h), hand frames to the egress backends and flush them once per pass.
+//
+// Threads and ownership:
+// - Each worker owns one uplink PacketRing (all workers' uplink rings form one PACKET_FANOUT group
+//   when workers > 1) and transmits to the uplink on it, so uplink TX needs no lock.
+// - Port backends (backends/port_backend.h) live in a registry indexed by slot. RX queue q of slot s
+//   is polled by worker (s + q) % workers; TX may be used by any worker under the backend's lock.
+// - The port table is an immutable snapshot (TableHolder); workers read it between quiescent points
+//   (Epochs). Detaching a port unpublishes it, waits for quiescence, then closes it.
+// - Counters: engine_counters.h (single writer per worker block, relaxed stores).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/backends/port_backend.h"
+#include "dataplane/decision.h"
+#include "dataplane/engine_counters.h"
+#include "dataplane/epochs.h"
+#include "dataplane/fdb.h"
+#include "dataplane/port_table.h"
+#include "dataplane/rx_mode.h"
+#include "io/frame_ring.h"
+#include "io/packet_ring.h"
+#include "io/tap_queue.h"
+
+namespace mdx {
+
+struct EngineOptions {
+  std::string uplink, netns;
+  int workers = 1;
+  uint32_t maxSlots = 8192;
+  bool learning = false;
+  uint32_t ageingMs = 300000;
+  int fanoutGroup = 0;
+  bool promisc = true;
+  bool qdiscBypass = false;
+  uint32_t uplinkBlockSize = 1 << 20, uplinkBlocks = 8, uplinkTxFrames = 1024;
+  uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
+  bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
+  std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
+  // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
+  // Ports receive on V2 rings unless rxMode is 3.
+  int rxMode = 0;
+  uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
+  uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+};
+
+// epoll tags: a port's RX queue q is slot | (q + 1) << 32.
+constexpr uint64_t kTagUplink = 0xffffffffull;
+constexpr uint64_t kTagEvent = 0xfffffffeull;
+constexpr uint64_t kTagUplinkFast = 0xfffffffdull;
+
+// What a worker tells the control plane about an fd (engineOnEvent in node/engine_binding.cc).
+enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
+struct FdEvent {
+  FdEventKind kind;
+  uint32_t slot;   // 0 = uplink
+  int32_t queue;   // RX queue, or -1
+  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
+  int32_t worker;
+};
+
+struct Worker {
+  int idx = 0;
+  int epfd = -1;
+  int evfd = -1;
+  int reader = -1;
+  std::unique_ptr<PacketRing> uplink;
+  std::thread thread;
+  uint64_t* wc = nullptr;  // worker counters
+  uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
+  std::vector<uint8_t> dirty;
+  std::vector<uint32_t> dirtyList;
+  std::vector<uint32_t> decision;
+  std::vector<uint8_t> scratchIn, scratchOut;
+  bool uplinkDirty = false;
+  std::unique_ptr<FrameRing> uplinkFast;  // adaptive receive: the V2 member of the uplink's group
+  RxModeController rxc;
+  // Uplink replacement (ReplaceUplink): the control thread hands new rings over, the worker
+  // swaps them in at the top of its loop and hands the old ones back for closing.
+  struct UplinkRings {
+    std::unique_ptr<PacketRing> v3;
+    std::unique_ptr<FrameRing> v2;
+  };
+  std::atomic<UplinkRings*> nextUplink{nullptr};
+  std::atomic<UplinkRings*> oldUplink{nullptr};
+  bool uplinkArmed = true, uplinkFastArmed = true;
+};
+
+class Engine {
+ public:
+  static int Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::string* err);
+  ~Engine();
+  int Start();
+  int Stop();
+  int SetTable(const uint8_t* blob, size_t len, std::string* err);
+  // Ring options for a port's AF_PACKET socket (the engine's netns and defaults; 0 = default).
+  RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
+  // V2 receive ring for a port (unless rxMode is 3: then the port receives on its V3 ring).
+  FrameRingOptions PortFrameRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks) const;
+  // Tap options for a port's queues (the engine's netns; frames without virtio_net_hdr).
+  TapOptions PortTapOptions(const std::string& ifname, int queues) const;
+  // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
+  int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
+  int Detach(uint32_t slot);
+  // Open new uplink rings per worker (the device was re-created: new ifindex) and swap them in
+  // while running; the old rings are closed. 0 or -errno (nothing changed on failure).
+  int ReplaceUplink(std::string* err);
+  // Where workers report fd events (called on a worker thread; set before Start()).
+  void SetEventHandler(std::function<void(const FdEvent&)> fn);
+  // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
+  int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
+             uint32_t n);
+  uint64_t* counters() { return counters_->data(); }
+  size_t counterWords() const { return counters_->size(); }
+  // Keeps the counter memory alive for a JS view that may outlive the engine.
+  std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
+  const EngineOptions& options() const { return opts_; }
+  bool running() const { return running_; }
+
+ private:
+  Engine() = default;
+  void Run(Worker* w);
+  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, report; take it out of the
+  // poll set when the condition does not clear. Returns true when the fd may still be read.
+  bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
+  void Emit(const FdEvent& ev);
+  // The uplink's rings for one worker (engine_uplink.cc): a V3 ring (RX + TX) and, in adaptive
+  // or V2 mode with one worker, a V2 ring in one CBPF fanout group with it. 0 or -errno.
+  RingOptions UplinkRingOptions(int fanoutGroup) const;
+  int OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2, std::string* err) const;
+  void TakeNextUplink(Worker& w);
+  // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
+  void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);
+  void RefreshRingDrops(Worker& w);
+  void DrainInject(Worker& w, const PortTable& t);
+  // Process one frame with or without the learning FDB.
+  void Input(Worker& w, const PortTable& t, const uint8_t* f, uint32_t len, uint32_t tci, uint32_t inSlot,
+             uint32_t nowMs);
+  template <class F>
+  void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
+               uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
+  void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
+  void Account(Worker& w, uint32_t slot, const TxTally& t);
+  void MarkDirty(Worker& w, uint32_t slot);
+  void FlushAll(Worker& w);
+  int RxWorkerOf(uint32_t slot, uint32_t q) const { return int((slot + q) % workers_.size()); }
+  uint64_t* SlotC(Worker& w, uint32_t slot) { return w.sc + size_t(slot) * kSlotWords; }
+
+  EngineOptions opts_;
+  std::shared_ptr<std::vector<uint64_t>> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::atomic<PortBackend*>> ports_;
+  std::mutex controlMu_;  // serializes control operations (attach/detach/setTable/start/stop)
+  TableHolder table_;
+  Epochs epochs_;
+  std::unique_ptr<Fdb> fdb_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  std::function<void(const FdEvent&)> onEvent_;
+  uint32_t uplinkGeneration_ = 0;
+  // inject queue
+  std::mutex injectMu_;
+  std::vector<uint8_t> injectData_;
+  std::vector<uint32_t> injectOff_, injectLen_, injectSlot_;
+};
+
+}  // namespace mdx
