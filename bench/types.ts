@@ -4,7 +4,7 @@
  */
 
 /** Forwarders compared side by side. `generator` is the harness ceiling (nothing forwards). */
-export type ScenarioName = 'generator' | 'bridge' | 'macvlan' | 'ovs' | 'macdemux' | 'macdemux-tap' | 'macdemux-js';
+export type ScenarioName = 'generator' | 'bridge' | 'macvlan' | 'ovs' | 'macdemux' | 'macdemux-xdp' | 'macdemux-tap' | 'macdemux-js';
 
 export const SCENARIO_NAMES: readonly ScenarioName[] = [
   'generator',
@@ -12,6 +12,7 @@ export const SCENARIO_NAMES: readonly ScenarioName[] = [
   'macvlan',
   'ovs',
   'macdemux',
+  'macdemux-xdp',
   'macdemux-tap',
   'macdemux-js',
 ];

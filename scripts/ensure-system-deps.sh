@@ -13,7 +13,7 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout rm mknod # tests (lab exec, sleepers), bench/micro (timeout)
+coreutils           cat sleep timeout rm mknod env # tests (lab exec, sleepers, env for podman), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
 bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
 tar                 tar                      # container-helpers (busybox rootfs tarball)
@@ -44,7 +44,8 @@ containerd          containerd ctr           # ctr run --cni test
 runc                runc                     # OCI runtime of podman and containerd in tests
 containernetworking-plugins /usr/lib/cni/host-local /usr/lib/cni/macvlan  # CNI IPAM delegation, reference macvlan
 busybox-static      busybox                  # container images and the VM guest initramfs
-clang-14            clang                    # xdp-skeleton.test (regenerates addon/xdp skeleton)
+clang-14            clang clang++-14         # xdp-skeleton.test (regenerates addon/xdp skeleton), native-fuzz.test
+libclang-rt-14-dev  /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a  # native-fuzz.test (libFuzzer, ASan/UBSan runtimes)
 bpftool             bpftool                  # xdp-skeleton.test
 libbpf-dev          /usr/include/bpf/bpf_helpers.h  # xdp program headers
 qemu-system-x86     qemu-system-x86_64       # vm-guest tests and VM bench (real guest under TCG/KVM)
@@ -55,7 +56,7 @@ kmod                modinfo                  # VM guest: module dependencies of 
 need=()
 while read -r pkg progs; do
   progs=${progs%%#*}
-  [ -n "$pkg" ] || continue
+  case "$pkg" in '' | '#'*) continue ;; esac
   for p in $progs; do
     # A program by name on PATH, or a file by absolute path (headers, plugin binaries).
     case "$p" in

@@ -2,6 +2,7 @@
  * Errors shaped like Node's system errors: `code`, `errno`, `syscall`, plus the interface
  * (or namespace) the operation was about and, for netlink, the kernel's extended-ack text.
  */
+import { readFileSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { native } from './native.ts';
 
@@ -59,6 +60,28 @@ export function missingCapability(syscall: string): string | undefined {
   return 'CAP_NET_ADMIN';
 }
 
+const CAP_BITS: Record<string, number> = { CAP_NET_ADMIN: 12, CAP_NET_RAW: 13, CAP_SYS_ADMIN: 21 };
+
+/** Whether this process holds a capability in its effective set (CapEff of /proc/self/status). */
+export function hasCapability(cap: string): boolean {
+  const bit = CAP_BITS[cap];
+  if (bit === undefined) return false;
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(bit)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** The hint added to EPERM/EACCES: the missing capability, or (when it is held) where else to look. */
+function permissionHint(syscall: string): string | undefined {
+  const cap = missingCapability(syscall);
+  if (!cap) return undefined;
+  if (!hasCapability(cap)) return `needs ${cap} (run as root or grant ${cap})`;
+  return `this process has ${cap}: the denial comes from elsewhere (a namespace of another user namespace, an LSM, a read-only /run/netns)`;
+}
+
 /**
  * Build an Error from a native -errno result.
  * Message form: `<what> "<ifname>": <op> failed: EEXIST (File exists)[: kernel text][; needs CAP_X]`.
@@ -77,8 +100,8 @@ export function systemError(
   let message = `${subject}${opts.op ?? syscall} failed: ${code} (${desc})`;
   if (opts.kernelMessage) message += `: ${opts.kernelMessage}`;
   if (code === 'EPERM' || code === 'EACCES') {
-    const cap = missingCapability(syscall);
-    if (cap) message += `; needs ${cap} (run as root or grant ${cap})`;
+    const hint = permissionHint(syscall);
+    if (hint) message += `; ${hint}`;
   }
   return new MacdemuxSystemError({
     errno,

@@ -2,6 +2,7 @@
 #include "dataplane/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "dataplane/backends/packet_backend.h"
+#include "dataplane/backends/packet_ring_backend.h"
 #include "io/thread_util.h"
 
 namespace mdx {
@@ -70,15 +73,20 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
     w->wc = c + kHeaderWords + perWorker * i;
     w->sc = w->wc + kWorkerWords;
     w->dirty.assign(o.maxSlots, 0);
-    w->scratchIn.resize(65536 + 8);
-    w->scratchOut.resize(65536 + 8);
+    w->scratchIn.resize(kMaxFrameBytes + kVlanTagLen);
+    w->scratchOut.resize(kMaxFrameBytes + kVlanTagLen);
+    w->scratchSoft.resize(kMaxFrameBytes + kVlanTagLen);
     w->reader = e->epochs_.Register();
     if (w->reader < 0) {
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    const int rc = e->OpenUplink(o.fanoutGroup, &w->uplink, &w->uplinkFast, err);
+    Worker::UplinkRings rings;
+    const int rc = e->OpenUplink(o.fanoutGroup, &rings, err);
     if (rc < 0) return rc;
+    w->uplink = std::move(rings.v3);
+    w->uplinkFast = std::move(rings.v2);
+    w->uplinkSender = std::move(rings.sender);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -106,6 +114,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
   std::string berr;
   PortTable::Build(kEmptyBlob, sizeof(kEmptyBlob), o.maxSlots, &empty, &berr);
   e->table_.Swap(std::move(empty), &e->epochs_, kQuiesceTimeoutMs);
+  if (o.xdp) {
+    int rc = e->XdpCreate(err);
+    if (rc < 0) return rc;
+  }
   *out = std::move(e);
   return 0;
 }
@@ -122,17 +134,37 @@ Engine::~Engine() {
 int Engine::Start() {
   std::lock_guard<std::mutex> g(controlMu_);
   if (running_) return -EALREADY;
+  if (xdp_) {
+    const int rc = xdp_->attached() ? 0 : XdpAttach(&xdpError_);
+    if (rc < 0) return rc;
+    xdp_->SetLive(true);
+  }
   stop_.store(false);
   for (auto& w : workers_) {
     Worker* wp = w.get();
     wp->thread = std::thread([this, wp] { Run(wp); });
   }
   running_ = true;
+  if (opts_.realtimePriority > 0) {
+    sched_param sp{};
+    sp.sched_priority = opts_.realtimePriority;
+    for (auto& w : workers_) {
+      const int rc = pthread_setschedparam(w->thread.native_handle(), SCHED_FIFO, &sp);
+      if (rc != 0) {  // not applied: nothing runs half-configured
+        StopLocked();
+        return -rc;
+      }
+    }
+  }
   return 0;
 }
 
 int Engine::Stop() {
   std::lock_guard<std::mutex> g(controlMu_);
+  return StopLocked();
+}
+
+int Engine::StopLocked() {
   if (!running_) return 0;
   stop_.store(true);
   for (auto& w : workers_) {
@@ -141,6 +173,10 @@ int Engine::Stop() {
   }
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  if (xdp_) {  // stopped: the uplink's frames wait in the rings again, as without XDP
+    xdp_->SetLive(false);
+    xdp_->Detach();
+  }
   running_ = false;
   return 0;
 }
@@ -155,6 +191,7 @@ int Engine::SetTable(const uint8_t* blob, size_t len, std::string* err) {
     return -ETIMEDOUT;
   }
   Bump(workers_[0]->wc[kWTableSwaps]);
+  if (xdp_) XdpSyncLocked(&xdpError_);  // on failure the program passes everything to the rings
   return 0;
 }
 
@@ -186,7 +223,7 @@ TapOptions Engine::PortTapOptions(const std::string& ifname, int queues) const {
   TapOptions to;
   to.ifname = ifname;
   to.netns = opts_.netns;
-  to.vnetHdr = false;
+  to.vnetHdr = true;
   to.queues = queues;
   return to;
 }
@@ -216,6 +253,7 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
+  if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
   return 0;
 }
 
@@ -224,6 +262,7 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   PortBackend* b = ports_[slot].exchange(nullptr);
   if (!b) return -ENOENT;
+  if (xdp_ && b->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   for (uint32_t q = 0; q < b->rxQueues(); q++)
     epoll_ctl(workers_[RxWorkerOf(slot, q)]->epfd, EPOLL_CTL_DEL, b->rxFd(q), nullptr);
   if (!epochs_.Synchronize(kQuiesceTimeoutMs)) return -ETIMEDOUT;  // leaked rather than freed under a reader
@@ -310,19 +349,20 @@ void Engine::Run(Worker* wp) {
       if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !OnFdError(w, tag, evs[i].events)) continue;
       int got;
       if (tag == kTagUplink) {
-        got = v3Frames = w.uplink->RxDrain(
-            [&](const uint8_t* f, uint32_t len, uint32_t tci, uint32_t) { Input(w, *t, f, len, tci, kUplinkSlot, now); },
-            kMaxRxBlocksPerPoll);
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+        RxVisitorFn<decltype(fn)> v(fn);
+        got = v3Frames = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
       } else if (tag == kTagUplinkFast) {  // V2: drained until empty, at most a batch per pass
-        got = v2Frames = w.uplinkFast->RxDrain(
-            [&](const RxFrameInfo& fi) { Input(w, *t, fi.frame, fi.len, fi.vlanTci, kUplinkSlot, now); }, kMaxRxFramesPerPoll);
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+        RxVisitorFn<decltype(fn)> v(fn);
+        got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
         v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
       } else {  // RX queue of a port: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;
         PortBackend* b = ports_[slot].load(std::memory_order_acquire);
         if (!b || q >= b->rxQueues()) continue;
-        auto fn = [&](const uint8_t* f, uint32_t len, uint32_t tci) { Input(w, *t, f, len, tci, slot, now); };
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, slot, now); };
         RxVisitorFn<decltype(fn)> v(fn);
         got = b->Receive(q, v);
       }
@@ -334,6 +374,7 @@ void Engine::Run(Worker* wp) {
     if (now - lastStats > 200) {
       lastStats = now;
       RefreshRingDrops(w);
+      if (xdp_ && w.idx == 0) XdpFoldCounters(w);
     }
     epochs_.Quiescent(w.reader);
   }
@@ -367,29 +408,34 @@ void Engine::DrainInject(Worker& w, const PortTable& t) {
     slot.swap(injectSlot_);
   }
   const uint32_t now = NowMs();
-  for (size_t i = 0; i < off.size(); i++) Input(w, t, data.data() + off[i], len[i], kNoVlanTci, slot[i], now);
+  for (size_t i = 0; i < off.size(); i++) {
+    Frame f;  // from JavaScript: complete checksums, no GSO
+    f.data = data.data() + off[i];
+    f.len = len[i];
+    Input(w, t, f, kNoVlanTci, slot[i], now);
+  }
 }
 
-void Engine::Input(Worker& w, const PortTable& t, const uint8_t* f, uint32_t len, uint32_t tci, uint32_t inSlot,
-                   uint32_t nowMs) {
+void Engine::Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs) {
   if (fdb_)
-    Process(w, t, FdbView{fdb_.get(), &t, nowMs}, f, len, tci, inSlot, nowMs);
+    Process(w, t, FdbView{fdb_.get(), &t, nowMs}, f, tci, inSlot, nowMs);
   else
-    Process(w, t, NoFdb{}, f, len, tci, inSlot, nowMs);
+    Process(w, t, NoFdb{}, f, tci, inSlot, nowMs);
 }
 
 template <class F>
-void Engine::Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
-                     uint32_t inSlot, uint32_t nowMs) {
+void Engine::Process(Worker& w, const PortTable& t, const F& fdb, Frame f, uint32_t tci, uint32_t inSlot,
+                     uint32_t nowMs) {
   uint64_t* in = SlotC(w, inSlot);
   Bump(w.wc[kWRxFrames]);
   Bump(in[kSRxPackets]);
-  Bump(in[kSRxBytes], len);
+  Bump(in[kSRxBytes], f.len);
   if (inSlot != kUplinkSlot && tci != kNoVlanTci) {
     // A tag a port's endpoint sent is payload for us (the port's own VLAN applies): put it back.
-    if (len >= 12 && len + kVlanTagLen <= w.scratchIn.size()) {
-      len = InsertVlanTag(w.scratchIn.data(), f, len, AuxTpid(tci), uint16_t(tci));
-      f = w.scratchIn.data();
+    if (f.len >= 12 && f.len + kVlanTagLen <= w.scratchIn.size()) {
+      f.len = InsertVlanTag(w.scratchIn.data(), f.data, f.len, AuxTpid(tci), uint16_t(tci));
+      f.data = w.scratchIn.data();
+      ShiftVnetHdr(&f.vh, int(kVlanTagLen));
     }
     tci = kNoVlanTci;
   }
@@ -402,7 +448,8 @@ void Engine::Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t*
   ParsedFrame pf;
   Decision d;
   d.ports = w.decision.data();
-  if (r == kDropNone) r = ParseFrame(f, len, tci, ingress == kIngressUplink, t.maxFrameLen(), &pf);
+  if (r == kDropNone)
+    r = ParseFrame(f.data, f.len, tci, ingress == kIngressUplink, t.maxFrameLen(), &pf, f.gso() ? GsoSegmentLen(f) : 0);
   if (r == kDropNone) {
     if (F::kEnabled && ingress >= 0) {
       fdb_->Learn(t.ports()[ingress].vlan, Mac48(pf.src), inSlot, nowMs);
@@ -418,17 +465,17 @@ void Engine::Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t*
   Bump(w.wc[kWForwarded]);
   Bump(in[kSForwarded]);
   if (d.n > 0) {
-    const uint8_t* pfr = f;
-    uint32_t plen = len;
+    Frame pfr = f;
     if (pf.inlineTag) {  // ports see their VLAN's frames untagged
-      plen = StripVlanTag(w.scratchOut.data(), f, len);
-      pfr = w.scratchOut.data();
+      pfr.len = StripVlanTag(w.scratchOut.data(), f.data, f.len);
+      pfr.data = w.scratchOut.data();
+      ShiftVnetHdr(&pfr.vh, -int(kVlanTagLen));
     }
     const auto& ports = t.ports();
-    for (uint32_t k = 0; k < d.n; k++) SendToSlot(w, ports[d.ports[k]].slot, pfr, plen);
+    for (uint32_t k = 0; k < d.n; k++) SendToSlot(w, ports[d.ports[k]].slot, pfr);
     Bump(w.wc[kWEgressCopies], d.n);
   }
-  if (d.uplink) SendUplink(w, f, len, d.uplinkVlan);
+  if (d.uplink) SendUplink(w, f, d.uplinkVlan);
 }
 
 void Engine::Account(Worker& w, uint32_t slot, const TxTally& t) {
@@ -449,39 +496,64 @@ void Engine::MarkDirty(Worker& w, uint32_t slot) {
   w.dirtyList.push_back(slot);
 }
 
-void Engine::SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len) {
+namespace {
+// Hands the frames software offloads produce to a backend (under its lock).
+class BackendOut final : public FrameOut {
+ public:
+  BackendOut(PortBackend* b, TxTally* t) : b_(b), t_(t) {}
+  void Out(const uint8_t* f, uint32_t len) override {
+    Frame plain;
+    plain.data = f;
+    plain.len = len;
+    b_->Send(plain, t_);
+  }
+
+ private:
+  PortBackend* b_;
+  TxTally* t_;
+};
+}  // namespace
+
+void Engine::SendToSlot(Worker& w, uint32_t slot, const Frame& f) {
   TxTally t;
   PortBackend* b = ports_[slot].load(std::memory_order_acquire);
-  if (b) {
-    b->Lock();
-    b->Send(f, len, &t);
-    b->Unlock();
-    MarkDirty(w, slot);
-  } else {
+  if (!b) {
     t.dropped = 1;
+    Account(w, slot, t);
+    return;
   }
+  b->Lock();
+  if (b->carriesVnetHdr() || !f.needsOffloadWork()) {
+    b->Send(f, &t);
+  } else {
+    SoftOffloadTally st;
+    BackendOut out(b, &t);
+    if (!SoftwareOffload(f, w.scratchSoft.data(), out, &st)) t.dropped++;
+    if (st.csums) Bump(w.wc[kWSoftCsums], st.csums);
+    if (st.gsoFrames) Bump(w.wc[kWSoftGsoFrames], st.gsoFrames);
+    if (st.segments) Bump(w.wc[kWSoftSegments], st.segments);
+    if (st.refused) Bump(w.wc[kWSoftRefused], st.refused);
+  }
+  b->Unlock();
+  MarkDirty(w, slot);
   Account(w, slot, t);
 }
 
-void Engine::SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan) {
+void Engine::SendUplink(Worker& w, Frame f, uint16_t vlan) {
   TxTally t;
   if (vlan != 0) {
-    if (len < 12 || len + kVlanTagLen > w.scratchOut.size()) {
+    if (f.len < 12 || f.len + kVlanTagLen > w.scratchOut.size()) {
       t.dropped = 1;
       Account(w, kUplinkSlot, t);
       return;
     }
-    len = InsertVlanTag(w.scratchOut.data(), f, len, kEthPVlan, vlan & 0x0fff);
-    f = w.scratchOut.data();
+    f.len = InsertVlanTag(w.scratchOut.data(), f.data, f.len, kEthPVlan, vlan & 0x0fff);
+    f.data = w.scratchOut.data();
+    ShiftVnetHdr(&f.vh, int(kVlanTagLen));
   }
-  int rc = w.uplink->TxPush(f, len);
-  if (rc == -EAGAIN) {
-    w.uplink->Flush();
-    rc = w.uplink->TxPush(f, len);
-  }
-  if (rc == 0) {
+  if (RingSend(*w.uplink, *w.uplinkSender, f)) {
     t.packets = 1;
-    t.bytes = len;
+    t.bytes = f.len;
     w.uplinkDirty = true;
   } else {
     t.dropped = 1;

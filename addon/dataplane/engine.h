@@ -24,11 +24,14 @@
 #include "dataplane/engine_counters.h"
 #include "dataplane/epochs.h"
 #include "dataplane/fdb.h"
+#include "dataplane/frame.h"
 #include "dataplane/port_table.h"
 #include "dataplane/rx_mode.h"
+#include "dataplane/soft_offload.h"
 #include "io/frame_ring.h"
 #include "io/packet_ring.h"
 #include "io/tap_queue.h"
+#include "xdp/xdp_program.h"
 
 namespace mdx {
 
@@ -45,12 +48,21 @@ struct EngineOptions {
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
   bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
   std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Uplink RX backend: AF_PACKET rings alone, or the XDP program in front of them (engine_xdp.cc):
+  // it finishes what the kernel can and passes the rest to the rings. xdpGeneric: skb-mode XDP.
+  bool xdp = false;
+  bool xdpGeneric = false;
   // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
   // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
   // Ports receive on V2 rings unless rxMode is 3.
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
   uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+  // Real-time priority of the workers (SCHED_FIFO 1..99; 0: the normal scheduler). On a busy host
+  // a normal-priority worker waits behind other tasks while the kernel keeps filling its rings;
+  // a FIFO worker runs as soon as its ring has frames (it sleeps in epoll when idle, and the
+  // kernel's RT throttling, sched_rt_runtime_us, leaves other tasks 5% of a CPU it spins on).
+  int realtimePriority = 0;
 };
 
 // epoll tags: a port's RX queue q is slot | (q + 1) << 32.
@@ -73,21 +85,22 @@ struct Worker {
   int epfd = -1;
   int evfd = -1;
   int reader = -1;
-  std::unique_ptr<PacketRing> uplink;
+  std::unique_ptr<PacketRing> uplink;        // PACKET_VNET_HDR, RX ring + TX ring
+  std::unique_ptr<PacketRing> uplinkSender;  // send-only socket for frames bigger than a TX slot
   std::thread thread;
   uint64_t* wc = nullptr;  // worker counters
   uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
   std::vector<uint8_t> dirty;
   std::vector<uint32_t> dirtyList;
   std::vector<uint32_t> decision;
-  std::vector<uint8_t> scratchIn, scratchOut;
+  std::vector<uint8_t> scratchIn, scratchOut, scratchSoft;  // kMaxFrameBytes + a tag each
   bool uplinkDirty = false;
   std::unique_ptr<FrameRing> uplinkFast;  // adaptive receive: the V2 member of the uplink's group
   RxModeController rxc;
   // Uplink replacement (ReplaceUplink): the control thread hands new rings over, the worker
   // swaps them in at the top of its loop and hands the old ones back for closing.
   struct UplinkRings {
-    std::unique_ptr<PacketRing> v3;
+    std::unique_ptr<PacketRing> v3, sender;
     std::unique_ptr<FrameRing> v2;
   };
   std::atomic<UplinkRings*> nextUplink{nullptr};
@@ -106,7 +119,7 @@ class Engine {
   RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
   // V2 receive ring for a port (unless rxMode is 3: then the port receives on its V3 ring).
   FrameRingOptions PortFrameRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks) const;
-  // Tap options for a port's queues (the engine's netns; frames without virtio_net_hdr).
+  // Tap options for a port's queues (the engine's netns; IFF_VNET_HDR with csum/TSO offloads).
   TapOptions PortTapOptions(const std::string& ifname, int queues) const;
   // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
   int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
@@ -125,10 +138,16 @@ class Engine {
   std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
   const EngineOptions& options() const { return opts_; }
   bool running() const { return running_; }
+  // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
+  // reason the program hands everything to the AF_PACKET rings.
+  std::string xdpState();
+  // The XDP program's own counters (xdp/xdp_maps.h MDX_ST_*), summed over CPUs; -ENOENT without XDP.
+  int XdpStatsRead(XdpStats* s);
 
  private:
   Engine() = default;
   void Run(Worker* w);
+  int StopLocked();  // controlMu_ held
   // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, report; take it out of the
   // poll set when the condition does not clear. Returns true when the fd may still be read.
   bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
@@ -136,20 +155,24 @@ class Engine {
   // The uplink's rings for one worker (engine_uplink.cc): a V3 ring (RX + TX) and, in adaptive
   // or V2 mode with one worker, a V2 ring in one CBPF fanout group with it. 0 or -errno.
   RingOptions UplinkRingOptions(int fanoutGroup) const;
-  int OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2, std::string* err) const;
+  // Also the send socket for frames bigger than a TX ring slot.
+  int OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* err) const;
   void TakeNextUplink(Worker& w);
   // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
   void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);
   void RefreshRingDrops(Worker& w);
+  // XDP backend (engine_xdp.cc)
+  int XdpCreate(std::string* err);
+  int XdpAttach(std::string* err);
+  int XdpSyncLocked(std::string* err);  // controlMu_ held
+  void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
-  void Input(Worker& w, const PortTable& t, const uint8_t* f, uint32_t len, uint32_t tci, uint32_t inSlot,
-             uint32_t nowMs);
+  void Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
   template <class F>
-  void Process(Worker& w, const PortTable& t, const F& fdb, const uint8_t* f, uint32_t len, uint32_t tci,
-               uint32_t inSlot, uint32_t nowMs);
-  void SendToSlot(Worker& w, uint32_t slot, const uint8_t* f, uint32_t len);
-  void SendUplink(Worker& w, const uint8_t* f, uint32_t len, uint16_t vlan);
+  void Process(Worker& w, const PortTable& t, const F& fdb, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);
+  void SendToSlot(Worker& w, uint32_t slot, const Frame& f);
+  void SendUplink(Worker& w, Frame f, uint16_t vlan);
   void Account(Worker& w, uint32_t slot, const TxTally& t);
   void MarkDirty(Worker& w, uint32_t slot);
   void FlushAll(Worker& w);
@@ -164,6 +187,12 @@ class Engine {
   TableHolder table_;
   Epochs epochs_;
   std::unique_ptr<Fdb> fdb_;
+  std::unique_ptr<XdpProgram> xdp_;
+  std::mutex xdpMu_;  // Sync vs XdpFoldCounters
+  XdpStats xdpLast_;
+  std::string xdpError_;
+  std::vector<uint64_t> xdpSlotLast_;  // packets, bytes per slot
+  uint64_t xdpFloodLast_[MDX_XDP_FLOOD_MAPS][2] = {};
   std::atomic<bool> stop_{false};
   bool running_ = false;
   std::function<void(const FdEvent&)> onEvent_;

@@ -8,7 +8,7 @@ namespace mdx {
 
 constexpr uint32_t kHeaderWords = 8;  // magic, version, workers, maxSlots, workerWords, slotWords, 0, 0
 constexpr uint64_t kCountersMagic = 0x4d44584345ull;  // "MDXCE"
-constexpr uint32_t kWorkerWords = 32;
+constexpr uint32_t kWorkerWords = 48;
 enum WorkerField : uint32_t {
   kWLoops = 0,
   kWRxFrames = 1,
@@ -18,15 +18,20 @@ enum WorkerField : uint32_t {
   kWTableSwaps = 5,
   kWFdbLearned = 6,
   kWDrops = 8,  // kDropCount words: drops by reason
+  // Software offloads for egresses without virtio_net_hdr (soft_offload.h)
+  kWSoftCsums = 24,      // checksums completed
+  kWSoftGsoFrames = 25,  // GSO super-frames segmented
+  kWSoftSegments = 26,   // frames those produced
+  kWSoftRefused = 27,    // frames that could not be completed (dropped, also in txDropped)
   // Links that come and go (engine_links.cc)
-  kWFdErrors = 24,    // EPOLLERR on a ring whose pending error was read and cleared (ENETDOWN: link down)
-  kWFdDisarmed = 25,  // fds taken out of the poll set (a persistent error or EPOLLHUP: device gone)
-  kWUplinkSwaps = 26, // uplink rings replaced (the uplink device was re-created)
+  kWFdErrors = 32,    // EPOLLERR on a ring whose pending error was read and cleared (ENETDOWN: link down)
+  kWFdDisarmed = 33,  // fds taken out of the poll set (a persistent error or EPOLLHUP: device gone)
+  kWUplinkSwaps = 34, // uplink rings replaced (the uplink device was re-created)
   // Receive (engine_uplink.cc, rx_mode.h)
-  kWRxModeSwitches = 27,  // adaptive receive: switches between the V2 and the V3 uplink ring
-  kWRxMode = 28,          // the uplink ring the kernel fills now: 2 (V2) or 3 (V3)
-  kWSleeps = 29,          // epoll waits that slept (no frame within spinUs)
-  kWRxRemaps = 30,        // fanout member order found swapped (after a flap) and fixed
+  kWRxModeSwitches = 35,  // adaptive receive: switches between the V2 and the V3 uplink ring
+  kWRxMode = 36,          // the uplink ring the kernel fills now: 2 (V2) or 3 (V3)
+  kWSleeps = 37,          // epoll waits that slept (no frame within spinUs)
+  kWRxRemaps = 38,        // fanout member order found swapped (after a flap) and fixed
 };
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "dataplane/backends/packet_backend.h"
 #include "dataplane/engine.h"
 
 namespace mdx {
@@ -30,6 +31,7 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   ro.qdiscBypass = o.qdiscBypass;
   ro.ignoreOutgoing = true;
   ro.auxVlan = true;
+  ro.vnetHdr = true;
   if (o.workers > 1) {
     ro.fanoutGroup = fanoutGroup & 0xffff;
     ro.fanoutMode = 0;  // PACKET_FANOUT_HASH: both directions of a flow on one worker
@@ -37,8 +39,9 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   return ro;
 }
 
-int Engine::OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2,
-                       std::string* err) const {
+int Engine::OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* err) const {
+  std::unique_ptr<PacketRing>* v3 = &out->v3;
+  std::unique_ptr<FrameRing>* v2 = &out->v2;
   RingOptions ro = UplinkRingOptions(fanoutGroup);
   const char* step = nullptr;
   if (opts_.workers == 1 && opts_.rxMode != 3) {
@@ -48,6 +51,7 @@ int Engine::OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::un
     fo.netns = opts_.netns;
     fo.slots = opts_.uplinkSlots;
     fo.promisc = opts_.promisc;
+    fo.vnetHdr = true;
     fo.fanoutUniqueId = true;
     fo.fanoutMode = PACKET_FANOUT_CBPF;
     int rc = FrameRing::Open(fo, v2, &step);
@@ -70,6 +74,10 @@ int Engine::OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::un
   if (rc == 0 && *v2) {
     rc = (*v3)->AttachFilter(nullptr, 0);
     step = "setsockopt(SO_DETACH_FILTER)";
+  }
+  if (rc == 0) {
+    rc = PacketRing::Open(SenderOptions(ro), &out->sender, &step);
+    if (rc < 0) step = "send socket";
   }
   if (rc < 0) {
     *err = std::string("uplink \"") + opts_.uplink + "\": " + (step ? step : "open");
@@ -106,6 +114,7 @@ void Engine::TakeNextUplink(Worker& w) {
   }
   std::swap(w.uplink, next->v3);
   std::swap(w.uplinkFast, next->v2);
+  std::swap(w.uplinkSender, next->sender);
   w.rxc = RxModeController();  // the new group starts on its V2 member
   w.oldUplink.store(next, std::memory_order_release);
   Bump(w.wc[kWUplinkSwaps]);
@@ -121,7 +130,7 @@ int Engine::ReplaceUplink(std::string* err) {
   std::vector<std::unique_ptr<Worker::UplinkRings>> rings(workers_.size());
   for (size_t i = 0; i < workers_.size(); i++) {
     rings[i].reset(new Worker::UplinkRings());
-    const int rc = OpenUplink(group, &rings[i]->v3, &rings[i]->v2, err);
+    const int rc = OpenUplink(group, rings[i].get(), err);
     if (rc < 0) return rc;  // the rings opened so far close here; the engine is unchanged
   }
   if (!running_) {

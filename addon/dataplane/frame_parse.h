@@ -51,9 +51,11 @@ inline uint16_t Be16(const uint8_t* p) { return uint16_t((p[0] << 8) | p[1]); }
 // Parse a frame. auxTci is the VLAN TCI delivered as metadata (AF_PACKET auxdata) or kNoVlanTci.
 // parseTag: whether an inline 802.1Q/802.1ad outer tag selects the VLAN (true for the uplink; for
 // frames a port transmits the tag is payload and the port's own VLAN applies).
+// segLen: for a GSO super-frame, the wire length of one of its segments (the size limit applies
+// to that, not to the super-frame); 0 otherwise.
 // Returns kDropNone or the reason.
 inline DropReason ParseFrame(const uint8_t* f, uint32_t len, uint32_t auxTci, bool parseTag, uint32_t maxFrameLen,
-                             ParsedFrame* out) {
+                             ParsedFrame* out, uint32_t segLen = 0) {
   out->frame = f;
   out->len = len;
   if (f == nullptr || len < 14) return kDropRunt;
@@ -76,7 +78,7 @@ inline DropReason ParseFrame(const uint8_t* f, uint32_t len, uint32_t auxTci, bo
   }
   out->ethertype = et;
   out->untaggedLen = untagged;
-  if (untagged > maxFrameLen) return kDropOversized;
+  if ((segLen ? segLen - (len - untagged) : untagged) > maxFrameLen) return kDropOversized;
   if (out->vlan == 0x0fff) return kDropMalformed;
   if (IsMulticastMac(out->src)) return kDropMalformed;
   return kDropNone;

@@ -1,6 +1,6 @@
 // AF_PACKET socket setup (TPACKET_V3 RX ring + V3 fixed-slot TX ring) and the TX path.
 // Setup order follows packet_mmap.rst / libpcap: version, vnet hdr, rings, mmap, bind, membership,
-// fanout. See shared/reference/kernel-macvlan.md section 4 for the kernel facts used here.
+// fanout. Kernel facts used here are from net/packet/af_packet.c and include/uapi/linux/if_packet.h.
 #include "io/packet_ring.h"
 
 #include <arpa/inet.h>
@@ -198,10 +198,6 @@ int OpenInNamespace(OpenState& s) {
 }  // namespace
 
 int PacketRing::Open(const RingOptions& o, std::unique_ptr<PacketRing>* out, const char** failedSyscall) {
-  if (!o.rx && !o.tx) {
-    if (failedSyscall) *failedSyscall = "options";
-    return -EINVAL;
-  }
   OpenState s;
   s.o = &o;
   int r = RunInNetns(o.netns, [&] { return OpenInNamespace(s); });
@@ -340,6 +336,30 @@ int PacketRing::TxPushVnet(const uint8_t* vnetHdr, const uint8_t* frame, uint32_
   memcpy(p - kVnetHdrLen, vnetHdr, kVnetHdrLen);
   memcpy(p, frame, len);
   TxCommit(len);
+  return 0;
+}
+
+int PacketRing::SendCopy(const uint8_t* vnetHdr, const uint8_t* frame, uint32_t len) {
+  if (txSlots_ > 0) return -EINVAL;  // with a TX ring, send() only kicks the ring
+  if ((vnetHdr != nullptr) != opts_.vnetHdr) return -EINVAL;
+  static uint8_t zero[kVnetHdrLen];
+  iovec iov[2];
+  int n = 0;
+  if (opts_.vnetHdr) iov[n++] = {const_cast<uint8_t*>(vnetHdr ? vnetHdr : zero), kVnetHdrLen};
+  iov[n++] = {const_cast<uint8_t*>(frame), len};
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = size_t(n);
+  if (sendmsg(fd_, &m, MSG_DONTWAIT) < 0) {
+    const int e = errno;
+    if (e == EAGAIN || e == ENOBUFS)
+      Bump(counters_->txBackpressure);
+    else
+      Bump(counters_->txDropped);
+    return -e;
+  }
+  Bump(counters_->txPackets);
+  Bump(counters_->txBytes, len);
   return 0;
 }
 

@@ -64,6 +64,7 @@ class PacketRing {
   static constexpr uint32_t kNoVlan = 0xffffffffu;
   static constexpr uint32_t kVnetHdrLen = 10;
 
+  // rx and tx both false: a plain bound socket (protocol 0: receives nothing) for SendCopy.
   // 0 or -errno. When failedSyscall is given it receives the step that failed ("socket",
   // "if_nametoindex", "setsockopt(PACKET_RX_RING)", "bind", ...).
   static int Open(const RingOptions& o, std::unique_ptr<PacketRing>* out, const char** failedSyscall = nullptr);
@@ -83,6 +84,9 @@ class PacketRing {
   // Returns the number of frames visited.
   template <class F>
   int RxDrain(F&& fn, int maxBlocks);
+  // Same, fn(const RxFrameInfo&) (lengths, VLAN, status, the vnet header before the frame).
+  template <class F>
+  int RxDrainFrames(F&& fn, int maxBlocks);
 
   // Lower-level block API (used for zero-copy JS batches): index of the next ready block without
   // taking it (-1 if none), take it (advances the cursor), walk it, and give it back.
@@ -114,6 +118,9 @@ class PacketRing {
   // Write the frame (after the vnet header room when vnetHdr) and commit its length.
   uint8_t* TxAcquire(uint32_t* cap);
   void TxCommit(uint32_t len);
+  // Send one frame now with sendmsg (a copy; sockets without a TX ring only), after its
+  // virtio_net_hdr when the socket has PACKET_VNET_HDR (vnetHdr must then be given). 0 or -errno.
+  int SendCopy(const uint8_t* vnetHdr, const uint8_t* frame, uint32_t len);
   // Kick the kernel once (sendto MSG_DONTWAIT) if frames are pending. 0 on success or
   // back-pressure (EAGAIN/ENOBUFS counted in txBackpressure), -errno on a hard error.
   int Flush();
@@ -249,6 +256,18 @@ int PacketRing::RxWalkBlock(int block, F&& fn) {
   if (t.runts) Bump(c.runts, t.runts);
   if (blockStatus & TP_STATUS_LOSING) UpdateKernelStats();
   return visited;
+}
+
+template <class F>
+int PacketRing::RxDrainFrames(F&& fn, int maxBlocks) {
+  int total = 0;
+  for (int i = 0; i < maxBlocks; i++) {
+    int b = RxTakeBlock();
+    if (b < 0) break;
+    total += RxWalkBlock(b, fn);
+    RxReleaseBlock(b);
+  }
+  return total;
 }
 
 template <class F>

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -257,6 +258,25 @@ int TapQueue::WriteBatch(const uint8_t* const* frames, const uint32_t* lens, uin
   }
   if (i == 0 && err) return err;
   return static_cast<int>(i);
+}
+
+int TapQueue::WriteVnet(const uint8_t* hdr, uint32_t hdrLen, const uint8_t* frame, uint32_t len) {
+  if (fd_ < 0) return -EBADF;
+  if (vnetHdrSize_ == 0 || hdrLen > uint32_t(vnetHdrSize_)) return -EINVAL;
+  uint8_t h[16] = {};
+  memcpy(h, hdr, hdrLen);
+  iovec iov[2] = {{h, size_t(vnetHdrSize_)}, {const_cast<uint8_t*>(frame), len}};
+  for (;;) {
+    const ssize_t r = writev(fd_, iov, 2);
+    if (r >= 0) break;
+    const int e = errno;
+    if (e == EINTR) continue;
+    Bump(e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS ? counters_->txBackpressure : counters_->txDropped);
+    return -e;
+  }
+  Bump(counters_->txPackets);
+  Bump(counters_->txBytes, len);
+  return 0;
 }
 
 int TapQueue::SetOffload(unsigned flags) {

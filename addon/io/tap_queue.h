@@ -49,6 +49,9 @@ class TapQueue {
   // Write frames (each one write(), vnet header included when enabled). Stops at EAGAIN.
   // Returns frames written or -errno (when the first write fails).
   int WriteBatch(const uint8_t* const* frames, const uint32_t* lens, uint32_t n);
+  // Write one frame after the given virtio_net_hdr bytes (writev; vnet queues only, hdrLen <=
+  // the queue's header size: the rest is zeroed). 0 or -errno (-EAGAIN: queue full).
+  int WriteVnet(const uint8_t* hdr, uint32_t hdrLen, const uint8_t* frame, uint32_t len);
   int SetOffload(unsigned flags);
   // 0 while the queue's device exists; -ENODEV once it was deleted (TUNGETIFF gives ENOLINK for a
   // macvtap queue whose device is gone: its poll() never says so).

@@ -48,10 +48,13 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.promisc = GetBool(o, "promisc", true);
   eo.qdiscBypass = GetBool(o, "qdiscBypass", false);
   eo.portTxCopy = GetBool(o, "portTxCopy", false);
+  eo.xdp = GetStr(o, "backend") == "xdp";
+  eo.xdpGeneric = GetBool(o, "xdpGeneric", false);
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);
   eo.rxMode = int(GetU32(o, "rxMode", 0));
+  eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
   eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
   eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
@@ -71,6 +74,24 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
     return Num(env, rc);
   }
   return NodeHandle::Wrap(env, new EngineHandle(env, std::move(e)));
+}
+
+// engineXdpState(h) -> "" (AF_PACKET only) | "native" | "generic" | why the program passes everything
+Napi::Value EngineXdpState(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  return Napi::String::New(info.Env(), e ? e->xdpState() : std::string());
+}
+
+// engineXdpStats(h) -> number[] (the XDP program's counters, xdp/xdp_maps.h MDX_ST_*) | -errno
+Napi::Value EngineXdpStats(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  if (!e) return Num(info.Env(), -EBADF);
+  XdpStats s;
+  const int rc = e->XdpStatsRead(&s);
+  if (rc < 0) return Num(info.Env(), rc);
+  Napi::Array a = Napi::Array::New(info.Env(), MDX_ST_COUNT);
+  for (uint32_t i = 0; i < MDX_ST_COUNT; i++) a.Set(i, Num(info.Env(), double(s.words[i])));
+  return a;
 }
 
 Napi::Value EngineStart(const Napi::CallbackInfo& info) {
@@ -237,6 +258,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("txDropped", Num(env, kWTxDropped));
   wf.Set("tableSwaps", Num(env, kWTableSwaps));
   wf.Set("drops", Num(env, kWDrops));
+  wf.Set("softCsums", Num(env, kWSoftCsums));
+  wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
+  wf.Set("softSegments", Num(env, kWSoftSegments));
+  wf.Set("softRefused", Num(env, kWSoftRefused));
   wf.Set("fdErrors", Num(env, kWFdErrors));
   wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
   wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
@@ -266,6 +291,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   };
   fn("engineCreate", EngineCreate);
   fn("engineStart", EngineStart);
+  fn("engineXdpState", EngineXdpState);
+  fn("engineXdpStats", EngineXdpStats);
   fn("engineStop", EngineStop);
   fn("engineDestroy", EngineDestroy);
   fn("engineSetTable", EngineSetTable);

@@ -7,7 +7,7 @@ namespace mdx {
 namespace {
 
 constexpr uint32_t kBatchFrames = 256;
-constexpr size_t kBatchBytes = 256 * 1024;
+constexpr size_t kBatchBytes = 512 * 1024;  // room for a batch plus one more largest frame
 
 // Hands one batch to the JS port's handler as (data: Uint8Array, offsets, lengths, count).
 // Plain N-API calls with status checks, not node-addon-api wrappers: while a worker thread's
@@ -43,7 +43,9 @@ void DeliverJsBatch(napi_env env, napi_value cb, JsBatch* batch) {
 
 }  // namespace
 
-void JsPortBackend::Send(const uint8_t* f, uint32_t len, TxTally* t) {
+void JsPortBackend::Send(const Frame& fr, TxTally* t) {
+  const uint8_t* f = fr.data;
+  const uint32_t len = fr.len;
   if (!pending_) {
     pending_.reset(new JsBatch());
     pending_->data.reserve(kBatchBytes);
@@ -54,7 +56,7 @@ void JsPortBackend::Send(const uint8_t* f, uint32_t len, TxTally* t) {
   b.offsets.push_back(uint32_t(b.data.size()));
   b.lengths.push_back(len);
   b.data.insert(b.data.end(), f, f + len);
-  if (b.offsets.size() >= kBatchFrames || b.data.size() >= kBatchBytes - 65536) Flush(t);
+  if (b.offsets.size() >= kBatchFrames || b.data.size() >= kBatchBytes - kMaxFrameBytes) Flush(t);
 }
 
 void JsPortBackend::Flush(TxTally* t) {

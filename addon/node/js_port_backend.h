@@ -19,7 +19,8 @@ class JsPortBackend final : public PortBackend {
  public:
   explicit JsPortBackend(Napi::ThreadSafeFunction tsfn) : tsfn_(tsfn) {}
   ~JsPortBackend() override { tsfn_.Release(); }
-  void Send(const uint8_t* f, uint32_t len, TxTally* t) override;
+  bool carriesVnetHdr() const override { return false; }  // JS gets complete frames
+  void Send(const Frame& f, TxTally* t) override;
   // Delivered to the queue counts as sent; a full queue drops the batch.
   void Flush(TxTally* t) override;
 

@@ -16,3 +16,4 @@ void InitTable(Napi::Env env, Napi::Object exports);          // table_binding.c
 void InitEngine(Napi::Env env, Napi::Object exports);         // engine_binding.cc
 void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor_binding.cc (RTNLGRP_LINK events)
 void InitXdp(Napi::Env env, Napi::Object exports);           // ../xdp/xdp_binding.cc (XDP program of the uplink)
+void InitXdpGenerator(Napi::Env env, Napi::Object exports);  // ../xdp/xdp_generator.cc (bench: XDP-frame generator)

@@ -101,11 +101,12 @@ struct {
   __type(value, __u32);
 } mdx_xsks SEC(".maps");
 
+// one entry: all counters of a CPU in one value (one lookup per frame)
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, MDX_ST_COUNT);
+  __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, __u64);
+  __type(value, struct mdx_xdp_stats);
 } mdx_stats SEC(".maps");
 
 struct {
@@ -122,22 +123,32 @@ struct {
   __type(value, struct mdx_xdp_tx);
 } mdx_flood_stats SEC(".maps");
 
-static __always_inline void count(__u32 idx, __u64 v) {
-  __u64* c = bpf_map_lookup_elem(&mdx_stats, &idx);
-  if (c) *c += v;
+static __always_inline __u64* stats(void) {
+  __u32 zero = 0;
+  struct mdx_xdp_stats* s = bpf_map_lookup_elem(&mdx_stats, &zero);
+  return s ? s->w : 0;
+}
+
+// A frame the program finished (redirected or dropped): counted as received by the uplink.
+static __always_inline void count_rx(__u64* st, __u32 idx, __u32 len) {
+  if (!st) return;
+  st[idx & (MDX_ST_COUNT - 1)]++;
+  st[MDX_ST_RX_FRAMES]++;
+  st[MDX_ST_RX_BYTES] += len;
 }
 
 static __always_inline int drop(__u32 reason, __u32 len) {
-  count(MDX_ST_DROPS + reason, 1);
-  count(MDX_ST_RX_FRAMES, 1);
-  count(MDX_ST_RX_BYTES, len);
+  count_rx(stats(), MDX_ST_DROPS + reason, len);
   return XDP_DROP;
 }
 
 static __always_inline int to_user(struct xdp_md* ctx) {
-  count(MDX_ST_TO_USER, 1);
+  __u64* st = stats();
   int act = bpf_redirect_map(&mdx_xsks, ctx->rx_queue_index, XDP_PASS);
-  if (act == XDP_REDIRECT) count(MDX_ST_TO_XSK, 1);
+  if (st) {
+    st[MDX_ST_TO_USER]++;
+    if (act == XDP_REDIRECT) st[MDX_ST_TO_XSK]++;
+  }
   return act;
 }
 
@@ -175,9 +186,7 @@ static __always_inline int to_port(struct xdp_md* ctx, const struct mdx_xdp_port
   if (tagged && pop_tag(ctx)) return to_user(ctx);
   int act = bpf_redirect_map(&mdx_tx, p->slot, 0);
   if (act != XDP_REDIRECT) return to_user(ctx);  // not in mdx_tx (a sync in progress): let the engine decide
-  count(MDX_ST_RX_FRAMES, 1);
-  count(MDX_ST_RX_BYTES, len);
-  count(MDX_ST_FORWARDED, 1);
+  count_rx(stats(), MDX_ST_FORWARDED, len);
   count_tx(&mdx_slot_stats, p->slot, tagged ? len - 4 : len);
   return act;
 }
@@ -198,9 +207,7 @@ static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u3
     FLOOD_CASE(12); FLOOD_CASE(13); FLOOD_CASE(14); FLOOD_CASE(15);
   }
   if (act != XDP_REDIRECT) return to_user(ctx);
-  count(MDX_ST_RX_FRAMES, 1);
-  count(MDX_ST_RX_BYTES, len);
-  count(MDX_ST_FORWARDED, 1);
+  count_rx(stats(), MDX_ST_FORWARDED, len);
   count_tx(&mdx_flood_stats, map, tagged ? len - 4 : len);
   return act;
 }
@@ -240,7 +247,7 @@ int mdx_demux(struct xdp_md* ctx) {
   const __u64 vkey = (__u64)vlan << 48;
   __u64 key = vkey | mac48(data + 6);
   // macvlan_forward_source: source-mode ports listing this sender are served by userspace
-  if (bpf_map_lookup_elem(&mdx_sources, &key)) return to_user(ctx);
+  if (cfg->hasSources && bpf_map_lookup_elem(&mdx_sources, &key)) return to_user(ctx);
 
   if (data[0] & 1) {
     const struct mdx_xdp_port* s = bpf_map_lookup_elem(&mdx_ports, &key);

@@ -46,6 +46,7 @@ struct mdx_xdp_config {
   mdx_u32 maxFrameLen;  // untagged length limit (PortTable maxFrameLen)
   mdx_u32 learning;     // learning mode: unicast misses go to userspace (the engine's FDB)
   mdx_u32 enabled;      // 0: every frame to userspace (before the first sync, during a sync)
+  mdx_u32 hasSources;   // mdx_sources is not empty (else its lookup is skipped)
 };
 
 // mdx_stats (per CPU) indexes: drops by reason (addon/frame_parse.h DropReason) 0..15, then these.
@@ -55,7 +56,12 @@ struct mdx_xdp_config {
 #define MDX_ST_FORWARDED 18    // frames redirected to ports
 #define MDX_ST_TO_USER 19      // frames handed to userspace (AF_XDP socket, or the stack: XDP_PASS)
 #define MDX_ST_TO_XSK 20       // of those, redirected to an AF_XDP socket
-#define MDX_ST_COUNT 24
+#define MDX_ST_COUNT 32  // a power of two (the program masks indexes with it)
+
+// The one value of mdx_stats (per CPU).
+struct mdx_xdp_stats {
+  mdx_u64 w[MDX_ST_COUNT];
+};
 
 // mdx_slot_stats (per CPU, MDX_XDP_MAX_SLOTS) and mdx_flood_stats (per CPU, MDX_XDP_FLOOD_MAPS)
 struct mdx_xdp_tx {

@@ -209,6 +209,7 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   }
 
   // Apply, with the program handing everything to userspace meanwhile.
+  synced_ = false;
   int rc = SetEnabled(false);
   const char* what = "config";
   auto fail = [&](int r) {
@@ -267,7 +268,9 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   what = "config";
   config_.maxFrameLen = t.maxFrameLen();
   config_.learning = learning ? 1 : 0;
-  if ((rc = SetEnabled(true)) < 0) return fail(rc);
+  config_.hasSources = sources_.empty() ? 0 : 1;
+  synced_ = true;
+  if ((rc = SetEnabled(live_)) < 0) return fail(rc);
   return 0;
 }
 
@@ -347,13 +350,7 @@ int XdpProgram::ReadPerCpu(int fd, uint32_t key, uint64_t* sum, uint32_t words) 
   return 0;
 }
 
-int XdpProgram::ReadStats(XdpStats* s) const {
-  for (uint32_t i = 0; i < MDX_ST_COUNT; i++) {
-    const int rc = ReadPerCpu(fds_.stats, i, &s->words[i], 1);
-    if (rc < 0) return rc;
-  }
-  return 0;
-}
+int XdpProgram::ReadStats(XdpStats* s) const { return ReadPerCpu(fds_.stats, 0, s->words, MDX_ST_COUNT); }
 
 int XdpProgram::ReadSlotTx(uint32_t slot, uint64_t* packets, uint64_t* bytes) const {
   uint64_t v[2];

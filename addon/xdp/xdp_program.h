@@ -32,6 +32,11 @@ class XdpProgram {
   int Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfindex, bool learning, std::string* err);
   // Hand every frame to userspace (XDP_PASS / AF_XDP) without touching the other maps.
   int SetEnabled(bool on);
+  // Whether the program may act at all (the engine is running); Sync enables it only when live.
+  int SetLive(bool live) {
+    live_ = live;
+    return SetEnabled(live && synced_);
+  }
 
   // Attach to ifindex (in the caller's namespace) with a BPF link, native mode unless generic.
   // -EBUSY: another XDP program is attached; -EEXIST: one in the other mode; -ERANGE: the device's
@@ -64,6 +69,8 @@ class XdpProgram {
     int flood[MDX_XDP_FLOOD_MAPS];
   } fds_;
   int linkFd_ = -1;
+  bool live_ = true;
+  bool synced_ = false;
   int ncpus_ = 1;
   mdx_xdp_config config_{};
   // What the maps hold (the last Sync), to write only differences.

@@ -6,6 +6,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "demux.skel.h"
+#include "gen.skel.h"
 #pragma GCC diagnostic pop
 
 void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
@@ -41,3 +42,22 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
 }
 
 void mdx_xdp_skel_destroy(void* skel) { mdx_demux__destroy((struct mdx_demux*)skel); }
+
+void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* err) {
+  struct mdx_gen* s = mdx_gen__open();
+  if (!s) {
+    *err = -ENOMEM;
+    return NULL;
+  }
+  int rc = mdx_gen__load(s);
+  if (rc) {
+    *err = rc < 0 ? rc : (errno ? -errno : -EINVAL);
+    mdx_gen__destroy(s);
+    return NULL;
+  }
+  *progFd = s->progs.mdx_gen.prog_fd;
+  *outMapFd = s->maps.mdx_gen_out.map_fd;
+  return s;
+}
+
+void mdx_gen_skel_destroy(void* skel) { mdx_gen__destroy((struct mdx_gen*)skel); }

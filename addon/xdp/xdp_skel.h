@@ -19,6 +19,10 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err);
 // Closes every fd of the skeleton (maps and program are freed once nothing else holds them).
 void mdx_xdp_skel_destroy(void* skel);
 
+// The benchmark's XDP-frame generator (gen.bpf.c): program fd and its one-entry output devmap.
+void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* err);
+void mdx_gen_skel_destroy(void* skel);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,7 @@
 import type { ScenarioName } from '../types.ts';
 import { bridgeScenario } from './bridge.ts';
 import { generatorScenario } from './generator.ts';
-import { macdemuxJsScenario, macdemuxScenario, macdemuxTapScenario } from './macdemux.ts';
+import { macdemuxJsScenario, macdemuxScenario, macdemuxTapScenario, macdemuxXdpScenario } from './macdemux.ts';
 import { macvlanScenario } from './macvlan.ts';
 import { ovsScenario } from './ovs.ts';
 import type { Scenario } from './scenario.ts';
@@ -15,6 +15,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   macvlan: macvlanScenario,
   ovs: ovsScenario,
   macdemux: macdemuxScenario,
+  'macdemux-xdp': macdemuxXdpScenario,
   'macdemux-tap': macdemuxTapScenario,
   'macdemux-js': macdemuxJsScenario,
 };

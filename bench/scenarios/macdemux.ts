@@ -1,6 +1,7 @@
 /**
  * The macdemux engine (src/dataplane Switch) on the uplink, in three flavours:
  * - `macdemux`: AF_PACKET ports (TX rings) on p1..pN, whose peers are the sinks;
+ * - `macdemux-xdp`: the same ports, the XDP backend on the uplink (unicast redirected in the kernel);
  * - `macdemux-tap`: macvtap queues as ports: a passthru macvtap on each p<i>; the engine writes the
  *   port's frames into the macvtap queue, which sends them out p<i> to the sink;
  * - `macdemux-js`: JS ports; frames are counted in the JS callback (delivered in batches).
@@ -32,7 +33,7 @@ async function dataplaneUnavailable(): Promise<string | null> {
   return dp.ok ? null : `the engine is not available: ${dp.reason}`;
 }
 
-function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', description: string): Scenario {
+function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js', description: string): Scenario {
   return {
     name,
     variants: kind === 'packet' ? ['default', 'blocks'] : ['default'],
@@ -54,6 +55,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
         name: `bench-${name}`,
         qdiscBypass: true,
         cpus: [ctx.forwarderCpu],
+        ...(kind === 'xdp' ? { backend: 'xdp' as const } : {}),
         ...(blocks ? { rx: 'blocks' as const } : {}),
       });
       let jsFrames = 0;
@@ -62,7 +64,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
         const mac = sinkMac(i);
         dsts.push(mac);
         let backend: PortSpec['backend'];
-        if (kind === 'packet') backend = { kind: 'packet', ifname: base.ports[i - 1]! };
+        if (kind === 'packet' || kind === 'xdp') backend = { kind: 'packet', ifname: base.ports[i - 1]! };
         else if (kind === 'tap') {
           const tap = `mvt${i}`;
           await base.sw.ip(['link', 'add', tap, 'link', base.ports[i - 1]!, 'type', 'macvtap', 'mode', 'passthru']);
@@ -76,6 +78,8 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
       for (let j = 1; j <= ctx.ports - ctx.sinks; j++) {
         sw.addPort({ name: `x${j}`, mac: extraMac(j), mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
       }
+      // An XDP devmap redirect into p<i> needs NAPI on its peer s0 (drivers/net/veth.c veth_xdp_xmit)
+      if (kind === 'xdp') for (const s of base.sinks) await s.ns.exec('ethtool', ['-K', s.ifname, 'gro', 'on'], { timeoutMs: 30_000 });
       const { pinned } = await withMainThreadOn(ctx.forwarderCpu, () => sw.start());
       const notes = [pinned ? `engine worker pinned to CPU ${ctx.forwarderCpu}, TX rings with PACKET_QDISC_BYPASS` : 'engine threads not pinned (taskset failed)'];
       if (blocks) notes.push('TPACKET_V3 receive rings only (rx: blocks)');
@@ -99,5 +103,10 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
 }
 
 export const macdemuxScenario = makeScenario('macdemux', 'packet', 'macdemux engine, AF_PACKET ports into the sinks');
+export const macdemuxXdpScenario = makeScenario(
+  'macdemux-xdp',
+  'xdp',
+  'macdemux engine with the XDP backend on the uplink (kernel devmap redirect to the AF_PACKET ports\' devices)',
+);
 export const macdemuxTapScenario = makeScenario('macdemux-tap', 'tap', 'macdemux engine, macvtap queues as ports');
 export const macdemuxJsScenario = makeScenario('macdemux-js', 'js', 'macdemux engine, frames delivered to JS ports in batches');

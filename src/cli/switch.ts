@@ -2,18 +2,19 @@
  * `macdemux switch`: run a userspace switch in the foreground until SIGINT/SIGTERM, printing live
  * per-port rates to stderr (redrawn in place on a TTY, one line a second otherwise).
  *
- *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+ *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
  */
+import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
-const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
          [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -23,6 +24,11 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --mode       default mode of ports without mode= (private|vepa|bridge|passthru|source; default bridge)
   --workers    worker threads (PACKET_FANOUT on the uplink), default 1
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
+  --realtime   run the workers with real-time priority (SCHED_FIFO 10; --realtime=PRIO for 1..99):
+               on a busy host they then run as soon as frames arrive (needs CAP_SYS_NICE)
+  --backend    uplink RX: packet (AF_PACKET rings), xdp (an XDP program forwards to kernel-device
+               ports in the kernel, the rest to the rings), auto (xdp on a NIC, packet on veth and
+               other virtual devices: measured faster there); default packet
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
   vm:NAME      a VM port: macdemux creates the persistent multiqueue tap NAME (vnet_hdr; owner/group
@@ -39,6 +45,8 @@ interface Args {
   mode: MacvlanMode;
   workers: number;
   learning: boolean;
+  realtime?: boolean | number;
+  backend: BackendChoice;
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
@@ -140,7 +148,7 @@ export function parsePortArg(text: string, defaultMode: MacvlanMode, index: numb
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'bridge', workers: 1, learning: false, ports: [], json: false, vmTaps: [], teardownOnExit: false };
+  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: 'packet', ports: [], json: false, vmTaps: [], teardownOnExit: false };
   const portTexts: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -166,6 +174,15 @@ function parseArgs(argv: string[]): Args {
         if (!/^\d+$/.test(v) || a.workers < 1 || a.workers > 32) throw new InvalidArgumentError('--workers', 'an integer 1..32', v);
         break;
       }
+      case '--realtime':
+        a.realtime = true;
+        break;
+      case '--backend': {
+        const v = value();
+        if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError('--backend', `one of ${BACKEND_CHOICES.join(', ')}`, v);
+        a.backend = v as BackendChoice;
+        break;
+      }
       case '--learning':
         a.learning = true;
         break;
@@ -185,6 +202,12 @@ function parseArgs(argv: string[]): Args {
         a.teardownOnExit = true;
         break;
       default:
+        if (arg.startsWith('--realtime=')) {
+          const v = arg.slice('--realtime='.length);
+          a.realtime = Number(v);
+          if (!/^\d+$/.test(v) || a.realtime < 1 || a.realtime > 99) throw new InvalidArgumentError('--realtime', 'a SCHED_FIFO priority 1..99', v);
+          break;
+        }
         throw new InvalidArgumentError('argument', 'an option of `macdemux switch --help`', arg);
     }
   }
@@ -194,7 +217,25 @@ function parseArgs(argv: string[]): Args {
     a.vmTaps.push(vm.tap);
     return vm.spec;
   });
+  checkPortDevices(a.uplink, a.ports);
   return a;
+}
+
+/**
+ * A port on the uplink itself, or two ports on one device, would see (and send) every frame twice:
+ * refused. Exported for tests.
+ */
+export function checkPortDevices(uplink: string | undefined, ports: PortSpec[]): void {
+  const seen = new Map<string, string>();
+  ports.forEach((p, i) => {
+    const b = p.backend as { kind: string; ifname?: string };
+    if (!b.ifname) return;
+    if (b.kind === 'packet' && b.ifname === uplink) throw new InvalidArgumentError(`--port[${i}]`, `a device other than the uplink ${uplink} (a port on the uplink receives every frame twice)`, b.ifname);
+    const key = `${b.kind}:${b.ifname}`;
+    const other = seen.get(key);
+    if (other) throw new InvalidArgumentError(`--port[${i}]`, `a device no other port uses (${b.ifname} is already port ${other}; two ports on one device deliver every frame twice)`, b.ifname);
+    seen.set(key, p.name ?? String(i));
+  });
 }
 
 function rate(n: number): string {
@@ -223,6 +264,13 @@ export function formatRates(prev: SwitchCounters, cur: SwitchCounters, dtS: numb
   return lines;
 }
 
+/** "xdp (native; requested)" / "packet (auto: ...)". */
+function describeBackend(sw: Switch): string {
+  const b = sw.backend();
+  if (!b) return '?';
+  return `${b.backend} (${b.xdpState ? `${b.xdpState}; ` : ''}${b.reason})`;
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(USAGE);
@@ -242,6 +290,8 @@ export async function run(argv: string[]): Promise<number> {
     ...(args.netns !== undefined ? { netns: args.netns } : {}),
     workers: args.workers,
     learning: args.learning,
+    ...(args.realtime !== undefined ? { realtime: args.realtime } : {}),
+    backend: args.backend,
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
@@ -272,7 +322,7 @@ export async function run(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   process.stderr.write(
     `macdemux switch: uplink ${args.uplink}${args.netns ? ` (netns ${args.netns})` : ''}, ${args.ports.length} port(s), ` +
-      `${args.workers} worker(s); started (Ctrl-C to stop)\n`,
+      `${args.workers} worker(s); backend ${describeBackend(sw)}; started (Ctrl-C to stop)\n`,
   );
   const t0 = Date.now();
   let prev = sw.counters();

@@ -58,6 +58,7 @@ export class CounterView {
     }
     let rxFrames = 0;
     let forwarded = 0;
+    const softOffload = { checksums: 0, gsoFrames: 0, segments: 0, refused: 0 };
     const workers: SwitchCounters['workers'] = [];
     for (let w = 0; w < l.workers; w++) {
       const b = this.workerBase(w);
@@ -83,7 +84,11 @@ export class CounterView {
         const name = DROP_REASON_NAMES[r];
         if (name) drops[name]! += Number(this.words[b + wf.drops! + r]);
       }
+      softOffload.checksums += Number(this.words[b + wf.softCsums!]);
+      softOffload.gsoFrames += Number(this.words[b + wf.softGsoFrames!]);
+      softOffload.segments += Number(this.words[b + wf.softSegments!]);
+      softOffload.refused += Number(this.words[b + wf.softRefused!]);
     }
-    return { rxFrames, forwarded, drops, workers };
+    return { rxFrames, forwarded, drops, workers, softOffload };
   }
 }

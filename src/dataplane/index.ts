@@ -5,4 +5,4 @@ export { decide, parseFrame, UPLINK, NO_TCI, type Delivery, type LearnedMacs } f
 export { PortTable, type TableEntry, DEFAULT_MAX_FRAME_LEN } from './port-table.ts';
 export { validatePortSpec } from './port-spec.ts';
 export { DropReason, DROP_REASON_NAMES } from './drop-reasons.ts';
-export type { MacvlanMode, PortSpec, PortBackend, FrameBatch, PortCounters, SwitchCounters } from './types.ts';
+export type { MacvlanMode, PortSpec, PortBackend, SwitchFrameBatch, PortCounters, SwitchCounters } from './types.ts';

@@ -53,6 +53,10 @@ export interface EngineNative {
   /** Shared counters (BigUint64Array over engine memory; layout in addon/dataplane/engine_counters.h). */
   engineCounters(e: NativeHandle): BigUint64Array;
   engineLayout(e: NativeHandle): EngineLayout;
+  /** XDP backend state: '' (not used), 'native' | 'generic', or why every frame goes to the rings. */
+  engineXdpState(e: NativeHandle): string;
+  /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts) or -errno. */
+  engineXdpStats(e: NativeHandle): number[] | number;
 }
 
 export interface EngineCreateOptions {
@@ -68,6 +72,9 @@ export interface EngineCreateOptions {
   promisc?: boolean;
   qdiscBypass?: boolean;
   portTxCopy?: boolean;
+  /** Uplink RX backend: 'xdp' puts the XDP program in front of the rings (addon/engine_xdp.cc). */
+  backend?: 'packet' | 'xdp';
+  xdpGeneric?: boolean;
   cpus?: number[];
   ageingMs?: number;
   /** 0 adaptive (V2 ring at low rates, V3 blocks under load), 2 V2 only, 3 V3 only. */
@@ -76,6 +83,8 @@ export interface EngineCreateOptions {
   spinUs?: number;
   /** Uplink V2 ring slots (2 KiB each). */
   ringSlots?: number;
+  /** SCHED_FIFO priority of the workers (0: normal scheduling). */
+  realtimePriority?: number;
 }
 
 export interface EngineLayout {

@@ -3,6 +3,7 @@
  * engine (addon/dataplane/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
  * change builds a new immutable port table that the engine swaps in atomically.
  */
+import { BACKEND_CHOICES, resolveBackend, type BackendChoice, type BackendDecision } from './backend.ts';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
@@ -13,7 +14,7 @@ import { validateIfname, validateMode, validateRingOptions, type RingOptions } f
 import { validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
-import type { FrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
+import type { SwitchFrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
 
 /** Options of a {@link Switch}. */
 export interface SwitchOptions {
@@ -41,6 +42,11 @@ export interface SwitchOptions {
   /** Port transmit with sendmmsg (one copied skb per frame, one syscall per batch) instead of the
    * AF_PACKET TX ring (measured ~10% less worker CPU per frame on veth). Default true. */
   portTxCopy?: boolean;
+  /** Uplink RX backend (src/dataplane/backend.ts): 'packet' (AF_PACKET rings), 'xdp' (an XDP
+   * program steering by (VLAN, MAC) in the kernel, the rest to the rings), or 'auto'. Default 'packet'. */
+  backend?: BackendChoice;
+  /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
+  xdpGeneric?: boolean;
   /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
   cpus?: number[];
   /** Uplink RX ring: block size and count; TX ring slots. */
@@ -54,6 +60,19 @@ export interface SwitchOptions {
    * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
    */
   rx?: 'adaptive' | 'frames' | 'blocks';
+  /**
+   * Real-time priority for the workers: true (SCHED_FIFO priority 10) or a priority 1..99. On a
+   * busy host a normal-priority worker waits behind other tasks while its rings fill (see
+   * docs/dataplane.md "Busy hosts"). Needs CAP_SYS_NICE; start() fails with EPERM otherwise.
+   * Default false.
+   */
+  realtime?: boolean | number;
+  /**
+   * Uplink rings sized to hold this many milliseconds of frames at the measured maximum rate
+   * (V3: 1.5 Mpps of 64-byte frames, ~144 ring bytes each; V2: 0.75 Mpps, one 2 KiB slot each).
+   * Default 25 (6 MiB of V3 blocks, 18750 V2 slots = 37 MiB). `ring.blocks` overrides the V3 part.
+   */
+  ringMs?: number;
   /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
   spinUs?: number;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
@@ -61,7 +80,19 @@ export interface SwitchOptions {
   watchLinks?: boolean;
 }
 
-/** Engine fd event kinds (addon/engine.h FdEventKind). */
+/** Ring sizing by time (item "busy hosts"): the rates measured on the reference machine. */
+const DEFAULT_RING_MS = 25;
+const MAX_PPS_V3 = 1_500_000;
+const V3_BYTES_PER_FRAME = 144;
+const MAX_PPS_V2 = 750_000;
+
+/** Uplink ring sizes that hold `ms` of frames at the maximum rates above. */
+export function ringsForMs(ms: number, blockSize: number): { ringBlocks: number; ringSlots: number } {
+  const v3Bytes = (ms / 1000) * MAX_PPS_V3 * V3_BYTES_PER_FRAME;
+  return { ringBlocks: Math.max(2, Math.ceil(v3Bytes / blockSize)), ringSlots: Math.max(64, Math.ceil((ms / 1000) * MAX_PPS_V2)) };
+}
+
+/** Engine fd event kinds (addon/dataplane/engine.h FdEventKind). */
 const FD_EVENT = { ERROR: 1, DISARMED: 2, UPLINK_REPLACED: 3 } as const;
 
 interface PortState extends ValidPort {
@@ -92,6 +123,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   private readonly vlanInfo = new Map<number, { count: number; passthru: boolean }>();
   private readonly logger = log('switch');
   private jsErrors = 0;
+  private backendDecision: BackendDecision | undefined;
   private links: LinkWatch | undefined;
 
   constructor(opts: SwitchOptions) {
@@ -103,6 +135,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (opts.netns !== undefined && (typeof opts.netns !== 'string' || opts.netns.length === 0))
       throw new InvalidArgumentError('netns', 'a namespace name or path', opts.netns);
     const workers = opts.workers ?? 1;
+    if (opts.backend !== undefined && !BACKEND_CHOICES.includes(opts.backend))
+      throw new InvalidArgumentError('backend', `one of ${BACKEND_CHOICES.join(', ')}`, opts.backend);
     if (!Number.isInteger(workers) || workers < 1 || workers > 32) throw new InvalidArgumentError('workers', 'an integer 1..32', opts.workers);
     const maxPorts = opts.maxPorts ?? 8191;
     if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 65535) throw new InvalidArgumentError('maxPorts', 'an integer 1..65535', opts.maxPorts);
@@ -115,6 +149,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw new InvalidArgumentError('rx', "'adaptive', 'frames' or 'blocks'", opts.rx);
     if (opts.spinUs !== undefined && (!Number.isInteger(opts.spinUs) || opts.spinUs < 0 || opts.spinUs > 1_000_000))
       throw new InvalidArgumentError('spinUs', 'an integer 0..1000000', opts.spinUs);
+    if (opts.realtime !== undefined && typeof opts.realtime !== 'boolean' && !(Number.isInteger(opts.realtime) && opts.realtime >= 1 && opts.realtime <= 99))
+      throw new InvalidArgumentError('realtime', 'a boolean or a SCHED_FIFO priority 1..99', opts.realtime);
+    if (opts.ringMs !== undefined && !(Number.isInteger(opts.ringMs) && opts.ringMs >= 1 && opts.ringMs <= 1000))
+      throw new InvalidArgumentError('ringMs', 'an integer number of milliseconds 1..1000', opts.ringMs);
     if (opts.watchLinks !== undefined && typeof opts.watchLinks !== 'boolean') throw new InvalidArgumentError('watchLinks', 'a boolean', opts.watchLinks);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
@@ -208,6 +246,21 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.ports.set(name, updated);
   }
 
+  /** The uplink backend in use (after start), why, and the XDP program's state ('native', 'generic',
+   * or why it hands every frame to the rings). */
+  backend(): (BackendDecision & { xdpState?: string }) | undefined {
+    if (!this.backendDecision) return undefined;
+    if (this.backendDecision.backend !== 'xdp' || !this.engine) return { ...this.backendDecision };
+    return { ...this.backendDecision, xdpState: this.n.engineXdpState(this.engine) };
+  }
+
+  /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts), or undefined without XDP. */
+  xdpStats(): number[] | undefined {
+    if (!this.engine) return undefined;
+    const r = this.n.engineXdpStats(this.engine);
+    return typeof r === 'number' ? undefined : r;
+  }
+
   /** The current table (what decide() is run against; also for JS-side decisions). */
   table(): PortTable {
     return this.buildTable(this.ports);
@@ -221,8 +274,11 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   /** Open the uplink, attach every port, publish the table and start the workers. */
   async start(): Promise<void> {
     if (this.engine) return;
+    const backend = await resolveBackend(this.opts.backend ?? 'packet', this.opts.uplink, this.opts.netns);
     const detail: NativeErrorDetail = {};
     const created = this.n.engineCreate({
+      backend: backend.backend,
+      ...(this.opts.xdpGeneric ? { xdpGeneric: true } : {}),
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       workers: this.opts.workers,
@@ -233,6 +289,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       qdiscBypass: this.opts.qdiscBypass ?? false,
       portTxCopy: this.opts.portTxCopy ?? true,
       rxMode: ({ adaptive: 0, frames: 2, blocks: 3 } as const)[this.opts.rx ?? 'adaptive'],
+      ...ringsForMs(this.opts.ringMs ?? DEFAULT_RING_MS, this.opts.ring?.blockSize ?? 1 << 20),
+      ...(this.opts.realtime ? { realtimePriority: this.opts.realtime === true ? 10 : this.opts.realtime } : {}),
       ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...nativeRing(this.opts.ring),
@@ -241,6 +299,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'open' });
     }
     this.engine = created;
+    this.backendDecision = backend;
     this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
     this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
@@ -264,7 +323,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       for (const s of this.ports.values()) s.attached = false;
       throw err;
     }
-    this.logger.info({ event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers }, 'switch started');
+    this.logger.info(
+      { event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
+      'switch started',
+    );
   }
 
   /** Stop the workers and close every ring. Counters stay readable. */
@@ -284,7 +346,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
    * Frames from a JS port into the switch (switched as if the port had transmitted them).
    * Returns the number of frames accepted (the queue holds up to 65536 frames).
    */
-  inject(portName: string, frames: Uint8Array[] | FrameBatch): number {
+  inject(portName: string, frames: Uint8Array[] | SwitchFrameBatch): number {
     const state = this.ports.get(portName);
     if (!state) throw new InvalidArgumentError('portName', 'the name of a port of this switch', portName);
     if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
@@ -320,7 +382,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const ports: SwitchCounters['ports'] = {};
     if (!this.view) {
       for (const name of this.ports.keys()) ports[name] = emptyPortCounters();
-      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [] };
+      return { uplink: emptyPortCounters(), ports, rxFrames: 0, forwarded: 0, drops: {}, workers: [], softOffload: { checksums: 0, gsoFrames: 0, segments: 0, refused: 0 } };
     }
     for (const s of this.ports.values()) ports[s.name] = this.view.slot(s.slot);
     return { uplink: this.view.slot(0), ports, ...this.view.totals() };
@@ -498,8 +560,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 }
 
-/** A FrameBatch over native batch memory. */
-export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): FrameBatch {
+/** A SwitchFrameBatch over native batch memory. */
+export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): SwitchFrameBatch {
   return {
     count,
     data,

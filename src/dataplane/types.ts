@@ -15,7 +15,7 @@ export const MODE_BITS: Record<MacvlanMode, number> = {
 
 /** A batch of frames handed to a JS port, or injected by one. Frame i is
  * `data.subarray(offsets[i], offsets[i] + lengths[i])`. The views are valid only during the call. */
-export interface FrameBatch {
+export interface SwitchFrameBatch {
   readonly count: number;
   readonly data: Uint8Array;
   readonly offsets: Uint32Array;
@@ -31,7 +31,7 @@ export type PortBackend =
   /** A macvtap or tap device, opened with `queues` queues (multiqueue). */
   | { kind: 'tap'; ifname: string; queues?: number }
   /** Frames to a JS handler, in batches. Frames from JS: {@link Switch.inject}. */
-  | { kind: 'js'; onFrames(batch: FrameBatch): void };
+  | { kind: 'js'; onFrames(batch: SwitchFrameBatch): void };
 
 /** One virtual port of the switch. */
 export interface PortSpec {
@@ -76,7 +76,6 @@ export interface SwitchCounters {
   rxFrames: number;
   forwarded: number;
   drops: Record<string, number>;
-  /** Per worker: rx frames, forwarded, loops. */
   /** Per worker. fdErrors: ring errors read and cleared (ENETDOWN: link down); fdDisarmed: fds
    * taken out of the poll set (device gone); uplinkSwaps: uplink rings replaced. */
   workers: {
@@ -95,4 +94,9 @@ export interface SwitchCounters {
     /** epoll waits that slept (no frame within the spin budget). */
     sleeps: number;
   }[];
+  /**
+   * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):
+   * checksums completed, GSO super-frames segmented, the segments they made, frames refused.
+   */
+  softOffload: { checksums: number; gsoFrames: number; segments: number; refused: number };
 }

@@ -4,7 +4,7 @@
  *   gen: g0 ──veth── up0 (sw)      p1 ──veth── eth0 (ep1)
  *                        switch    p2 ──veth── eth0 (ep2)   ...
  *
- * IPv6 off (no ND/MLD noise in the counters), offloads off on every veth, fixed MACs.
+ * IPv6 off (no ND/MLD noise in the counters), Linux's default veth offloads, fixed MACs.
  */
 import type { Lab, Namespace } from '../lab/index.ts';
 
@@ -43,14 +43,14 @@ export async function buildDemoLab(lab: Lab, n: number): Promise<DemoLab> {
   const sw = await lab.addNamespace('sw');
   await quiet(gen);
   await quiet(sw);
-  await lab.addVeth({ ns: gen, name: 'g0', mac: DEMO_GEN_MAC, addresses: ['10.98.0.1/16'], offloads: false }, { ns: sw, name: 'up0', offloads: false });
+  await lab.addVeth({ ns: gen, name: 'g0', mac: DEMO_GEN_MAC, addresses: ['10.98.0.1/16'] }, { ns: sw, name: 'up0' });
   const endpoints: DemoEndpoint[] = [];
   for (let i = 1; i <= n; i++) {
     const ns = await lab.addNamespace(`ep${i}`);
     await quiet(ns);
     const mac = endpointMac(i);
     const ip = `10.98.1.${i}`;
-    await lab.addVeth({ ns, name: 'eth0', mac, addresses: [`${ip}/16`], offloads: false }, { ns: sw, name: `p${i}`, offloads: false });
+    await lab.addVeth({ ns, name: 'eth0', mac, addresses: [`${ip}/16`] }, { ns: sw, name: `p${i}` });
     endpoints.push({ ns, ifname: 'eth0', mac, ip, port: `p${i}` });
   }
   return { gen: { ns: gen, ifname: 'g0', mac: DEMO_GEN_MAC, ip: '10.98.0.1' }, sw, uplink: 'up0', endpoints };

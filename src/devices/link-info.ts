@@ -87,6 +87,8 @@ export interface LinkInfo {
   txQueueLen?: number;
   numTxQueues?: number;
   numRxQueues?: number;
+  /** IFLA_IFALIAS: the free-text alias the kernel keeps for the device (`ip link set X alias TEXT`). */
+  alias?: string;
   /** Present for kind 'macvlan' and 'macvtap'. */
   macvlan?: MacvlanInfo;
   stats?: LinkStats;
@@ -193,6 +195,8 @@ export function decodeLink(m: NlMessage): LinkInfo {
   if (allmulti !== undefined) link.allmulti = allmulti;
   const mac = a.get(IFLA.ADDRESS);
   if (mac) link.mac = formatHwAddr(mac);
+  const alias = a.str(IFLA.IFALIAS);
+  if (alias) link.alias = alias;
   const brd = a.get(IFLA.BROADCAST);
   if (brd) link.broadcast = formatHwAddr(brd);
   const minMtu = a.u32(IFLA.MIN_MTU);

@@ -363,6 +363,12 @@ export interface LinkSettings {
   /** Rename (the link must be down). */
   name?: string;
   txQueueLen?: number;
+  /**
+   * IFLA_IFALIAS (up to 255 bytes; '' removes it). The kernel keeps it with the device until the
+   * device is gone (do_setlink -> dev_set_alias, net/core/rtnetlink.c); it is not taken at creation
+   * (rtnl_create_link ignores it), so set it right after.
+   */
+  alias?: string;
 }
 
 /** Change a link: up/down, MAC, MTU, promisc, master, name, or move it to another namespace. */
@@ -374,6 +380,8 @@ export async function setLink(name: string, settings: LinkSettings, opts: NetnsO
   if (settings.txQueueLen !== undefined) validateInt(settings.txQueueLen, 'settings.txQueueLen', 0, 0xffffffff);
   if (settings.name !== undefined) validateIfname(settings.name, 'settings.name');
   if (settings.master !== undefined && settings.master !== null) validateIfname(settings.master, 'settings.master');
+  if (settings.alias !== undefined && (typeof settings.alias !== 'string' || Buffer.byteLength(settings.alias) > 255 || settings.alias.includes('\0')))
+    throw new InvalidArgumentError('settings.alias', 'a string of at most 255 bytes without NUL', settings.alias);
   for (const k of ['up', 'promisc'] as const) {
     if (settings[k] !== undefined && typeof settings[k] !== 'boolean') throw new InvalidArgumentError(`settings.${k}`, 'a boolean', settings[k]);
   }
@@ -398,6 +406,7 @@ export async function setLink(name: string, settings: LinkSettings, opts: NetnsO
       if (mac) b.attr(IFLA.ADDRESS, mac);
       if (settings.mtu !== undefined) b.u32(IFLA.MTU, settings.mtu);
       if (settings.txQueueLen !== undefined) b.u32(IFLA.TXQLEN, settings.txQueueLen);
+      if (settings.alias !== undefined) b.string(IFLA.IFALIAS, settings.alias);
       if (settings.master !== undefined) {
         b.u32(IFLA.MASTER, settings.master === null ? 0 : ifindexOn(s, settings.master, 'master', ctx));
       }

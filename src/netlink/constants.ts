@@ -1,6 +1,6 @@
 /**
- * rtnetlink numbers from the Linux UAPI headers (netlink.h, rtnetlink.h, if_link.h, if_addr.h,
- * veth.h, if_bridge.h). See /work/shared/reference/kernel-macvlan.md section 2.
+ * rtnetlink numbers from the Linux UAPI headers (include/uapi/linux/netlink.h, rtnetlink.h,
+ * if_link.h, if_addr.h, veth.h, if_bridge.h); framing and ACKs as net/netlink/af_netlink.c does them.
  */
 
 /** nlmsghdr flags. */

@@ -3,7 +3,7 @@
  * over the target, fsync the directory. After a crash at any point the target holds either the old
  * or the new content, never a mix or nothing.
  */
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 let seq = 0;
@@ -57,7 +57,27 @@ export async function removeStaleTemporaries(dir: string, name: string): Promise
   }
 }
 
-/** Create a directory (and parents) readable by root only. */
+/**
+ * Create a state directory (and parents) private to the caller, and refuse one that another user
+ * could have written to: it must be a real directory (not a symlink), owned by the caller, and not
+ * group- or other-writable (else anyone could forge the records macdemux acts on).
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  const uid = process.getuid?.() ?? 0;
+  const fix = `(chown ${uid} ${dir} && chmod 700 ${dir}, or use another --state-dir)`;
+  if (st.isSymbolicLink()) throw new StateDirError(`state directory ${dir} is a symbolic link: refused ${fix}`);
+  if (!st.isDirectory()) throw new StateDirError(`state directory ${dir} is not a directory: refused`);
+  if (st.uid !== uid) throw new StateDirError(`state directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}): refused ${fix}`);
+  if (st.mode & 0o022) throw new StateDirError(`state directory ${dir} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}): refused ${fix}`);
+}
+
+/** A state directory that cannot be trusted. */
+export class StateDirError extends Error {
+  readonly code = 'ERR_MACDEMUX_STATE_DIR';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateDirError';
+  }
 }

@@ -4,6 +4,7 @@
  * by a hand-written schema that is strict (unknown keys are errors) and reports every problem at
  * once, each naming its path (e.g. `networks[0].subnet`) and the reason.
  */
+import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import {
@@ -11,6 +12,7 @@ import {
   type Family,
   type IpAddr,
   cidrContains,
+  cidrsOverlap,
   cidrWithin,
   formatCidr,
   formatIp,
@@ -47,7 +49,10 @@ export interface IpamConfig {
 export interface EndpointConfig {
   /** Unique across the whole config; the port's name in the API and metrics. */
   name: string;
-  /** Namespace the endpoint's interface lives in (created when missing). */
+  /**
+   * Namespace the endpoint's interface lives in: a name (created when missing) or an absolute path
+   * of a namespace made by someone else (a container runtime's; never created or removed).
+   */
   netns?: string;
   /** Interface name inside `netns` (default `eth0`). */
   ifname: string;
@@ -56,6 +61,11 @@ export interface EndpointConfig {
   mac?: string;
   ip?: IpAddr;
   ipv6?: IpAddr;
+  /**
+   * Addresses (ADDR/PREFIX) the endpoint's owner allocated (a CNI IPAM plugin): configured as given,
+   * no lease taken from the network's subnet.
+   */
+  addresses?: string[];
   /** VLAN id (userspace data plane); overrides the network's. */
   vlan?: number;
   /** Source-mode allow list (mode `source` only). */
@@ -76,6 +86,8 @@ export interface NetworkConfig {
   dataplane: Dataplane;
   /** passthru only: do not put the parent in promiscuous mode. */
   nopromisc: boolean;
+  /** dataplane userspace: the uplink RX backend (src/dataplane/backend.ts); absent = packet. */
+  backend?: BackendChoice;
   ipv4?: IpamConfig;
   ipv6?: IpamConfig;
   vlan?: number;
@@ -112,6 +124,12 @@ export class ConfigError extends Error {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * An endpoint's namespace: a name (created when missing), or the path of a namespace someone else
+ * made (a container runtime's CNI_NETNS: /run/netns/X, /var/run/netns/X, /proc/PID/ns/net), never
+ * created or removed by the daemon.
+ */
+const NETNS_REF_RE = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/(?:var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
 /** Normalized MAC (lower case, colons) or the reason it is not a unicast MAC (src/net's rule). */
 export function checkMac(s: unknown): { mac: string } | { reason: string } {
   if (!isMac(s)) return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
@@ -223,6 +241,7 @@ const NETWORK_KEYS = [
   'parent',
   'mode',
   'dataplane',
+  'backend',
   'nopromisc',
   'subnet',
   'gateway',
@@ -234,7 +253,7 @@ const NETWORK_KEYS = [
   'endpoints',
 ] as const;
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
-const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'vlan', 'source-macs'] as const;
+const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
 const SHIM_KEYS = ['name', 'ip'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
@@ -380,6 +399,13 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
       c.add(join(path, 'parent'), (err as Error).message);
     }
   }
+  let backend: BackendChoice | undefined;
+  if (o.backend !== undefined) {
+    if (!(BACKEND_CHOICES as readonly unknown[]).includes(o.backend))
+      c.add(join(path, 'backend'), `expected one of ${BACKEND_CHOICES.map((b) => `"${b}"`).join(', ')}, got ${typeName(o.backend)}`);
+    else if (dataplane !== 'userspace') c.add(join(path, 'backend'), 'only applies to dataplane: userspace');
+    else backend = o.backend as BackendChoice;
+  }
   let nopromisc = false;
   if (o.nopromisc !== undefined) {
     if (typeof o.nopromisc !== 'boolean') c.add(join(path, 'nopromisc'), `expected true or false, got ${typeName(o.nopromisc)}`);
@@ -394,6 +420,8 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (ipv4 && ipv4.subnet.family === 6)
       c.add(join(path, 'subnet'), 'must be IPv4 when the network also has an ipv6 block (put the IPv6 prefix there)');
   }
+  // A subnet that failed its own check is reported once: what depends on it is not reported again.
+  const subnetInvalid = c.issues.some((i) => i.path === join(path, 'subnet') || i.path === join(join(path, 'ipv6'), 'subnet'));
   // A network with only an IPv6 subnet may write it at the top level: normalize to the ipv6 slot.
   let v4 = ipv4;
   if (ipv4 && ipv4.subnet.family === 6 && !ipv6) {
@@ -417,7 +445,9 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
       const sip = s.ip === undefined ? undefined : c.ip(s.ip, `${path}.host-shim.ip`);
       if (sip) {
         const fam = sip.family === 4 ? v4 : ipv6;
-        if (!fam) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+        if (!fam) {
+          if (!subnetInvalid) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+        }
         else if (!cidrContains(fam.subnet, sip))
           c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
         else if (fam.gateway?.value === sip.value)
@@ -432,7 +462,7 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (!Array.isArray(o.endpoints)) c.add(join(path, 'endpoints'), `expected a list of endpoints, got ${typeName(o.endpoints)}`);
     else
       o.endpoints.forEach((e, i) => {
-        const ep = parseEndpoint(c, e, `${path}.endpoints[${i}]`, { v4, ipv6, mode, dataplane });
+        const ep = parseEndpoint(c, e, `${path}.endpoints[${i}]`, { v4, ipv6, mode, dataplane, subnetInvalid });
         if (ep) endpoints.push(ep);
       });
   }
@@ -448,6 +478,7 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
   if (ipv6) net.ipv6 = ipv6;
   if (vlan !== undefined) net.vlan = vlan;
   if (hostShim) net.hostShim = hostShim;
+  if (backend) net.backend = backend;
   return net;
 }
 
@@ -455,7 +486,7 @@ function parseEndpoint(
   c: Checker,
   v: unknown,
   path: string,
-  net: { v4?: IpamConfig; ipv6?: IpamConfig; mode: MacvlanMode; dataplane: Dataplane },
+  net: { v4?: IpamConfig; ipv6?: IpamConfig; mode: MacvlanMode; dataplane: Dataplane; subnetInvalid?: boolean },
 ): EndpointConfig | undefined {
   const o = c.map(v, path, ENDPOINT_KEYS, ['name']);
   if (!o) return undefined;
@@ -463,7 +494,8 @@ function parseEndpoint(
   const name = o.name === undefined ? undefined : c.string(o.name, join(path, 'name'), NAME_RE, 'a name ([A-Za-z0-9_.-], up to 64 characters)');
   let netns: string | undefined;
   let tap: string | undefined;
-  if (o.netns !== undefined) netns = c.string(o.netns, join(path, 'netns'), NETNS_RE, 'a namespace name');
+  if (o.netns !== undefined)
+    netns = c.string(o.netns, join(path, 'netns'), NETNS_REF_RE, 'a namespace name or the path /run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net');
   if (o.tap !== undefined) {
     tap = c.string(o.tap, join(path, 'tap'));
     if (tap !== undefined && !isIfname(tap)) {
@@ -494,7 +526,7 @@ function parseEndpoint(
     const a = c.ip(o[key], p, family);
     if (!a) return undefined;
     if (!ipam) {
-      c.add(p, `needs an IPv${family} subnet on the network`);
+      if (!net.subnetInvalid) c.add(p, `needs an IPv${family} subnet on the network`);
       return undefined;
     }
     if (!cidrContains(ipam.subnet, a)) {
@@ -524,6 +556,24 @@ function parseEndpoint(
     if (vlan !== undefined && net.dataplane !== 'userspace')
       c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
   }
+  let addresses: string[] | undefined;
+  if (o.addresses !== undefined) {
+    const p = join(path, 'addresses');
+    if (o.tap !== undefined) c.add(p, 'only applies to netns endpoints');
+    if (o.ip !== undefined || o.ipv6 !== undefined) c.add(p, 'cannot be combined with ip/ipv6 (those are leases from the network\'s subnet)');
+    else if (net.v4 || net.ipv6) c.add(p, 'the network has its own subnet, whose leases its endpoints take: a network whose endpoints bring their addresses (CNI pods) has no ipv4/ipv6');
+    if (!Array.isArray(o.addresses) || o.addresses.length > 16) c.add(p, `expected a list of up to 16 addresses like "10.1.2.3/24", got ${typeName(o.addresses)}`);
+    else {
+      addresses = [];
+      o.addresses.forEach((a, i) => {
+        const m = typeof a === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(a) : null;
+        const ip = m ? c.ip(m[1], `${p}[${i}]`) : undefined;
+        if (!m) c.add(`${p}[${i}]`, `expected ADDR/PREFIX like "10.1.2.3/24", got ${show(a)}`);
+        else if (ip && Number(m[2]) > (ip.family === 4 ? 32 : 128)) c.add(`${p}[${i}]`, `prefix /${m[2]} is too long for IPv${ip.family}`);
+        else if (ip) addresses!.push(`${formatIp(ip)}/${Number(m[2])}`);
+      });
+    }
+  }
   let sourceMacs: string[] | undefined;
   if (o['source-macs'] !== undefined) {
     const p = join(path, 'source-macs');
@@ -545,6 +595,7 @@ function parseEndpoint(
   if (mac) ep.mac = mac;
   if (ip) ep.ip = ip;
   if (ipv6) ep.ipv6 = ipv6;
+  if (addresses) ep.addresses = addresses;
   if (vlan !== undefined) ep.vlan = vlan;
   if (sourceMacs) ep.sourceMacs = sourceMacs;
   return ep;
@@ -558,8 +609,18 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
   const taps = new Map<string, string>();
   const kernelParents = new Map<string, string>();
   const userspaceParents = new Map<string, { vlan: number | undefined; path: string }[]>();
+  const subnetsByParent = new Map<string, { cidr: Cidr; path: string }[]>();
   networks.forEach((n, i) => {
     const np = `networks[${i}]`;
+    // Networks sharing a parent share its wire: their subnets must not overlap (both would lease the same addresses).
+    for (const [key, fam] of [['subnet', n.ipv4], ['ipv6.subnet', n.ipv6]] as const) {
+      if (!fam) continue;
+      const list = subnetsByParent.get(parentKey(n.parent)) ?? [];
+      const clash = list.find((x) => x.cidr.family === fam.subnet.family && cidrsOverlap(x.cidr, fam.subnet));
+      if (clash) c.add(`${np}.${key}`, `${formatCidr(fam.subnet)} overlaps ${formatCidr(clash.cidr)} of ${clash.path} on the same parent ${parentKey(n.parent)}`);
+      list.push({ cidr: fam.subnet, path: `networks[${i}] "${n.name}"` });
+      subnetsByParent.set(parentKey(n.parent), list);
+    }
     if (netNames.has(n.name)) c.add(`${np}.name`, `duplicate network name "${n.name}" (also networks[${netNames.get(n.name)}])`);
     else netNames.set(n.name, i);
     const pk = parentKey(n.parent);
@@ -614,6 +675,18 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
         else macs.set(k, ep);
       }
     });
+  });
+  // A host shim lives in the parent's namespace: its name must not be a tap, an endpoint's
+  // interface there, another shim or the parent itself (else each `up` rebuilds one as the other).
+  const shims = new Map<string, string>();
+  networks.forEach((n, i) => {
+    if (!n.hostShim) return;
+    const path = `networks[${i}].host-shim.name`;
+    const key = `${n.parent.netns ?? ''}/${n.hostShim.name}`;
+    const clash = taps.get(key) ?? nsIfnames.get(key) ?? shims.get(key);
+    if (clash) c.add(path, `${n.hostShim.name} is already used by ${clash} in ${n.parent.netns ? `namespace ${n.parent.netns}` : 'the host namespace'}`);
+    else if (n.hostShim.name === n.parent.dev) c.add(path, `is the parent's name`);
+    shims.set(key, `networks[${i}].host-shim`);
   });
   // MACs must be unique per (parent, VLAN) across networks too.
   const seen = new Map<string, string>();

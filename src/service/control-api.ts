@@ -6,7 +6,7 @@
  *   PATCH /ports/:name {mode}, POST /reload.
  * Malformed requests get a 4xx status with `{ error: { code, message, issues? } }`.
  */
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { log } from '../log.ts';
 
@@ -38,6 +38,34 @@ export interface ControlHandlers {
 }
 
 const MAX_BODY = 64 * 1024;
+/** Deepest JSON nesting accepted (an endpoint body is 2 levels deep; deep documents exhaust the stack later). */
+const MAX_DEPTH = 16;
+
+/** The deepest nesting of arrays/objects in JSON text (strings skipped). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** A path segment, percent-decoded; malformed encodings are the client's error (400). */
+function segment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(400, 'malformed_path', `malformed percent-encoding in path segment ${JSON.stringify(raw)}`);
+  }
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
@@ -57,6 +85,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   if (!text.trim()) throw new ApiError(400, 'empty_body', 'expected a JSON object in the request body');
   if (type && type !== 'application/json')
     throw new ApiError(415, 'unsupported_media_type', `expected content-type application/json, got ${type}`);
+  if (jsonDepth(text) > MAX_DEPTH) throw new ApiError(400, 'too_deep', `request body nests deeper than ${MAX_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -76,8 +105,8 @@ function routes(h: ControlHandlers): Route[] {
     { method: 'POST', pattern: /^\/networks$/, run: async (_m, req) => [201, await h.createNetwork(await readJson(req))] },
     { method: 'DELETE', pattern: /^\/networks\/([^/]+)$/, run: (m) => ok(h.removeNetwork(decodeURIComponent(m[1]))) },
     { method: 'POST', pattern: /^\/endpoints$/, run: async (_m, req) => [201, await h.addEndpoint(await readJson(req))] },
-    { method: 'DELETE', pattern: /^\/endpoints\/([^/]+)$/, run: (m) => ok(h.deleteEndpoint(decodeURIComponent(m[1]))) },
-    { method: 'PATCH', pattern: /^\/ports\/([^/]+)$/, run: async (m, req) => ok(h.patchPort(decodeURIComponent(m[1]), await readJson(req))) },
+    { method: 'DELETE', pattern: /^\/endpoints\/([^/]+)$/, run: (m) => ok(h.deleteEndpoint(segment(m[1]))) },
+    { method: 'PATCH', pattern: /^\/ports\/([^/]+)$/, run: async (m, req) => ok(h.patchPort(segment(m[1]), await readJson(req))) },
     { method: 'POST', pattern: /^\/reload$/, run: () => ok(h.reload()) },
   ];
 }
@@ -106,9 +135,14 @@ export async function handle(h: ControlHandlers, req: IncomingMessage, res: Serv
   }
 }
 
-/** Listen on a unix socket with mode 0600 (a stale socket file is replaced). */
+/**
+ * Listen on a unix socket with mode 0600. A stale socket file is replaced; anything else at the
+ * path (a regular file, a directory) is refused and left alone.
+ */
 export async function serveControl(socketPath: string, h: ControlHandlers): Promise<Server> {
-  await unlink(socketPath).catch(() => {});
+  const st = await lstat(socketPath).catch(() => undefined);
+  if (st && !st.isSocket()) throw new Error(`control socket path ${socketPath} exists and is not a socket: refused (it is left alone; choose another --socket)`);
+  if (st) await unlink(socketPath);
   const server = createServer((req, res) => void handle(h, req, res));
   const old = process.umask(0o177); // the socket is born 0600: no window with wider permissions
   try {

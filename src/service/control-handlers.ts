@@ -48,7 +48,7 @@ export interface ReloadResult {
   errors?: { resource: string; message: string }[];
 }
 
-const ENDPOINT_BODY_KEYS = ['network', 'name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'vlan', 'source-macs'];
+const ENDPOINT_BODY_KEYS = ['network', 'name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'];
 
 /** The name a desired link is addressed by in the API (`/ports/NAME`). */
 export function portName(l: DesiredLink): string {

@@ -5,6 +5,7 @@
  * addresses and routes. Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { MacvlanMode, NetworkConfig, ParentRef, ServiceConfig } from './config.ts';
 import { formatCidr, formatIp } from './ipaddr.ts';
 import type { LeaseTable } from './leases.ts';
@@ -82,6 +83,7 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
       const addresses: string[] = [];
       if (lease.ipv4 && n.ipv4) addresses.push(`${lease.ipv4}/${n.ipv4.subnet.prefix}`);
       if (lease.ipv6 && n.ipv6) addresses.push(`${lease.ipv6}/${n.ipv6.subnet.prefix}`);
+      if (e.addresses) addresses.push(...e.addresses);
       const gateways = [n.ipv4?.gateway, n.ipv6?.gateway].filter((g) => g !== undefined).map((g) => formatIp(g));
       if (e.tap !== undefined) {
         links.push({
@@ -105,7 +107,11 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
         continue;
       }
       const netns = e.netns as string;
-      namespaces.add(netns);
+      // A namespace given by path belongs to a container runtime: never created here, and while it
+      // is gone (the pod died before its CNI DEL) the endpoint has no link to apply.
+      if (netns.startsWith('/')) {
+        if (!existsSync(netns)) continue;
+      } else namespaces.add(netns);
       const base = {
         key: resourceKey({ kind: 'link', netns, name: e.ifname }),
         netns,

@@ -118,6 +118,11 @@ export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
   );
 }
 
+/** Whether two prefixes share any address (one lies within the other). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return cidrWithin(a, b) || cidrWithin(b, a);
+}
+
 /**
  * Addresses of the subnet that are never handed out as such: the network address (IPv4 and the
  * IPv6 subnet-router anycast address) and, for IPv4, the broadcast address. /31 and /32 (and

@@ -50,7 +50,8 @@ export function createMetrics(
   reconcile: { total: Record<'ok' | 'failed', number>; lastDurationS: number },
 ): client.Registry {
   const register = new client.Registry();
-  client.collectDefaultMetrics({ register, prefix: 'macdemux_process_' });
+  // prom-client's defaults are already named process_* and nodejs_*: the prefix only adds the namespace.
+  client.collectDefaultMetrics({ register, prefix: 'macdemux_' });
   let snap: Promise<CounterSnapshot> | undefined;
   let snapAt = 0;
   const get = (): Promise<CounterSnapshot> => {
@@ -198,7 +199,10 @@ export function parseListenAddress(text: string): { host: string; port: number }
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error(`metrics address "${text}": expected HOST:PORT, e.g. 127.0.0.1:9469 (port 0 = any free port)`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  const host = m[1] ?? m[2];
+  // An empty host would bind every address: make that an explicit choice.
+  if (!host) throw new Error(`metrics address "${text}": give the host: 127.0.0.1:${port} (this machine only) or 0.0.0.0:${port} / [::]:${port} (all addresses)`);
+  return { host, port };
 }
 
 /** Serve `GET /metrics` on a TCP address; resolves once listening (with the bound address). */
@@ -218,7 +222,11 @@ export async function serveMetrics(register: client.Registry, address: string): 
       });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE')
+        reject(Object.assign(new Error(`metrics address ${address} is in use (another macdemuxd?): give each daemon its own --metrics HOST:PORT, or --metrics off`), { code: err.code, cause: err }));
+      else reject(err);
+    });
     server.listen(port, host, () => resolve());
   });
   const a = server.address() as AddressInfo;

@@ -20,9 +20,9 @@ export async function sh(cmd: string, args: string[], timeoutMs = 10_000): Promi
   }
 }
 
-/** Whether the named namespace exists. */
+/** Whether the named namespace (or the namespace file at an absolute path) exists. */
 export function netnsExists(name: string): boolean {
-  return existsSync(`/run/netns/${name}`);
+  return existsSync(name.startsWith('/') ? name : `/run/netns/${name}`);
 }
 
 /** Names of all named namespaces. */

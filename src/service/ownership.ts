@@ -1,9 +1,12 @@
 /**
  * What this state directory's config created (namespaces and links), persisted in
  * `<state-dir>/owned.json` with atomic writes. A resource is recorded *before* it is created
- * (write-ahead), so after a crash anything recorded that exists is ours, and teardown removes
- * exactly what was created and nothing else. Also: the state directory's lock.
+ * (write-ahead). A record alone proves nothing (a file can be forged, a foreign device can take
+ * a recorded name): every link macdemux creates also carries a mark the kernel keeps with the
+ * device, its alias (IFLA_IFALIAS) `macdemux:<state-id>:<netns>/<name>`, and macdemux deletes or
+ * rewrites only devices that carry their mark. Also: the state directory's lock.
  */
+import { randomBytes } from 'node:crypto';
 import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readJsonFile, removeStaleTemporaries, writeFileAtomic } from './atomic-file.ts';
@@ -45,6 +48,8 @@ export class OwnershipStore {
 
   private constructor(
     readonly path: string,
+    /** This state directory's id (random, made once), part of every mark. */
+    readonly id: string,
     configPath: string | undefined,
     resources: Map<string, OwnedResource>,
   ) {
@@ -54,10 +59,23 @@ export class OwnershipStore {
 
   static async open(dir: string): Promise<OwnershipStore> {
     await removeStaleTemporaries(dir, FILE);
-    const raw = (await readJsonFile(join(dir, FILE))) as { config?: string; resources?: OwnedResource[] } | undefined;
+    const raw = (await readJsonFile(join(dir, FILE))) as { id?: string; config?: string; resources?: OwnedResource[] } | undefined;
     const map = new Map<string, OwnedResource>();
     for (const r of raw?.resources ?? []) map.set(resourceKey(r), r);
-    return new OwnershipStore(join(dir, FILE), raw?.config, map);
+    const id = typeof raw?.id === 'string' && /^[0-9a-f]{8,32}$/.test(raw.id) ? raw.id : randomBytes(6).toString('hex');
+    const store = new OwnershipStore(join(dir, FILE), id, raw?.config, map);
+    if (id !== raw?.id) await store.save();
+    return store;
+  }
+
+  /** The mark a link created by this state directory carries as its alias. */
+  mark(netns: string | undefined, name: string): string {
+    return `macdemux:${this.id}:${netns ?? ''}/${name}`;
+  }
+
+  /** Whether a live device carries the mark of (netns, name): only then is it ours to change or delete. */
+  marked(link: { alias?: string }, netns: string | undefined, name: string): boolean {
+    return link.alias === this.mark(netns, name);
   }
 
   /** The config file this state belongs to (absolute path), if recorded. */
@@ -110,7 +128,7 @@ export class OwnershipStore {
 
   private async save(): Promise<void> {
     const resources = [...this.resources.values()].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
-    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, config: this.configPath, resources }, null, 2)}\n`);
+    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, id: this.id, config: this.configPath, resources }, null, 2)}\n`);
   }
 }
 

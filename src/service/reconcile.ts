@@ -129,23 +129,26 @@ class Run {
     this.undo.length = 0;
   }
 
-  /** Remove an owned link (and, for a veth, its peer) if it still exists; then forget it. */
+  /**
+   * Remove an owned link (and, for a veth, its peer) if it still exists and carries its mark;
+   * then forget it. A device under a recorded name without the mark is not ours: left in place.
+   */
   async removeLink(r: OwnedLink): Promise<void> {
     const key = resourceKey(r);
     try {
-      if (!r.netns || netnsExists(r.netns)) {
-        const l = await findLink(r.name, nsOpt(r.netns));
-        if (l) {
-          await deleteLink(r.name, nsOpt(r.netns));
-          this.note('removed', `link ${where(r.netns, r.name)}`, { network: r.network, endpoint: r.endpoint });
+      for (const end of [{ netns: r.netns, name: r.name }, ...(r.peer ? [r.peer] : [])]) {
+        if (end.netns && !netnsExists(end.netns)) continue;
+        const l = await findLink(end.name, nsOpt(end.netns));
+        if (!l) continue;
+        if (!this.owned.marked(l, end.netns, end.name)) {
+          logger().warn(
+            { event: 'link.foreign', resource: `link ${where(end.netns, end.name)}`, alias: l.alias ?? null },
+            `link ${where(end.netns, end.name)} does not carry macdemux's mark (${this.owned.mark(end.netns, end.name)}): not ours, left in place`,
+          );
+          continue;
         }
-      }
-      if (r.peer && (!r.peer.netns || netnsExists(r.peer.netns))) {
-        const p = await findLink(r.peer.name, nsOpt(r.peer.netns));
-        if (p && p.kind === 'veth') {
-          await deleteLink(r.peer.name, nsOpt(r.peer.netns));
-          this.note('removed', `link ${where(r.peer.netns, r.peer.name)}`);
-        }
+        await deleteLink(end.name, nsOpt(end.netns));
+        this.note('removed', `link ${where(end.netns, end.name)}`, end === r.peer ? {} : { network: r.network, endpoint: r.endpoint });
       }
       await this.owned.forget(key);
       await this.step();
@@ -198,7 +201,7 @@ async function step<T>(resource: string, fn: () => Promise<T>): Promise<T> {
 
 /**
  * What stands in the way of a desired state on the live system, checked before anything is
- * changed: parents (namespace and device), and names taken by devices macdemux did not create.
+ * changed: parents (namespace and device), and names taken by devices without macdemux's mark.
  */
 async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<{ resource: string; message: string }[]> {
   const problems: { resource: string; message: string }[] = [];
@@ -209,7 +212,6 @@ async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<
     if (!links.has(k)) links.set(k, ns && !netnsExists(ns) ? undefined : new Map((await listLinks(nsOpt(ns))).map((l) => [l.name, l])));
     return links.get(k);
   };
-  const peers = new Set(owned.list().flatMap((r) => (r.kind === 'link' && r.peer ? [resourceKey({ kind: 'link', ...r.peer })] : [])));
   for (const { network, parent } of desired.parents) {
     const there = await linksIn(parent.netns);
     const resource = `network ${network} parent ${parentKey(parent)}`;
@@ -218,12 +220,12 @@ async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<
   }
   for (const want of desired.links) {
     const cur = (await linksIn(want.netns))?.get(want.name);
-    if (cur && !owned.has(want.key))
-      problems.push({ resource: `link ${where(want.netns, want.name)}`, message: `${want.name} already exists in ${want.netns ? `namespace ${want.netns}` : 'this namespace'} and was not created by macdemux: rename it or set ifname` });
+    const foreign = cur && foreignReason(owned, want, cur);
+    if (foreign) problems.push({ resource: `link ${where(want.netns, want.name)}`, message: foreign });
     if (want.peer) {
-      const key = resourceKey({ kind: 'link', ...want.peer });
-      if ((await linksIn(want.peer.netns))?.has(want.peer.name) && !peers.has(key))
-        problems.push({ resource: `link ${where(want.peer.netns, want.peer.name)}`, message: `${want.peer.name} (the switch port of ${want.name}) already exists and was not created by macdemux` });
+      const p = (await linksIn(want.peer.netns))?.get(want.peer.name);
+      if (p && !owned.marked(p, want.peer.netns, want.peer.name))
+        problems.push({ resource: `link ${where(want.peer.netns, want.peer.name)}`, message: `${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours` });
     }
   }
   return problems;
@@ -346,9 +348,8 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
   let cur = await findLink(want.name, o);
-  if (cur && !ownedRec) {
-    throw new Error(`${want.name} already exists in ${want.netns ? `namespace ${want.netns}` : 'this namespace'} and was not created by macdemux: rename it or set ifname`);
-  }
+  const foreign = cur && foreignReason(run.owned, want, cur);
+  if (foreign) throw new Error(foreign);
   if (cur) {
     const why = await mismatch(want, cur);
     if (why) {
@@ -356,7 +357,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
       await deleteLink(want.name, o);
       if (want.peer) {
         const p = await findLink(want.peer.name, nsOpt(want.peer.netns));
-        if (p) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
+        if (p && run.owned.marked(p, want.peer.netns, want.peer.name)) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
       }
       cur = undefined;
     }
@@ -375,11 +376,16 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
     await run.owned.record(rec); // write-ahead: recorded before it exists
     run.onRollback(id, () => run.removeLink(rec));
     if (want.peer) {
-      // A stale port end with our deterministic name (crash between the two ends) goes first.
+      // A port end left with our deterministic name (its endpoint end gone) goes first -- if ours.
       const stale = await findLink(want.peer.name, nsOpt(want.peer.netns));
+      if (stale && !run.owned.marked(stale, want.peer.netns, want.peer.name))
+        throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
     await createLink(want);
+    // The mark, right after creation (the kernel does not take an alias in the create request).
+    await setLink(want.name, { alias: run.owned.mark(want.netns, want.name) }, o);
+    if (want.peer) await setLink(want.peer.name, { alias: run.owned.mark(want.peer.netns, want.peer.name) }, nsOpt(want.peer.netns));
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
     cur = await findLink(want.name, o);
     if (!cur) throw new Error('created but not found afterwards');
@@ -388,6 +394,15 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   }
   await fixAddressesAndRoutes(run, want, id);
   await run.step();
+}
+
+/** Why an existing device under a desired link's name is not ours to change, or undefined. */
+function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo): string | undefined {
+  const place = want.netns ? `namespace ${want.netns}` : 'this namespace';
+  if (!owned.has(want.key)) return `${want.name} already exists in ${place} and was not created by macdemux: rename it or set ifname`;
+  if (!owned.marked(cur, want.netns, want.name))
+    return `${want.name} in ${place} is recorded as created by macdemux but does not carry its mark (alias ${owned.mark(want.netns, want.name)}): another device took the name; rename or delete it by hand`;
+  return undefined;
 }
 
 /** Why an existing link cannot be fixed in place (then it is recreated), or undefined. */

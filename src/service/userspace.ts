@@ -5,6 +5,7 @@
  * re-added when their MAC/VLAN/interface changed or their mode enters or leaves passthru, other
  * mode changes made live. Port modes come from the desired state (API overrides included).
  */
+import type { BackendChoice } from '../dataplane/backend.ts';
 import { log } from '../log.ts';
 import type { ParentRef } from './config.ts';
 import { parentKey } from './config.ts';
@@ -43,12 +44,16 @@ export class SwitchManager {
    * Bring the switches in line with the desired state (userspace ports only). Throws at the first
    * port or switch the engine refuses, naming it (the caller puts the previous state back).
    */
-  async sync(desired: DesiredState, uplinks: { network: string; parent: ParentRef; userspace: boolean }[]): Promise<void> {
-    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[] }>();
+  async sync(
+    desired: DesiredState,
+    uplinks: { network: string; parent: ParentRef; userspace: boolean; backend?: BackendChoice }[],
+  ): Promise<void> {
+    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[]; backend?: BackendChoice }>();
     for (const u of uplinks) {
       if (!u.userspace) continue;
       const pk = parentKey(u.parent);
       if (!want.has(pk)) want.set(pk, { parent: u.parent, ports: [] });
+      if (u.backend) want.get(pk)!.backend = u.backend; // networks on one parent share its switch
     }
     for (const l of desired.links) {
       if (!l.port) continue;
@@ -71,6 +76,7 @@ export class SwitchManager {
           uplink: w.parent.dev,
           ...(w.parent.netns ? { netns: w.parent.netns } : {}),
           ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+          ...(w.backend ? { backend: w.backend } : {}),
           name: pk,
         });
         m = { parent: w.parent, sw, ports: new Map(), started: false };

@@ -1,5 +1,5 @@
 /**
- * Scenario 3 (shared/reference/scenarios.md) on kernel devices created by the devices API:
+ * Scenario 3 (docs/scenarios.md) on kernel devices created by the devices API:
  * parent = veth "up0" in a host namespace whose peer "wp0" is in a wire namespace; macvlans are
  * created straight into ns1/ns2 (targetNetns). Bridge mode: ports reach each other and the wire;
  * private: ports are isolated; vepa: ports reach each other only when the wire side is a Linux

@@ -35,9 +35,9 @@ test('macdemux switch runs in the foreground, prints rates, forwards, stops on S
     const ns1 = await lab.addNamespace('ns1');
     const ns2 = await lab.addNamespace('ns2');
     const wire = await lab.addNamespace('wire');
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: wire, name: 'w0', offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p1', offloads: false }, { ns: ns1, name: 'e1', mac: '02:6d:64:00:03:01', addresses: ['10.78.0.1/24'], offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:03:02', addresses: ['10.78.0.2/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0' });
+    await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: '02:6d:64:00:03:01', addresses: ['10.78.0.1/24'] });
+    await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:03:02', addresses: ['10.78.0.2/24'] });
     const child = spawn(process.execPath, [BIN, 'switch', '-n', sw.name, '--uplink', 'up0', '--mode', 'bridge',
       '--port', 'p1,mac=02:6d:64:00:03:01', '--port', 'p2,mac=02:6d:64:00:03:02,name=second', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

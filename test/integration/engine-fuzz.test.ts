@@ -48,9 +48,9 @@ test('garbage frames into uplink and port under live changes: no crash, counters
     const ns1 = await lab.addNamespace('ns1');
     const ns2 = await lab.addNamespace('ns2');
     for (const ns of [sw, trunk, ns1, ns2]) await ns.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: trunk, name: 't0', offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p1', offloads: false }, { ns: ns1, name: 'e1', mac: MACS[0]!, addresses: ['10.81.0.1/24'], offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: MACS[1]!, addresses: ['10.81.0.2/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: trunk, name: 't0' });
+    await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: MACS[0]!, addresses: ['10.81.0.1/24'] });
+    await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: MACS[1]!, addresses: ['10.81.0.2/24'] });
     const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2 });
     s.addPort({ name: 'p1', mac: MACS[0]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: MACS[1]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });

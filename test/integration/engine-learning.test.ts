@@ -46,9 +46,9 @@ for (const learning of [false, true]) {
       const ns1 = await lab.addNamespace('ns1');
       const ns2 = await lab.addNamespace('ns2');
       for (const ns of [sw, trunk, ns1, ns2]) await ns.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: trunk, name: 't0', offloads: false });
-      await lab.addVeth({ ns: sw, name: 'p1', offloads: false }, { ns: ns1, name: 'e1', offloads: false });
-      await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', offloads: false });
+      await lab.addVeth({ ns: sw, name: 'up0' }, { ns: trunk, name: 't0' });
+      await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1' });
+      await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2' });
       const s = new Switch({ uplink: 'up0', netns: sw.name, learning });
       s.addPort({ name: 'p1', mac: PORT_MAC, mode: 'vepa', backend: { kind: 'packet', ifname: 'p1' } });
       s.addPort({ name: 'p2', mac: '02:6d:64:00:07:02', mode: 'vepa', backend: { kind: 'packet', ifname: 'p2' } });

@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withLab, type Namespace } from '../../src/lab/index.ts';
 import { Switch, type SwitchLinkEvent } from '../../src/dataplane/index.ts';
+import { ringsForMs } from '../../src/dataplane/switch.ts';
 import { needsRoot } from '../support.ts';
 
 const X1 = '02:6d:64:00:09:01';
@@ -40,9 +41,11 @@ async function idleTicksPerSecond(ms = 2000): Promise<number> {
   return ((threadTicks('mdx-worker-0') - a) * 1000) / ms;
 }
 
-/** Ping until it answers (at most `maxS` seconds); resolves true when a reply came. */
+/** Ping (one echo at a time, 1 s each) until it answers, for at most `maxS` seconds. */
 async function pingsWithin(ns: Namespace, addr: string, maxS: number): Promise<boolean> {
-  return ns.ping(addr, { count: Math.ceil(maxS / 0.2), timeoutS: 1 });
+  const end = Date.now() + maxS * 1000;
+  while (Date.now() < end) if (await ns.ping(addr, { count: 1, timeoutS: 1 })) return true;
+  return false;
 }
 
 /** A ping flood in the background (traffic while links change); stop() ends it. */
@@ -60,7 +63,7 @@ async function waitFor(events: SwitchLinkEvent[], pred: (e: SwitchLinkEvent) => 
   throw new Error(`no such link event within ${ms} ms; got ${JSON.stringify(events)}`);
 }
 
-test('flap, delete and re-create of uplink and port devices: the worker sleeps, the switch re-attaches, ping resumes', { skip: needsRoot, timeout: 180_000 }, async () => {
+test('flap, delete and re-create of uplink and port devices: the worker sleeps, the switch re-attaches, ping resumes', { skip: needsRoot, timeout: 180_000 }, async (tt) => {
   await withLab(async (lab) => {
     const sw = await lab.addNamespace('sw');
     const wire = await lab.addNamespace('wire');
@@ -109,8 +112,10 @@ test('flap, delete and re-create of uplink and port devices: the worker sleeps, 
       const idle3 = await idleTicksPerSecond();
       assert.ok(idle3 < 5, `with a port's device deleted the idle worker costs ${idle3} ticks/s`);
       await port();
+      let back = Date.now();
       await waitFor(events, (e) => e.port === 'p1' && e.state === 'reattached');
       assert.equal(await pingsWithin(wire, '10.91.0.1', 5), true, 'ping resumes once the port device is back');
+      const portRecoveryMs = Date.now() - back;
       assert.equal(s.linkStates().p1?.attached, true);
 
       // 4. uplink deleted under traffic, then re-created with the same name
@@ -121,10 +126,15 @@ test('flap, delete and re-create of uplink and port devices: the worker sleeps, 
       const idle4 = await idleTicksPerSecond();
       assert.ok(idle4 < 5, `with the uplink deleted the idle worker costs ${idle4} ticks/s`);
       await uplink();
+      back = Date.now();
       await waitFor(events, (e) => e.role === 'uplink' && e.state === 'reattached');
       assert.equal(await pingsWithin(wire, '10.91.0.1', 5), true, 'ping resumes once the uplink is back');
+      const uplinkRecoveryMs = Date.now() - back;
       const idle5 = await idleTicksPerSecond();
       assert.ok(idle5 < 5, `after the uplink was re-attached the idle worker costs ${idle5} ticks/s`);
+      // Reported, not asserted beyond the bounds above (timing is the bench's job).
+      tt.diagnostic(`idle worker ticks/s: start ${idle0}, uplink flap ${idle1}, port flap ${idle2}, port deleted ${idle3}, uplink deleted ${idle4}, uplink back ${idle5}`);
+      tt.diagnostic(`device back -> first ping reply: port ${portRecoveryMs} ms, uplink ${uplinkRecoveryMs} ms`);
 
       const w = s.counters().workers[0]!;
       assert.ok(w.fdErrors >= 2, `fd errors counted: ${JSON.stringify(w)}`);
@@ -153,4 +163,28 @@ test('reattachPort throws, and leaves the port detached, when its device does no
       await s.stop();
     }
   });
+});
+
+test('realtime: the workers run SCHED_FIFO at the priority asked for; uplink rings sized by time', { skip: needsRoot, timeout: 60_000 }, async () => {
+  await withLab(async (lab) => {
+    const sw = await lab.addNamespace('sw');
+    const wire = await lab.addNamespace('wire');
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0' });
+    const s = new Switch({ uplink: 'up0', netns: sw.name, realtime: 7, watchLinks: false });
+    await s.start();
+    try {
+      const tid = readdirSync('/proc/self/task').find((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'mdx-worker-0');
+      assert.ok(tid, 'worker thread found');
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      assert.equal(Number(f[37]), 7, 'rt_priority (field 40)');
+      assert.equal(Number(f[38]), 1, 'policy SCHED_FIFO (field 41)');
+    } finally {
+      await s.stop();
+    }
+  });
+  assert.throws(() => new Switch({ uplink: 'up0', realtime: 100 }), /realtime/);
+  const r = ringsForMs(20, 1 << 20);
+  // >= 20 ms of 64-byte frames at 1.5 Mpps (V3, ~144 B each) and at 0.75 Mpps (V2 slots)
+  assert.ok(r.ringBlocks * (1 << 20) >= 0.02 * 1_500_000 * 144 && r.ringSlots >= 0.02 * 750_000, JSON.stringify(r));
 });

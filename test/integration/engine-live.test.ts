@@ -20,13 +20,13 @@ for (const workers of [1, 2]) {
       const sw = await lab.addNamespace('sw');
       await sw.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       const gen = await lab.addNamespace('gen');
-      await lab.addVeth({ ns: gen, name: 'g0', offloads: false }, { ns: sw, name: 'up0', offloads: false });
+      await lab.addVeth({ ns: gen, name: 'g0' }, { ns: sw, name: 'up0' });
       const sinkNs = [];
       for (let i = 0; i < 3; i++) {
         const ns = await lab.addNamespace(`s${i + 1}`);
         // no IPv6 autoconf/MLD chatter from the endpoints: every frame a sink sees is accounted for
         await ns.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-        await lab.addVeth({ ns: sw, name: `p${i + 1}`, offloads: false }, { ns, name: `e${i + 1}`, mac: macs[i]!, offloads: false });
+        await lab.addVeth({ ns: sw, name: `p${i + 1}` }, { ns, name: `e${i + 1}`, mac: macs[i]! });
         sinkNs.push(ns);
       }
       const sinks: Sink[] = sinkNs.map((ns, i) => openSink({ ifname: `e${i + 1}`, netns: ns.name, promisc: true }));

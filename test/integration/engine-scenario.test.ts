@@ -31,9 +31,9 @@ async function topology(lab: Lab, hairpin: boolean): Promise<Topo> {
   const ns2 = await lab.addNamespace('ns2');
   // no IPv6 autoconf/MLD multicast: the uplink counters then show only what the test sends
   for (const ns of [sw, wire, ns1, ns2]) await ns.run('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-  await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: wire, name: 'wire0', offloads: false });
-  await lab.addVeth({ ns: sw, name: 'p1', offloads: false }, { ns: ns1, name: 'e1', mac: M1, addresses: ['10.77.0.1/24'], offloads: false });
-  await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: M2, addresses: ['10.77.0.2/24'], offloads: false });
+  await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'wire0' });
+  await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: M1, addresses: ['10.77.0.1/24'] });
+  await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: M2, addresses: ['10.77.0.2/24'] });
   await lab.addBridge(wire, 'br0', { ports: ['wire0'], hairpin: hairpin ? ['wire0'] : [] });
   return { sw, wire, ns1, ns2 };
 }

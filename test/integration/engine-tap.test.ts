@@ -15,8 +15,8 @@ test('a tap-backed port talks to a packet-backed port (bridge mode)', { skip: ne
     const wire = await lab.addNamespace('wire');
     const ns1 = await lab.addNamespace('ns1');
     const ns2 = await lab.addNamespace('ns2');
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: wire, name: 'w0', offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:06:02', addresses: ['10.80.0.2/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0' });
+    await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:06:02', addresses: ['10.80.0.2/24'] });
     const s = new Switch({ uplink: 'up0', netns: sw.name });
     s.addPort({ name: 'vm', mac: '02:6d:64:00:06:01', mode: 'bridge', backend: { kind: 'tap', ifname: 'vm0', queues: 2 } });
     s.addPort({ name: 'p2', mac: '02:6d:64:00:06:02', mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
@@ -43,9 +43,9 @@ test('a macvtap-backed port (passthru macvtap on a veth to a host namespace) rea
     const ns1 = await lab.addNamespace('ns1');
     const ns2 = await lab.addNamespace('ns2');
     const X = '02:6d:64:00:06:11';
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: wire, name: 'w0', offloads: false });
-    await lab.addVeth({ ns: sw, name: 'lv', offloads: false }, { ns: ns1, name: 'lp', mac: X, addresses: ['10.82.0.1/24'], offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:06:12', addresses: ['10.82.0.2/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0' });
+    await lab.addVeth({ ns: sw, name: 'lv' }, { ns: ns1, name: 'lp', mac: X, addresses: ['10.82.0.1/24'] });
+    await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: '02:6d:64:00:06:12', addresses: ['10.82.0.2/24'] });
     // passthru: the macvtap takes every frame of lv (and its transmit goes out lv), like a VM's NIC
     await sw.ip(['link', 'add', 'link', 'lv', 'name', 'mvt0', 'type', 'macvtap', 'mode', 'passthru']);
     await sw.ip(['link', 'set', 'mvt0', 'up']);

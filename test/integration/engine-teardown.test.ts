@@ -19,7 +19,7 @@ test('terminating a worker that runs a switch with a busy JS port: no abort, thr
   await withLab(async (lab) => {
     const sw = await lab.addNamespace('sw');
     const gen = await lab.addNamespace('gen');
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: gen, name: 'g0', mac: GEN_MAC, offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: gen, name: 'g0', mac: GEN_MAC });
     const traffic = startGenerator({ ifname: 'g0', netns: gen.name, templates: [{ dst: JS_MAC, src: GEN_MAC, size: 60 }], ratePps: 100_000, durationMs: 20_000 });
     try {
       for (let round = 0; round < 3; round++) {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, type Namespace } from '../../src/lab/index.ts';
-import { Switch, type FrameBatch } from '../../src/dataplane/index.ts';
+import { Switch, type SwitchFrameBatch } from '../../src/dataplane/index.ts';
 import { PacketPort } from '../../src/io/index.ts';
 import { parseMac, writeMac } from '../../src/dataplane/mac.ts';
 import { needsRoot } from '../support.ts';
@@ -66,17 +66,17 @@ test('userspace VLANs and a JS port through the engine', { skip: needsRoot, time
     const ns1 = await quiet('ns1');
     const ns2 = await quiet('ns2');
     const ns3 = await quiet('ns3');
-    await lab.addVeth({ ns: sw, name: 'up0', offloads: false }, { ns: trunk, name: 't0', offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p1', offloads: false }, { ns: ns1, name: 'e1', mac: A, addresses: ['10.79.0.1/24'], offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p2', offloads: false }, { ns: ns2, name: 'e2', mac: B, addresses: ['10.79.0.2/24'], offloads: false });
-    await lab.addVeth({ ns: sw, name: 'p3', offloads: false }, { ns: ns3, name: 'e3', mac: C, addresses: ['10.79.0.3/24'], offloads: false });
+    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: trunk, name: 't0' });
+    await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: A, addresses: ['10.79.0.1/24'] });
+    await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: B, addresses: ['10.79.0.2/24'] });
+    await lab.addVeth({ ns: sw, name: 'p3' }, { ns: ns3, name: 'e3', mac: C, addresses: ['10.79.0.3/24'] });
     const s = new Switch({ uplink: 'up0', netns: sw.name });
     s.addPort({ name: 'p1', mac: A, mode: 'bridge', vlan: 10, backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: B, mode: 'bridge', vlan: 10, backend: { kind: 'packet', ifname: 'p2' } });
     s.addPort({ name: 'p3', mac: C, mode: 'bridge', vlan: 20, backend: { kind: 'packet', ifname: 'p3' } });
     const jsGot: Uint8Array[] = [];
     let jsBatches = 0;
-    s.addPort({ name: 'js', mac: J, mode: 'bridge', vlan: 10, backend: { kind: 'js', onFrames: (b: FrameBatch) => {
+    s.addPort({ name: 'js', mac: J, mode: 'bridge', vlan: 10, backend: { kind: 'js', onFrames: (b: SwitchFrameBatch) => {
       jsBatches++;
       for (let i = 0; i < b.count; i++) jsGot.push(b.frame(i));
     } } });

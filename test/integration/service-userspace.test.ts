@@ -117,7 +117,7 @@ test('scenario 5 on the userspace data plane: the host shim (a veth into the eng
   try {
     const host = await lab.addNamespace('host');
     const lan = await lab.addNamespace('lan');
-    await lab.addVeth({ ns: host, name: 'eth0' }, { ns: lan, name: 'eth0', addresses: ['10.0.36.254/24'], offloads: false });
+    await lab.addVeth({ ns: host, name: 'eth0' }, { ns: lan, name: 'eth0', addresses: ['10.0.36.254/24'] });
     const before = nsDump(host.name);
     const cfg = labConfig('scenario5-shim.yaml', lab.prefix, dir, (doc) => {
       doc.networks[0].dataplane = 'userspace';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { systemError, check, InvalidArgumentError, describeErrno } from '../../src/errors.ts';
+import { spawnSync } from 'node:child_process';
+import { systemError, check, hasCapability, InvalidArgumentError, describeErrno } from '../../src/errors.ts';
 import { native } from '../../src/native.ts';
 
 test('systemError carries code, errno, syscall and interface name', () => {
@@ -12,9 +13,18 @@ test('systemError carries code, errno, syscall and interface name', () => {
   assert.equal(e.message, 'macvlan "mv1": create failed: EEXIST (File exists)');
 });
 
-test('EPERM names the missing capability', () => {
-  assert.match(systemError(-1, 'socket', { ifname: 'veth0' }).message, /needs CAP_NET_RAW/);
-  assert.match(systemError(-1, 'RTM_NEWLINK').message, /needs CAP_NET_ADMIN/);
+test('EPERM names the missing capability; with the capability held it says so instead', () => {
+  for (const [syscall, cap] of [['socket', 'CAP_NET_RAW'], ['RTM_NEWLINK', 'CAP_NET_ADMIN'], ['setns', 'CAP_SYS_ADMIN']]) {
+    const m = systemError(-13, syscall).message;
+    if (hasCapability(cap)) {
+      assert.doesNotMatch(m, /needs CAP/, `${syscall} as a holder of ${cap}`);
+      assert.match(m, new RegExp(`this process has ${cap}: the denial comes from elsewhere`));
+    } else assert.match(m, new RegExp(`needs ${cap}`));
+  }
+  // Under a process without capabilities (uid 65534) the hint names what is missing.
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--import', 'tsx', '-e',
+    `import('${new URL('../../src/errors.ts', import.meta.url).href}').then((m) => console.log(m.systemError(-13, 'setns').message))`], { encoding: 'utf8' });
+  if (r.status === 0) assert.match(r.stdout, /needs CAP_SYS_ADMIN/);
 });
 
 test('check passes counts through and throws on -errno', () => {

@@ -25,7 +25,7 @@ test('EPERM on socket names CAP_NET_RAW, the syscall and the interface', () => {
   assert.equal(e.errno, 1);
   assert.equal(e.syscall, 'socket');
   assert.equal(e.ifname, 'eth9');
-  assert.match(e.message, /packet port "eth9": socket failed: EPERM .*needs CAP_NET_RAW/);
+  assert.match(e.message, /packet port "eth9": socket failed: EPERM .*CAP_NET_RAW/);
 });
 
 test('ENODEV names the interface and the namespace; setns names the namespace', () => {

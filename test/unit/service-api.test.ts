@@ -124,7 +124,7 @@ test('metrics: per-port, per-switch, engine and reconcile series from one snapsh
 test('listen addresses and argument parsing', () => {
   assert.deepEqual(parseListenAddress('127.0.0.1:9469'), { host: '127.0.0.1', port: 9469 });
   assert.deepEqual(parseListenAddress('[::1]:0'), { host: '::1', port: 0 });
-  assert.deepEqual(parseListenAddress(':80'), { host: '0.0.0.0', port: 80 });
+  assert.deepEqual(parseListenAddress('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
   assert.throws(() => parseListenAddress('localhost'), /expected HOST:PORT/);
   assert.throws(() => parseListenAddress('a:99999'), /expected HOST:PORT/);
   const spec = { values: ['state-dir'], flags: ['json'], usage: 'u' };

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('addon/xdp/demux.skel.h is generated from addon/xdp/demux.bpf.c', () => {
+test('addon/xdp/{demux,gen}.skel.h are generated from addon/xdp/{demux,gen}.bpf.c', () => {
   const fresh = execFileSync('bash', [join(root, 'scripts', 'build-xdp.sh'), '--print'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const committed = readFileSync(join(root, 'addon', 'xdp', 'demux.skel.h'), 'utf8');
+  const committed = ['demux.skel.h', 'gen.skel.h'].map((f) => readFileSync(join(root, 'addon', 'xdp', f), 'utf8')).join('');
   assert.ok(fresh.includes('mdx_demux__load'), 'build-xdp.sh printed a skeleton');
-  assert.ok(fresh === committed, 'addon/xdp/demux.skel.h is stale: run scripts/build-xdp.sh and commit the header');
+  assert.ok(fresh === committed, 'addon/xdp/*.skel.h are stale: run scripts/build-xdp.sh and commit the headers');
 });

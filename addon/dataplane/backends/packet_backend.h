@@ -1,7 +1,7 @@
-// AF_PACKET port backends: RX from a TPACKET_V2 ring (frames at once; the default) or a
-// TPACKET_V3 ring (blocks; rxMode 3), TX either through a socket's TX ring (PacketRingBackend) or
-// with sendmmsg of copied frames (PacketCopyBackend, the default for ports: on veth a TX ring
-// frame is held until the peer consumed it, a copy is not).
+// AF_PACKET port backends: RX from a TPACKET_V2 ring (frames at once; the default) or a TPACKET_V3
+// ring (blocks; rxMode 3), TX either through the socket's TX
+// ring (PacketRingBackend) or with sendmmsg of copied frames (PacketCopyBackend, the default for
+// ports: on veth a TX ring frame is held until the peer consumed it, a copy is not).
 #pragma once
 #include <memory>
 #include <string>
@@ -12,19 +12,36 @@
 
 namespace mdx {
 
+// A send-only socket (no rings, receives nothing) on the same device for frames bigger than a
+// TX ring slot (GSO super-frames, jumbo frames): sendmsg copies them.
+RingOptions SenderOptions(const RingOptions& ro);
+
+// Hand a frame from a PACKET_VNET_HDR ring to v: the virtio_net_hdr sits right before the frame.
+// A frame the ring truncated (bigger than a block can hold) is passed with len 0 (a runt: dropped).
+inline void VisitRxFrame(const RxFrameInfo& fi, RxVisitor& v) {
+  Frame f;
+  f.data = fi.frame;
+  f.len = fi.len < fi.wireLen ? 0 : fi.len;
+  f.vh = ReadVnetHdr(fi.frame - kVnetHdrLen);
+  v.Visit(f, fi.vlanTci);
+}
+
 class PacketBackend : public PortBackend {
  public:
-  // Opens the sockets: RX on a V2 ring when frames is given, else on ro's V3 ring; TX through a
-  // TX ring (ro) or, with txCopy, sendmmsg on the receiving socket. 0 or -errno; *step names the
-  // failing step.
+  // Opens the sockets, all with PACKET_VNET_HDR: RX on a V2 ring when frames is given (frames at
+  // once), else on ro's V3 ring; TX through a TX ring (ro; plus a send socket for frames bigger
+  // than a ring slot) or, with txCopy, sendmmsg on the receiving socket. 0 or -errno; *step names
+  // the failing step.
   static int Open(RingOptions ro, const FrameRingOptions* frames, bool txCopy, std::unique_ptr<PortBackend>* out,
                   const char** step);
 
   uint32_t rxQueues() const override { return 1; }
   int rxFd(uint32_t) const override { return frames_ ? frames_->fd() : ring_->fd(); }
+  int kernelIfindex() const override { return frames_ ? frames_->ifindex() : ring_->ifindex(); }
   int Receive(uint32_t q, RxVisitor& v) override;
   uint64_t RefreshRxDrops() override;
   int TakeRxError(uint32_t) override { return frames_ ? frames_->PendingError() : ring_->PendingError(); }
+  bool carriesVnetHdr() const override { return true; }
 
  protected:
   PacketBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames)

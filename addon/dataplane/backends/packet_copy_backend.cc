@@ -1,40 +1,36 @@
 #include "dataplane/backends/packet_copy_backend.h"
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstring>
 
 namespace mdx {
 
 PacketCopyBackend::PacketCopyBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames)
-    : PacketBackend(std::move(ring), std::move(frames)), cells_(size_t(kCells) * kCellSize) {}
+    : PacketBackend(std::move(ring), std::move(frames)), arena_(kArenaBytes) {}
 
-void PacketCopyBackend::Send(const uint8_t* f, uint32_t len, TxTally* t) {
-  if (len <= kCellSize) {
-    memcpy(cells_.data() + size_t(count_) * kCellSize, f, len);
-    lens_[count_++] = len;
-    if (count_ == kCells) Flush(t);
+void PacketCopyBackend::Send(const Frame& f, TxTally* t) {
+  const size_t need = kVnetHdrLen + f.len;
+  if (need > kArenaBytes) {
+    t->dropped++;
     return;
   }
-  // Bigger than a cell: keep the order, send it on its own.
-  Flush(t);
-  if (send(txFd(), f, len, MSG_DONTWAIT) == ssize_t(len)) {
-    t->packets++;
-    t->bytes += len;
-  } else {
-    t->dropped++;
-  }
+  if (count_ == kMaxMsgs || used_ + need > kArenaBytes) Flush(t);
+  uint8_t* p = arena_.data() + used_;
+  memcpy(p, &f.vh, kVnetHdrLen);
+  memcpy(p + kVnetHdrLen, f.data, f.len);
+  offs_[count_] = used_;
+  lens_[count_++] = f.len;
+  used_ += (need + 15) & ~size_t(15);
 }
 
 void PacketCopyBackend::Flush(TxTally* t) {
   const uint32_t n = count_;
   if (n == 0) return;
-  mmsghdr msgs[kCells];
-  iovec iov[kCells];
+  mmsghdr msgs[kMaxMsgs];
+  iovec iov[kMaxMsgs];
   for (uint32_t i = 0; i < n; i++) {
-    iov[i].iov_base = cells_.data() + size_t(i) * kCellSize;
-    iov[i].iov_len = lens_[i];
+    iov[i].iov_base = arena_.data() + offs_[i];
+    iov[i].iov_len = kVnetHdrLen + lens_[i];
     memset(&msgs[i], 0, sizeof(msgs[i]));
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
@@ -43,15 +39,22 @@ void PacketCopyBackend::Flush(TxTally* t) {
   for (int attempt = 0; attempt < 2 && sent < n; attempt++) {
     const int rc = sendmmsg(txFd(), msgs + sent, n - sent, MSG_DONTWAIT);
     if (rc <= 0) {
-      if (rc < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) break;  // hard error: drop the rest
+      if (rc < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+        // A frame the kernel refuses (EMSGSIZE over the MTU, EINVAL bad header) is dropped; the
+        // rest of the batch still goes.
+        t->dropped++;
+        sent++;
+        attempt = -1;
+      }
       continue;
     }
+    for (int i = 0; i < rc; i++) t->bytes += lens_[sent + uint32_t(i)];
+    t->packets += uint32_t(rc);
     sent += uint32_t(rc);
   }
-  for (uint32_t i = 0; i < sent; i++) t->bytes += lens_[i];
-  t->packets += sent;
   t->dropped += n - sent;
   count_ = 0;
+  used_ = 0;
 }
 
 }  // namespace mdx

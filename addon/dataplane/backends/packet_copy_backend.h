@@ -1,6 +1,9 @@
-// AF_PACKET port whose TX copies frames into fixed cells and sends them with one sendmmsg per
-// flush (copied skbs: the kernel never holds our memory).
+// AF_PACKET port whose TX copies frames (after their virtio_net_hdr) into an arena and sends them
+// with one sendmmsg per flush (copied skbs: the kernel never holds our memory). Any size up to a
+// GSO super-frame.
 #pragma once
+#include <sys/socket.h>
+
 #include <vector>
 
 #include "dataplane/backends/packet_backend.h"
@@ -10,14 +13,17 @@ namespace mdx {
 class PacketCopyBackend final : public PacketBackend {
  public:
   PacketCopyBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames);
-  void Send(const uint8_t* f, uint32_t len, TxTally* t) override;
+  void Send(const Frame& f, TxTally* t) override;
   void Flush(TxTally* t) override;
 
  private:
-  static constexpr uint32_t kCells = 64, kCellSize = 2048;
-  std::vector<uint8_t> cells_;
-  uint32_t lens_[kCells];
+  static constexpr uint32_t kMaxMsgs = 64;
+  static constexpr size_t kArenaBytes = 256 * 1024;  // >= 64 small frames, >= 3 super-frames
+  std::vector<uint8_t> arena_;
+  size_t used_ = 0;
   uint32_t count_ = 0;
+  uint32_t lens_[kMaxMsgs];  // frame bytes (without the header)
+  size_t offs_[kMaxMsgs];    // header offset in the arena
 };
 
 }  // namespace mdx

@@ -4,15 +4,24 @@
 
 namespace mdx {
 
-void PacketRingBackend::Send(const uint8_t* f, uint32_t len, TxTally* t) {
-  int rc = ring_->TxPush(f, len);
-  if (rc == -EAGAIN) {  // ring full: kick it and try once more
-    ring_->Flush();
-    rc = ring_->TxPush(f, len);
+bool RingSend(PacketRing& ring, PacketRing& sender, const Frame& f) {
+  const uint8_t* hdr = reinterpret_cast<const uint8_t*>(&f.vh);
+  if (f.len > ring.txSlotCapacity()) {
+    ring.Flush();
+    return sender.SendCopy(hdr, f.data, f.len) == 0;
   }
-  if (rc == 0) {
+  int rc = ring.TxPushVnet(hdr, f.data, f.len);
+  if (rc == -EAGAIN) {  // ring full: kick it and try once more
+    ring.Flush();
+    rc = ring.TxPushVnet(hdr, f.data, f.len);
+  }
+  return rc == 0;
+}
+
+void PacketRingBackend::Send(const Frame& f, TxTally* t) {
+  if (RingSend(*ring_, *sender_, f)) {
     t->packets++;
-    t->bytes += len;
+    t->bytes += f.len;
   } else {
     t->dropped++;
   }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dataplane/frame.h"
 #include "dataplane/vlan_tag.h"
 
 namespace mdx {
@@ -20,11 +21,11 @@ struct TxTally {
   uint64_t dropped = 0;  // frames refused (ring full after a kick, send error, JS queue full)
 };
 
-// Receives the frames a backend reads. tci: VLAN TCI | TPID << 16 the kernel delivered as
-// metadata, or kNoVlanTci.
+// Receives the frames a backend reads (with their offload state). tci: VLAN TCI | TPID << 16 the
+// kernel delivered as metadata, or kNoVlanTci.
 class RxVisitor {
  public:
-  virtual void Frame(const uint8_t* f, uint32_t len, uint32_t tci) = 0;
+  virtual void Visit(const Frame& f, uint32_t tci) = 0;
 
  protected:
   ~RxVisitor() = default;
@@ -35,7 +36,7 @@ template <class F>
 class RxVisitorFn final : public RxVisitor {
  public:
   explicit RxVisitorFn(const F& f) : f_(f) {}
-  void Frame(const uint8_t* f, uint32_t len, uint32_t tci) override { f_(f, len, tci); }
+  void Visit(const Frame& f, uint32_t tci) override { f_(f, tci); }
 
  private:
   const F& f_;
@@ -50,6 +51,9 @@ class PortBackend {
   virtual ~PortBackend() = default;
 
   // ---- RX ----
+  // The kernel device this port transmits on, which the uplink's XDP program may redirect to
+  // directly (0: none, the port is served in userspace).
+  virtual int kernelIfindex() const { return 0; }
   virtual uint32_t rxQueues() const { return 0; }
   virtual int rxFd(uint32_t /*q*/) const { return -1; }
   // Visit the frames ready on queue q (a bounded batch). Returns frames visited.
@@ -62,9 +66,13 @@ class PortBackend {
   virtual int TakeRxError(uint32_t /*q*/) { return 0; }
 
   // ---- TX (under Lock()) ----
+  // Whether Send takes frames with offload work left (CHECKSUM_PARTIAL, GSO) and hands the
+  // virtio_net_hdr to the kernel. When false, the engine completes them in software first
+  // (soft_offload.h) and Send only sees plain frames.
+  virtual bool carriesVnetHdr() const = 0;
   // Queue or send one frame; account for what happened now in *t (frames queued for a later
   // Flush are accounted by that Flush).
-  virtual void Send(const uint8_t* f, uint32_t len, TxTally* t) = 0;
+  virtual void Send(const Frame& f, TxTally* t) = 0;
   // Hand everything queued to the kernel / JS (once per worker pass).
   virtual void Flush(TxTally* t) = 0;
 

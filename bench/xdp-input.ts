@@ -1,0 +1,93 @@
+/**
+ * Forwarding rate with XDP-frame input, every forwarder in the same run: the generator
+ * (bench/xdp-gen.ts, BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, pinned to CPU 0) sends 64-byte
+ * frames out of g0 as XDP frames, so they reach the uplink up0 the way a NIC driver running XDP
+ * delivers them; each forwarder (bench/scenarios, one sink) forwards them to s0, whose rx_packets
+ * count what came out. Next to the skb-input benchmark (`macdemux bench`), which uses an AF_PACKET
+ * generator.
+ *
+ *   node --import tsx bench/xdp-input.ts [--frames N] [--reps R] [--only a,b]
+ *
+ * XDP frames into a veth need NAPI on the receiving end (drivers/net/veth.c veth_xdp_xmit): GRO is
+ * turned on on up0 for every forwarder (an XDP program there provides it too).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../src/lab/index.ts';
+import { LinkStatsPool } from '../src/demo/link-stats.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+import { GEN_MAC, sinkMac } from './testbed.ts';
+import type { ScenarioName } from './types.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const arg = (name: string, dflt: string): string => {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+};
+const FRAMES = Number(arg('--frames', '3000000'));
+const REPS = Number(arg('--reps', '3'));
+const FORWARDERS: ScenarioName[] = arg('--only', 'bridge,macvlan,ovs,macdemux,macdemux-xdp').split(',') as ScenarioName[];
+
+function generate(netns: string, count: number): number {
+  const out = execFileSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(here, 'xdp-gen.ts'), netns, 'g0', String(count), sinkMac(1), GEN_MAC, '60'], {
+    encoding: 'utf8',
+  });
+  const r = JSON.parse(out) as { ns?: number; errno?: number };
+  if (r.ns === undefined) throw new Error(`XDP generator failed: errno ${r.errno}`);
+  return r.ns;
+}
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+async function measure(name: ScenarioName): Promise<{ offered: number; fwd: number } | string> {
+  const sc = SCENARIOS[name];
+  const why = await sc.unavailable('default');
+  if (why) return why;
+  const lab = await Lab.create();
+  const tmp = mkdtempSync(join(tmpdir(), 'mdx-xdpin-'));
+  try {
+    const tb = await sc.build({ lab, variant: 'default', ports: 1, sinks: 1, forwarderCpu: 1, tmpDir: tmp });
+    try {
+      await tb.sw.exec('ethtool', ['-K', 'up0', 'gro', 'on'], { timeoutMs: 30_000 });
+      await tb.prepare?.();
+      const pool = new LinkStatsPool();
+      const fwd = () => pool.readSum(tb.countAt).rxPackets + (tb.forwarded ? tb.forwarded() : 0);
+      generate(tb.gen.ns.name, 200_000); // warm-up (and a learning bridge learns nothing: static FDB)
+      const offered: number[] = [];
+      const rates: number[] = [];
+      for (let r = 0; r < REPS; r++) {
+        const before = fwd();
+        const ns = generate(tb.gen.ns.name, FRAMES);
+        await new Promise((res) => setTimeout(res, 300)); // drain
+        offered.push(FRAMES / (ns / 1e9));
+        rates.push((fwd() - before) / (ns / 1e9));
+      }
+      return { offered: median(offered), fwd: median(rates) };
+    } finally {
+      await tb.stop();
+    }
+  } finally {
+    await lab.destroy();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const results = new Map<ScenarioName, { offered: number; fwd: number } | string>();
+for (const name of FORWARDERS) {
+  results.set(name, await measure(name));
+  const r = results.get(name)!;
+  process.stderr.write(`${name}: ${typeof r === 'string' ? `skipped: ${r}` : `offered ${(r.offered / 1e6).toFixed(3)} Mpps, forwarded ${(r.fwd / 1e6).toFixed(3)} Mpps`}\n`);
+}
+const ref = (n: ScenarioName) => {
+  const r = results.get(n);
+  return typeof r === 'object' ? r.fwd : NaN;
+};
+console.log('| forwarder (XDP-frame input, 64 B, 1 sink) | offered Mpps | forwarded Mpps | x macvlan | x bridge |');
+console.log('|---|---|---|---|---|');
+for (const [n, r] of results) {
+  if (typeof r === 'string') console.log(`| ${n} | - | skipped: ${r} | - | - |`);
+  else console.log(`| ${n} | ${(r.offered / 1e6).toFixed(3)} | ${(r.fwd / 1e6).toFixed(3)} | ${(r.fwd / ref('macvlan')).toFixed(2)} | ${(r.fwd / ref('bridge')).toFixed(2)} |`);
+}
