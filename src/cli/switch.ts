@@ -10,7 +10,7 @@
 import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
-import { validateMode } from '../dataplane/port-spec.ts';
+import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 

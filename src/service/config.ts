@@ -21,9 +21,9 @@ import {
   parseIp,
 } from './ipaddr.ts';
 
-/** macvlan modes (the kernel's words). */
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
-export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
+import { MACVLAN_MODES, isIfname, isMac, isUnicastMac, isVlanParent, normalizeMac, parseParent as parseDockerParent, type MacvlanMode } from '../net/index.ts';
+
+export { MACVLAN_MODES, isIfname, type MacvlanMode };
 /** Which data plane carries a network's frames. */
 export type Dataplane = 'kernel' | 'userspace';
 
@@ -144,20 +144,13 @@ const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
  * created or removed by the daemon.
  */
 const NETNS_REF_RE = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/(?:var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-/** Whether a string is a usable interface name (1-15 chars, no '/', ':', whitespace, not . or ..). */
-export function isIfname(s: string): boolean {
-  return /^[^/:\s]{1,15}$/.test(s) && s !== '.' && s !== '..';
-}
-
-/** Normalized MAC (lower case) or the reason it is not a unicast MAC. */
+/** Normalized MAC (lower case, colons) or the reason it is not a unicast MAC (src/net's rule). */
 export function checkMac(s: unknown): { mac: string } | { reason: string } {
-  if (typeof s !== 'string' || !MAC_RE.test(s))
-    return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
-  const mac = s.toLowerCase();
-  if (parseInt(mac.slice(0, 2), 16) & 1) return { reason: `${mac} is a multicast MAC (a port needs a unicast MAC)` };
-  if (mac === '00:00:00:00:00:00') return { reason: 'the all-zero MAC is not usable' };
+  if (!isMac(s)) return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
+  const mac = normalizeMac(s, 'mac', { unicast: false });
+  if (!isUnicastMac(Buffer.from(mac.replace(/:/g, ''), 'hex'))) {
+    return { reason: mac === '00:00:00:00:00:00' ? 'the all-zero MAC is not usable' : `${mac} is a multicast MAC (a port needs a unicast MAC)` };
+  }
   return { mac };
 }
 
@@ -403,6 +396,24 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
     else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
   }
+  // Docker's VLAN parent: "eth0.30" is VLAN 30 on eth0. The kernel here has no 802.1Q, so the
+  // userspace engine tags on eth0 (the default data plane for such a parent).
+  let parentVlan: number | undefined;
+  if (parent && isVlanParent(parent.dev)) {
+    const written = parent.dev;
+    try {
+      const vp = parseDockerParent(written, join(path, 'parent'));
+      parent.dev = vp.dev;
+      parentVlan = vp.vlan;
+      if (o.dataplane === undefined) dataplane = 'userspace';
+      else if (dataplane === 'kernel')
+        c.add(join(path, 'parent'), `${show(written)} is VLAN ${vp.vlan} on ${vp.dev} (Docker's convention); VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)`);
+      if (o.vlan !== undefined && o.vlan !== vp.vlan)
+        c.add(join(path, 'vlan'), `${show(o.vlan)} disagrees with the parent ${show(written)} (VLAN ${vp.vlan})`);
+    } catch (err) {
+      c.add(join(path, 'parent'), (err as Error).message);
+    }
+  }
   let backend: BackendChoice | undefined;
   if (o.backend !== undefined) {
     if (!(BACKEND_CHOICES as readonly unknown[]).includes(o.backend))
@@ -432,8 +443,8 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     ipv6 = ipv4;
     v4 = undefined;
   }
-  let vlan: number | undefined;
-  if (o.vlan !== undefined) {
+  let vlan: number | undefined = parentVlan;
+  if (o.vlan !== undefined && parentVlan === undefined) {
     vlan = c.int(o.vlan, join(path, 'vlan'), 1, 4094, 'a VLAN id');
     if (vlan !== undefined && dataplane !== 'userspace') {
       c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');

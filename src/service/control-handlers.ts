@@ -5,13 +5,14 @@
  * answers 4xx/5xx with the reasons and nothing of it is kept (see Daemon.transition).
  */
 import { findLink } from '../devices/index.ts';
-import { ConfigError, type MacvlanMode, MACVLAN_MODES, ipamSummary, parentKey } from './config.ts';
+import { ConfigError, type MacvlanMode, MACVLAN_MODES, type NetworkConfig, ipamSummary, parentKey } from './config.ts';
 import { ApiError, type ControlHandlers } from './control-api.ts';
 import type { DesiredConfig } from './desired-config.ts';
 import type { DesiredLink, DesiredState } from './desired.ts';
 import { formatIp } from './ipaddr.ts';
 import type { LeaseStore } from './leases.ts';
 import type { CounterSnapshot } from './metrics.ts';
+import { createNetwork, removeNetwork } from './network-handlers.ts';
 
 /** The daemon as the handlers see it. */
 export interface DaemonControl {
@@ -89,6 +90,37 @@ function chardevView(d: DaemonControl, l: DesiredLink): Record<string, unknown> 
   return { chardev: { path: n.path, dev: `${n.major}:${n.minor}`, owner: n.owner, group: n.group, mode: `0${n.mode.toString(8)}` } };
 }
 
+/**
+ * The API's view of one network (`GET /networks`), also built from a state directory without a
+ * daemon (`macdemux network ls --state-dir`): settings, and each endpoint with its lease.
+ */
+export function networkView(n: NetworkConfig, leases: Pick<LeaseStore, 'get'> | undefined, fromApi: boolean): Record<string, unknown> {
+  return {
+    name: n.name,
+    parent: parentKey(n.parent),
+    mode: n.mode,
+    dataplane: n.dataplane,
+    ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
+    ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
+    ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
+    ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
+    endpoints: n.endpoints.map((e) => e.name),
+    members: n.endpoints.map((e) => {
+      const lease = leases?.get(n.name, e.name);
+      return {
+        name: e.name,
+        ...(e.netns ? { netns: e.netns } : {}),
+        ...(e.tap ? { tap: e.tap } : {}),
+        ifname: e.ifname,
+        ...(lease?.mac ?? e.mac ? { mac: lease?.mac ?? e.mac } : {}),
+        ...(lease?.ipv4 ? { ipv4: lease.ipv4 } : {}),
+        ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
+      };
+    }),
+    source: fromApi ? 'api' : 'config',
+  };
+}
+
 function findPort(d: DaemonControl, name: string): DesiredLink | undefined {
   return d.desired()?.links.find((l) => portName(l) === name);
 }
@@ -107,18 +139,10 @@ export function controlHandlers(d: DaemonControl): ControlHandlers {
       ports: d.desired()?.links.length ?? 0,
       lastApply: d.lastApply() ?? null,
     }),
-    networks: async () =>
-      d.current().config.networks.map((n) => ({
-        name: n.name,
-        parent: parentKey(n.parent),
-        mode: n.mode,
-        dataplane: n.dataplane,
-        ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
-        ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
-        ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
-        ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
-        endpoints: n.endpoints.map((e) => e.name),
-      })),
+    networks: async () => d.current().config.networks.map((n) => networkView(n, d.leases, d.current().isApiNetwork(n.name))),
+    createNetwork: (body) =>
+      createNetwork(d, body, async (name) => networkView(d.current().config.networks.find((n) => n.name === name)!, d.leases, true)),
+    removeNetwork: (name) => removeNetwork(d, name),
     ports: async () =>
       Promise.all(
         (d.desired()?.links ?? []).map(async (l) => {

@@ -6,7 +6,7 @@
  */
 import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
 import { normalizeMac, validateIfname } from '../../net/index.ts';
-import { parseParent, type ParentSpec } from '../common/parent.ts';
+import { parseParent, type ParentSpec } from '../../net/index.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 
 /** Versions this plugin speaks (1.1.0 adds STATUS and GC). */
