@@ -2,7 +2,7 @@
  * `macdemux switch`: run a userspace switch in the foreground until SIGINT/SIGTERM, printing live
  * per-port rates to stderr (redrawn in place on a TTY, one line a second otherwise).
  *
- *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+ *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--mtu N]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -13,7 +13,7 @@ import { validateMode } from '../dataplane/port-spec.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
-const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning]
+const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--mtu N]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
          [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -23,6 +23,8 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --mode       default mode of ports without mode= (private|vepa|bridge|passthru|source; default bridge)
   --workers    worker threads (PACKET_FANOUT on the uplink), default 1
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
+  --mtu        largest frame the switch forwards is N + 14 bytes (default: the uplink's MTU;
+               the devices' MTUs are yours to set, e.g. 9000 for jumbo frames)
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
   vm:NAME      a VM port: macdemux creates the persistent multiqueue tap NAME (vnet_hdr; owner/group
@@ -39,6 +41,7 @@ interface Args {
   mode: MacvlanMode;
   workers: number;
   learning: boolean;
+  mtu?: number;
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
@@ -166,6 +169,12 @@ function parseArgs(argv: string[]): Args {
         if (!/^\d+$/.test(v) || a.workers < 1 || a.workers > 32) throw new InvalidArgumentError('--workers', 'an integer 1..32', v);
         break;
       }
+      case '--mtu': {
+        const v = value();
+        a.mtu = Number(v);
+        if (!/^\d+$/.test(v) || a.mtu < 68 || a.mtu > 65521) throw new InvalidArgumentError('--mtu', 'an integer 68..65521', v);
+        break;
+      }
       case '--learning':
         a.learning = true;
         break;
@@ -242,6 +251,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(args.netns !== undefined ? { netns: args.netns } : {}),
     workers: args.workers,
     learning: args.learning,
+    ...(args.mtu !== undefined ? { mtu: args.mtu } : {}),
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
