@@ -44,12 +44,15 @@ export class SwitchManager {
    * Bring the switches in line with the desired state (userspace ports only). Throws at the first
    * port or switch the engine refuses, naming it (the caller puts the previous state back).
    */
-  async sync(desired: DesiredState, uplinks: { network: string; parent: ParentRef; userspace: boolean }[]): Promise<void> {
-    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[] }>();
+  async sync(desired: DesiredState, uplinks: { network: string; parent: ParentRef; userspace: boolean; mtu?: number }[]): Promise<void> {
+    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[]; mtu?: number }>();
     for (const u of uplinks) {
       if (!u.userspace) continue;
       const pk = parentKey(u.parent);
       if (!want.has(pk)) want.set(pk, { parent: u.parent, ports: [] });
+      // Networks sharing a parent share its switch: the largest MTU wins.
+      const w = want.get(pk)!;
+      if (u.mtu !== undefined) w.mtu = Math.max(w.mtu ?? 0, u.mtu);
     }
     for (const l of desired.links) {
       if (!l.port) continue;
@@ -72,6 +75,7 @@ export class SwitchManager {
           uplink: w.parent.dev,
           ...(w.parent.netns ? { netns: w.parent.netns } : {}),
           ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+          ...(w.mtu !== undefined ? { mtu: w.mtu } : {}),
           name: pk,
         });
         m = { parent: w.parent, sw, ports: new Map(), started: false };
