@@ -23,6 +23,12 @@ namespace {
 constexpr size_t kInjectMaxFrames = 1 << 16;
 constexpr int kQuiesceTimeoutMs = 3000;
 
+inline uint64_t NowUs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
 inline uint32_t NowMs() {
   return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
@@ -74,11 +80,8 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       *err = "too many workers for the epoch table";
       return -EINVAL;
     }
-    UplinkSockets up;
-    const int rc = e->OpenUplink(o.fanoutGroup, &up, err);
+    const int rc = e->OpenUplink(o.fanoutGroup, &w->uplink, &w->uplinkFast, &w->uplinkSender, err);
     if (rc < 0) return rc;
-    w->uplink = std::move(up.ring);
-    w->uplinkSender = std::move(up.sender);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -92,6 +95,10 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
     ev.events = EPOLLIN;
     ev.data.u64 = kTagUplink;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplink->fd(), &ev);
+    if (w->uplinkFast) {
+      ev.data.u64 = kTagUplinkFast;
+      epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->uplinkFast->fd(), &ev);
+    }
     ev.data.u64 = kTagEvent;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
     e->workers_.push_back(std::move(w));
@@ -108,7 +115,6 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
 
 Engine::~Engine() {
   Stop();
-  events_.reset();
   for (auto& p : ports_) delete p.exchange(nullptr);
   for (auto& w : workers_) {
     if (w->epfd >= 0) close(w->epfd);
@@ -167,6 +173,16 @@ RingOptions Engine::PortRingOptions(const std::string& ifname, uint32_t blockSiz
   ro.qdiscBypass = opts_.qdiscBypass;
   ro.ignoreOutgoing = true;
   return ro;
+}
+
+FrameRingOptions Engine::PortFrameRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks) const {
+  FrameRingOptions fo;
+  fo.ifname = ifname;
+  fo.netns = opts_.netns;
+  // Explicit ring bytes (blockSize x blocks) become slots of 2 KiB.
+  fo.slots = blocks ? uint32_t(uint64_t(blocks) * (blockSize ? blockSize : opts_.portBlockSize) / fo.slotSize) : opts_.portSlots;
+  fo.promisc = true;
+  return fo;
 }
 
 TapOptions Engine::PortTapOptions(const std::string& ifname, int queues) const {
@@ -254,18 +270,25 @@ void Engine::Run(Worker* wp) {
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();
+  uint64_t lastFrameUs = NowUs();
+  __atomic_store_n(&w.wc[kWRxMode], uint64_t(w.uplinkFast ? 2 : 3), __ATOMIC_RELAXED);
   epochs_.Online(w.reader);
   while (!stop_.load(std::memory_order_relaxed)) {
     int n;
-    if (busy) {
+    // Busy-poll while traffic flows (until spinUs after the last frame: a V2 ring's frame is
+    // forwarded within microseconds instead of after a wake-up), then sleep in epoll.
+    if (busy || NowUs() - lastFrameUs < opts_.spinUs) {
       n = epoll_wait(w.epfd, evs, 64, 0);
     } else {
+      Bump(w.wc[kWSleeps]);
       epochs_.Offline(w.reader);
       n = epoll_wait(w.epfd, evs, 64, 100);
       epochs_.Online(w.reader);
     }
     Bump(w.wc[kWLoops]);
     busy = false;
+    int v2Frames = 0, v3Frames = 0;
+    bool v2Capped = false;
     if (w.nextUplink.load(std::memory_order_acquire)) TakeNextUplink(w);
     const PortTable* t = table_.Get();
     if (t == nullptr) continue;
@@ -292,7 +315,12 @@ void Engine::Run(Worker* wp) {
       if (tag == kTagUplink) {
         auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
         RxVisitorFn<decltype(fn)> v(fn);
-        got = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+        got = v3Frames = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+      } else if (tag == kTagUplinkFast) {  // V2: drained until empty, at most a batch per pass
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+        RxVisitorFn<decltype(fn)> v(fn);
+        got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
+        v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
       } else {  // RX queue of a port: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;
@@ -305,6 +333,8 @@ void Engine::Run(Worker* wp) {
       if (got > 0) busy = true;
     }
     FlushAll(w);
+    if (busy) lastFrameUs = NowUs();
+    if (w.uplinkFast && opts_.rxMode == 0) AdaptUplink(w, v2Frames, v3Frames, v2Capped, lastFrameUs);
     if (now - lastStats > 200) {
       lastStats = now;
       RefreshRingDrops(w);
@@ -317,7 +347,12 @@ void Engine::Run(Worker* wp) {
 // Kernel ring drops of the uplink and of the ports whose first RX queue this worker polls.
 void Engine::RefreshRingDrops(Worker& w) {
   w.uplink->UpdateKernelStats();
-  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], Read(w.uplink->counters().rxDrops), __ATOMIC_RELAXED);
+  uint64_t drops = Read(w.uplink->counters().rxDrops);
+  if (w.uplinkFast) {
+    w.uplinkFast->UpdateKernelStats();
+    drops += Read(w.uplinkFast->counters().rxDrops);
+  }
+  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], drops, __ATOMIC_RELAXED);
   for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {
     PortBackend* b = ports_[slot].load(std::memory_order_acquire);
     if (!b || b->rxQueues() == 0 || RxWorkerOf(slot, 0) != w.idx) continue;

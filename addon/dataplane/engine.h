@@ -12,6 +12,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,38 +27,12 @@
 #include "dataplane/frame.h"
 #include "dataplane/port_table.h"
 #include "dataplane/soft_offload.h"
+#include "dataplane/rx_mode.h"
+#include "io/frame_ring.h"
 #include "io/packet_ring.h"
 #include "io/tap_queue.h"
 
 namespace mdx {
-
-// epoll tags: the uplink, the worker's eventfd, and RX queue q of the port in slot s as
-// s | (q + 1) << 32.
-constexpr uint64_t kTagUplink = 0xffffffffull;
-constexpr uint64_t kTagEvent = 0xfffffffeull;
-
-// What a worker tells the control plane about an fd (engine_links.cc).
-enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
-struct FdEvent {
-  FdEventKind kind;
-  uint32_t slot;   // 0 = uplink
-  int32_t queue;   // RX queue of a multi-queue port, or -1
-  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
-  int32_t worker;
-};
-
-// Receives FdEvents on worker threads (the binding forwards them to JavaScript).
-class EngineEvents {
- public:
-  virtual ~EngineEvents() = default;
-  virtual void OnFdEvent(const FdEvent& ev) = 0;
-};
-
-// A worker's uplink: RX ring + TX ring, and a send-only socket for frames bigger than a TX slot.
-struct UplinkSockets {
-  std::unique_ptr<PacketRing> ring;
-  std::unique_ptr<PacketRing> sender;
-};
 
 struct EngineOptions {
   std::string uplink, netns;
@@ -72,6 +47,27 @@ struct EngineOptions {
   uint32_t portBlockSize = 1 << 18, portBlocks = 4, portTxFrames = 512;
   bool portTxCopy = false;  // port TX with sendmmsg (copied skbs) instead of the TX ring
   std::vector<int> cpus;  // pin worker i to cpus[i % size] (empty: no pinning)
+  // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
+  // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
+  // Ports receive on V2 rings unless rxMode is 3.
+  int rxMode = 0;
+  uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
+  uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+};
+
+// epoll tags: a port's RX queue q is slot | (q + 1) << 32.
+constexpr uint64_t kTagUplink = 0xffffffffull;
+constexpr uint64_t kTagEvent = 0xfffffffeull;
+constexpr uint64_t kTagUplinkFast = 0xfffffffdull;
+
+// What a worker tells the control plane about an fd (engineOnEvent in node/engine_binding.cc).
+enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
+struct FdEvent {
+  FdEventKind kind;
+  uint32_t slot;   // 0 = uplink
+  int32_t queue;   // RX queue, or -1
+  int32_t error;   // positive errno (SO_ERROR), 0 when none was pending
+  int32_t worker;
 };
 
 struct Worker {
@@ -81,11 +77,6 @@ struct Worker {
   int reader = -1;
   std::unique_ptr<PacketRing> uplink;        // PACKET_VNET_HDR, RX ring + TX ring
   std::unique_ptr<PacketRing> uplinkSender;  // send-only socket for frames bigger than a TX slot
-  // Uplink replacement (ReplaceUplink): the control thread hands new sockets over, the worker
-  // swaps them in at the top of its loop and hands the old ones back for closing.
-  std::atomic<UplinkSockets*> nextUplink{nullptr};
-  std::atomic<UplinkSockets*> oldUplink{nullptr};
-  bool uplinkArmed = true;
   std::thread thread;
   uint64_t* wc = nullptr;  // worker counters
   uint64_t* sc = nullptr;  // slot counters (maxSlots * kSlotWords)
@@ -94,6 +85,18 @@ struct Worker {
   std::vector<uint32_t> decision;
   std::vector<uint8_t> scratchIn, scratchOut, scratchSoft;  // kMaxFrameBytes + a tag each
   bool uplinkDirty = false;
+  std::unique_ptr<FrameRing> uplinkFast;  // adaptive receive: the V2 member of the uplink's group
+  RxModeController rxc;
+  // Uplink replacement (ReplaceUplink): the control thread hands new rings over, the worker
+  // swaps them in at the top of its loop and hands the old ones back for closing.
+  struct UplinkRings {
+    std::unique_ptr<PacketRing> v3;
+    std::unique_ptr<FrameRing> v2;
+    std::unique_ptr<PacketRing> sender;
+  };
+  std::atomic<UplinkRings*> nextUplink{nullptr};
+  std::atomic<UplinkRings*> oldUplink{nullptr};
+  bool uplinkArmed = true, uplinkFastArmed = true;
 };
 
 class Engine {
@@ -105,16 +108,18 @@ class Engine {
   int SetTable(const uint8_t* blob, size_t len, std::string* err);
   // Ring options for a port's AF_PACKET socket (the engine's netns and defaults; 0 = default).
   RingOptions PortRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks, uint32_t txFrames) const;
+  // V2 receive ring for a port (unless rxMode is 3: then the port receives on its V3 ring).
+  FrameRingOptions PortFrameRingOptions(const std::string& ifname, uint32_t blockSize, uint32_t blocks) const;
   // Tap options for a port's queues (the engine's netns; IFF_VNET_HDR with csum/TSO offloads).
   TapOptions PortTapOptions(const std::string& ifname, int queues) const;
   // Publish backend b in slot and start polling its RX queues. 0 or -errno (*err says why).
   int Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* err);
   int Detach(uint32_t slot);
-  // Open new uplink sockets per worker (the device was re-created: new ifindex) and swap them in
-  // while running; the old ones are closed. 0 or -errno (nothing changed on failure).
+  // Open new uplink rings per worker (the device was re-created: new ifindex) and swap them in
+  // while running; the old rings are closed. 0 or -errno (nothing changed on failure).
   int ReplaceUplink(std::string* err);
-  // Events about fds (errors, disarmed fds, uplink swaps). Set before Start().
-  void SetEventHandler(std::unique_ptr<EngineEvents> events);
+  // Where workers report fd events (called on a worker thread; set before Start()).
+  void SetEventHandler(std::function<void(const FdEvent&)> fn);
   // Queue frames from a JS port (processed by worker 0). Returns frames accepted.
   int Inject(uint32_t slot, const uint8_t* data, size_t dataLen, const uint32_t* offsets, const uint32_t* lengths,
              uint32_t n);
@@ -130,13 +135,19 @@ class Engine {
  private:
   Engine() = default;
   void Run(Worker* w);
-  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, tell JS; take it out of the
+  // An fd reported EPOLLERR/EPOLLHUP: read its pending error, count, report; take it out of the
   // poll set when the condition does not clear. Returns true when the fd may still be read.
   bool OnFdError(Worker& w, uint64_t tag, uint32_t events);
   void Emit(const FdEvent& ev);
-  void TakeNextUplink(Worker& w);
+  // The uplink's rings for one worker (engine_uplink.cc): a V3 ring (RX + TX) and, in adaptive
+  // or V2 mode with one worker, a V2 ring in one CBPF fanout group with it. 0 or -errno.
   RingOptions UplinkRingOptions(int fanoutGroup) const;
-  int OpenUplink(int fanoutGroup, UplinkSockets* out, std::string* err) const;
+  // sender: the send-only socket for frames bigger than a TX slot (packet_backend.h SenderOptions).
+  int OpenUplink(int fanoutGroup, std::unique_ptr<PacketRing>* v3, std::unique_ptr<FrameRing>* v2,
+                 std::unique_ptr<PacketRing>* sender, std::string* err) const;
+  void TakeNextUplink(Worker& w);
+  // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
+  void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);
   void RefreshRingDrops(Worker& w);
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
@@ -161,7 +172,7 @@ class Engine {
   std::unique_ptr<Fdb> fdb_;
   std::atomic<bool> stop_{false};
   bool running_ = false;
-  std::unique_ptr<EngineEvents> events_;
+  std::function<void(const FdEvent&)> onEvent_;
   uint32_t uplinkGeneration_ = 0;
   // inject queue
   std::mutex injectMu_;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <net/if.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 
 #include "io/netns.h"
+
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -178,4 +180,10 @@ int FrameRing::PendingError() {
   socklen_t len = sizeof(err);
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
   return err;
+}
+
+int SetFanoutTarget(int fd, uint32_t k) {
+  sock_filter insn = {BPF_RET | BPF_K, 0, 0, k};
+  sock_fprog prog{1, &insn};
+  return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) == 0 ? 0 : -errno;
 }

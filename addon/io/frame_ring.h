@@ -29,6 +29,10 @@ struct FrameRingOptions {
   bool fanoutUniqueId = false;           // let the kernel pick the group id (PACKET_FANOUT_FLAG_UNIQUEID)
 };
 
+// Point a PACKET_FANOUT_CBPF group at member k: its program becomes "return k" (fd: any member).
+// The kernel swaps the program under RCU (af_packet.c, fanout_set_data_cbpf): no frame is lost.
+int SetFanoutTarget(int fd, uint32_t k);
+
 class FrameRing {
  public:
   static int Open(const FrameRingOptions& o, std::unique_ptr<FrameRing>* out, const char** failedStep = nullptr);

@@ -27,27 +27,6 @@ struct EngineHandle final : NodeHandle {
   std::unique_ptr<Engine> engine;
 };
 
-// Fd events of the workers, forwarded to a JS callback (kind, slot, queue, errno, worker).
-class TsfnEngineEvents final : public EngineEvents {
- public:
-  explicit TsfnEngineEvents(Napi::ThreadSafeFunction tsfn) : tsfn_(tsfn) {}
-  ~TsfnEngineEvents() override { tsfn_.Release(); }
-  void OnFdEvent(const FdEvent& ev) override {
-    auto* copy = new FdEvent(ev);
-    if (tsfn_.NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, FdEvent* e) {
-          if (env != nullptr && cb != nullptr)
-            SafeCall(env, cb, {Napi::Number::New(env, int32_t(e->kind)), Napi::Number::New(env, e->slot),
-                               Napi::Number::New(env, e->queue), Napi::Number::New(env, e->error),
-                               Napi::Number::New(env, e->worker)});
-          delete e;
-        }) != napi_ok)
-      delete copy;
-  }
-
- private:
-  Napi::ThreadSafeFunction tsfn_;
-};
-
 Engine* EngineArg(const Napi::CallbackInfo& info) {
   EngineHandle* h = Unwrap<EngineHandle>(info, 0);
   return h ? h->engine.get() : nullptr;
@@ -72,6 +51,9 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);
+  eo.rxMode = int(GetU32(o, "rxMode", 0));
+  eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
+  eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
   if (cpus.IsArray()) {
     Napi::Array a = cpus.As<Napi::Array>();
@@ -134,7 +116,9 @@ Napi::Value EngineAttachPacket(const Napi::CallbackInfo& info) {
   const std::string ifname = info[2].As<Napi::String>().Utf8Value();
   std::unique_ptr<PortBackend> b;
   const char* step = nullptr;
-  int rc = PacketBackend::Open(e->PortRingOptions(ifname, bs, nb, tx), e->options().portTxCopy, &b, &step);
+  const FrameRingOptions fo = e->PortFrameRingOptions(ifname, bs, nb);
+  int rc = PacketBackend::Open(e->PortRingOptions(ifname, bs, nb, tx), e->options().rxMode != 3 ? &fo : nullptr,
+                               e->options().portTxCopy, &b, &step);
   std::string err;
   if (rc < 0)
     err = std::string("port \"") + ifname + "\": " + (step ? step : "open");
@@ -187,15 +171,24 @@ Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
   return Num(info.Env(), rc);
 }
 
-// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (engine.h FdEventKind).
+// engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (dataplane/engine.h FdEventKind),
+// through the handle's callback (it does not keep the process alive).
 Napi::Value EngineOnEvent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Engine* e = EngineArg(info);
-  if (!e || info.Length() < 2 || !info[1].IsFunction()) return Num(env, -EINVAL);
-  Napi::ThreadSafeFunction tsfn =
-      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024, 1);
-  tsfn.Unref(env);
-  e->SetEventHandler(std::unique_ptr<EngineEvents>(new TsfnEngineEvents(tsfn)));
+  EngineHandle* h = Unwrap<EngineHandle>(info, 0);
+  if (!h || !h->engine || info.Length() < 2 || !info[1].IsFunction() || h->hasCallback()) return Num(env, -EINVAL);
+  h->SetCallback(env, info[1].As<Napi::Function>(), "macdemux-engine-events", 1024);
+  h->RefCallback(env, false);
+  h->engine->SetEventHandler([h](const FdEvent& ev) {
+    auto* copy = new FdEvent(ev);
+    if (h->callback().NonBlockingCall(copy, [](Napi::Env env, Napi::Function cb, FdEvent* e) {
+          SafeCall(env, cb, {Napi::Number::New(env, int32_t(e->kind)), Napi::Number::New(env, e->slot),
+                             Napi::Number::New(env, e->queue), Napi::Number::New(env, e->error),
+                             Napi::Number::New(env, e->worker)});
+          delete e;
+        }) != napi_ok)
+      delete copy;
+  });
   return Num(env, 0);
 }
 
@@ -248,6 +241,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("fdErrors", Num(env, kWFdErrors));
   wf.Set("fdDisarmed", Num(env, kWFdDisarmed));
   wf.Set("uplinkSwaps", Num(env, kWUplinkSwaps));
+  wf.Set("rxModeSwitches", Num(env, kWRxModeSwitches));
+  wf.Set("rxMode", Num(env, kWRxMode));
+  wf.Set("sleeps", Num(env, kWSleeps));
+  wf.Set("rxRemaps", Num(env, kWRxRemaps));
   wf.Set("softCsums", Num(env, kWSoftCsums));
   wf.Set("softGsoFrames", Num(env, kWSoftGsoFrames));
   wf.Set("softSegments", Num(env, kWSoftSegments));

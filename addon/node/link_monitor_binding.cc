@@ -25,6 +25,7 @@ struct Datagram {
   int error = 0;  // -errno (e.g. -ENOBUFS: the socket overran and events were lost)
 };
 
+// Stopped (thread joined, socket closed) by linkMonitorClose, the env cleanup hook or GC.
 struct LinkMonitor final : NodeHandle {
   using NodeHandle::NodeHandle;
   ~LinkMonitor() override { Close(); }
@@ -33,10 +34,6 @@ struct LinkMonitor final : NodeHandle {
   std::thread thread;
 
   void Emit(Datagram* d) {
-    if (!hasCallback()) {
-      delete d;
-      return;
-    }
     napi_status st = callback().NonBlockingCall(d, [](Napi::Env env, Napi::Function cb, Datagram* d) {
       if (env != nullptr && cb != nullptr) {
         Napi::Value buf = d->error ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, d->bytes.data(), d->bytes.size());
@@ -103,11 +100,12 @@ Napi::Value LinkMonitorOpen(const Napi::CallbackInfo& info) {
   const int fd = RunInNetns(OptString(info, 0), OpenLinkSocket);
   if (fd < 0) return Num(env, fd);
   auto* m = new LinkMonitor(env);
-  m->fd = fd;
   if (!m->stop.valid()) {
+    close(fd);
     delete m;
     return Num(env, -EMFILE);
   }
+  m->fd = fd;
   m->SetCallback(env, info[1].As<Napi::Function>(), "macdemux.linkMonitor");
   m->RefCallback(env, false);  // a monitor does not keep the process alive
   m->thread = std::thread([m] { m->Run(); });

@@ -15,4 +15,4 @@ void InitIoBench(Napi::Env env, Napi::Object exports);        // io_bench_bindin
 void InitTable(Napi::Env env, Napi::Object exports);          // table_binding.cc
 void InitEngine(Napi::Env env, Napi::Object exports);         // engine_binding.cc
 void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor_binding.cc (RTNLGRP_LINK events)
-void InitXdp(Napi::Env env, Napi::Object exports);            // ../xdp/xdp_binding.cc (XDP program of the uplink)
+void InitXdp(Napi::Env env, Napi::Object exports);           // ../xdp/xdp_binding.cc (XDP program of the uplink)

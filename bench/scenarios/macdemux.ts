@@ -34,7 +34,7 @@ async function dataplaneUnavailable(): Promise<string | null> {
 function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', description: string): Scenario {
   return {
     name,
-    variants: kind === 'packet' ? ['default', 'small-blocks'] : ['default'],
+    variants: kind === 'packet' ? ['default', 'blocks'] : ['default'],
     description,
     scalable: true,
     unavailable: () => dataplaneUnavailable(),
@@ -44,16 +44,16 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
       const base = await buildBase(ctx.lab, { sinks: kind === 'js' ? 0 : ctx.sinks, sinkVeths: kind !== 'js' });
       // The fast configuration: TX rings bypass the qdisc layer, the worker pinned to the forwarder CPU
       // (also started from a pinned thread below, for engines without the cpus option).
-      // Variant small-blocks: 8 KiB RX blocks, so a block is handed over after ~64 frames instead of
-      // ~8000 or the retire timeout (latency at low rates).
-      const small = ctx.variant === 'small-blocks';
+      // Default: adaptive receive (a TPACKET_V2 ring while the worker keeps up, V3 blocks under load).
+      // Variant blocks: TPACKET_V3 rings only (the earlier design: batching, milliseconds of latency).
+      const blocks = ctx.variant === 'blocks';
       const sw: SwitchLike = new dp.mod.Switch({
         uplink: base.uplink,
         netns: base.sw.name,
         name: `bench-${name}`,
         qdiscBypass: true,
         cpus: [ctx.forwarderCpu],
-        ...(small ? { ring: { blockSize: 8192, blocks: 512 }, portRing: { blockSize: 8192, blocks: 64 } } : {}),
+        ...(blocks ? { rx: 'blocks' as const } : {}),
       });
       let jsFrames = 0;
       const dsts: string[] = [];
@@ -77,7 +77,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'tap' | 'js', descrip
       }
       const { pinned } = await withMainThreadOn(ctx.forwarderCpu, () => sw.start());
       const notes = [pinned ? `engine worker pinned to CPU ${ctx.forwarderCpu}, TX rings with PACKET_QDISC_BYPASS` : 'engine threads not pinned (taskset failed)'];
-      if (small) notes.push('8 KiB RX ring blocks on the uplink and ports (engine default: larger blocks)');
+      if (blocks) notes.push('TPACKET_V3 receive rings only (rx: blocks)');
       if (ctx.ports > ctx.sinks) notes.push(`${ctx.ports - ctx.sinks} extra ports are JS ports that receive no traffic`);
       return {
         lab: ctx.lab,

@@ -75,6 +75,10 @@ export class CounterView {
         fdErrors: opt(wf.fdErrors),
         fdDisarmed: opt(wf.fdDisarmed),
         uplinkSwaps: opt(wf.uplinkSwaps),
+        rxModeSwitches: opt(wf.rxModeSwitches),
+        rxMode: opt(wf.rxMode),
+        sleeps: opt(wf.sleeps),
+        rxRemaps: opt(wf.rxRemaps),
       });
       for (let r = 1; r < DROP_REASON_COUNT; r++) {
         const name = DROP_REASON_NAMES[r];

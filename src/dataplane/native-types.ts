@@ -70,6 +70,12 @@ export interface EngineCreateOptions {
   portTxCopy?: boolean;
   cpus?: number[];
   ageingMs?: number;
+  /** 0 adaptive (V2 ring at low rates, V3 blocks under load), 2 V2 only, 3 V3 only. */
+  rxMode?: 0 | 2 | 3;
+  /** Busy-poll this long after the last frame before sleeping in epoll. */
+  spinUs?: number;
+  /** Uplink V2 ring slots (2 KiB each). */
+  ringSlots?: number;
 }
 
 export interface EngineLayout {

@@ -49,6 +49,15 @@ export interface SwitchOptions {
   ring?: { blockSize?: number; blocks?: number; txFrames?: number };
   /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
   portRing?: { blockSize?: number; blocks?: number; txFrames?: number };
+  /**
+   * Receive design (docs/dataplane.md "Receive: latency and batching"): 'adaptive' (default; the
+   * uplink receives on a TPACKET_V2 ring while the worker keeps up and on TPACKET_V3 blocks once it
+   * falls behind; one worker only, more workers use V3), 'frames' (V2 rings only) or 'blocks' (V3
+   * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
+   */
+  rx?: 'adaptive' | 'frames' | 'blocks';
+  /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
+  spinUs?: number;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
    * device is re-created (see {@link SwitchLinkEvent}). Default true. */
   watchLinks?: boolean;
@@ -106,6 +115,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.frameLimitFollowsUplink = opts.maxFrameLen === undefined && opts.mtu === undefined;
     if (opts.cpus !== undefined && (!Array.isArray(opts.cpus) || opts.cpus.some((c) => !Number.isInteger(c) || c < 0 || c > 1023)))
       throw new InvalidArgumentError('cpus', 'an array of CPU numbers 0..1023', opts.cpus);
+    if (opts.rx !== undefined && !['adaptive', 'frames', 'blocks'].includes(opts.rx))
+      throw new InvalidArgumentError('rx', "'adaptive', 'frames' or 'blocks'", opts.rx);
+    if (opts.spinUs !== undefined && (!Number.isInteger(opts.spinUs) || opts.spinUs < 0 || opts.spinUs > 1_000_000))
+      throw new InvalidArgumentError('spinUs', 'an integer 0..1000000', opts.spinUs);
     if (opts.watchLinks !== undefined && typeof opts.watchLinks !== 'boolean') throw new InvalidArgumentError('watchLinks', 'a boolean', opts.watchLinks);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
@@ -223,6 +236,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       fanoutGroup: randomInt(1, 0xffff),
       qdiscBypass: this.opts.qdiscBypass ?? false,
       portTxCopy: this.opts.portTxCopy ?? true,
+      rxMode: ({ adaptive: 0, frames: 2, blocks: 3 } as const)[this.opts.rx ?? 'adaptive'],
+      ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
       ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
@@ -328,8 +343,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (!this.engine) throw new InvalidArgumentError('switch', 'a started switch', 'stopped');
     const detail: NativeErrorDetail = {};
     const rc = this.n.engineReplaceUplink(this.engine, detail);
-    if (rc < 0)
-      throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
+    if (rc < 0) throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
   }
 
   /**

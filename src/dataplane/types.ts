@@ -86,6 +86,13 @@ export interface SwitchCounters {
     fdErrors: number;
     fdDisarmed: number;
     uplinkSwaps: number;
+    /** Adaptive receive: switches between the uplink's V2 and V3 ring, and the one in use (2 or 3). */
+    rxModeSwitches: number;
+    rxMode: number;
+    /** Fanout member order found swapped (a flap re-links the members) and fixed. */
+    rxRemaps: number;
+    /** epoll waits that slept (no frame within the spin budget). */
+    sleeps: number;
   }[];
   /**
    * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):

@@ -14,7 +14,7 @@ import { execCommand, runCommand, type ExecResult } from '../../src/lab/index.ts
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'ping', 'ip', 'ifconfig', 'route', 'sleep', 'cat', 'ls', 'hostname', 'true', 'arp', 'udhcpc'];
+const APPLETS = ['sh', 'ash', 'ping', 'ip', 'ifconfig', 'route', 'sleep', 'cat', 'ls', 'hostname', 'true', 'arp', 'udhcpc'];
 
 /** Debian's docker.io client (API 1.41, as dockerd 20.10); a newer client elsewhere on PATH
  * refuses `--mac-address` with `--network` against this daemon. */
@@ -27,10 +27,10 @@ export function tempDir(tag: string): string {
 
 /**
  * A tarball of a minimal rootfs (busybox-static and its applets as symlinks), cached in the temp
- * directory under the binary's hash so a changed busybox builds a new one.
+ * directory under the hash of the binary and the applet list, so a change builds a new one.
  */
 export function busyboxTarball(): string {
-  const hash = createHash('sha256').update(readFileSync(BUSYBOX)).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(readFileSync(BUSYBOX)).update(APPLETS.join(',')).digest('hex').slice(0, 12);
   const out = join(tmpdir(), `macdemux-busybox-rootfs-${hash}.tar`);
   if (existsSync(out)) return out;
   const dir = tempDir('rootfs');

@@ -5,20 +5,31 @@
 
 namespace mdx {
 
-int PacketBackend::Open(RingOptions ro, bool txCopy, std::unique_ptr<PortBackend>* out, const char** step) {
+int PacketBackend::Open(RingOptions ro, const FrameRingOptions* frames, bool txCopy, std::unique_ptr<PortBackend>* out,
+                        const char** step) {
   ro.tx = !txCopy;
   ro.vnetHdr = true;
+  std::unique_ptr<FrameRing> fr;
+  if (frames) {
+    FrameRingOptions fo = *frames;
+    fo.vnetHdr = true;
+    const int rc = FrameRing::Open(fo, &fr, step);
+    if (rc < 0) return rc;
+    ro.rx = false;
+  }
   std::unique_ptr<PacketRing> ring;
-  int rc = PacketRing::Open(ro, &ring, step);
-  if (rc < 0) return rc;
+  if (ro.rx || ro.tx) {
+    const int rc = PacketRing::Open(ro, &ring, step);
+    if (rc < 0) return rc;
+  }
   if (txCopy) {
-    out->reset(new PacketCopyBackend(std::move(ring)));
+    out->reset(new PacketCopyBackend(std::move(ring), std::move(fr)));
     return 0;
   }
   std::unique_ptr<PacketRing> sender;
-  rc = PacketRing::Open(SenderOptions(ro), &sender, step);
+  const int rc = PacketRing::Open(SenderOptions(ro), &sender, step);
   if (rc < 0) return rc;
-  out->reset(new PacketRingBackend(std::move(ring), std::move(sender)));
+  out->reset(new PacketRingBackend(std::move(ring), std::move(fr), std::move(sender)));
   return 0;
 }
 
@@ -33,10 +44,15 @@ RingOptions SenderOptions(const RingOptions& ro) {
 }
 
 int PacketBackend::Receive(uint32_t, RxVisitor& v) {
+  if (frames_) return frames_->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
   return ring_->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
 }
 
 uint64_t PacketBackend::RefreshRxDrops() {
+  if (frames_) {
+    frames_->UpdateKernelStats();
+    return Read(frames_->counters().rxDrops);
+  }
   ring_->UpdateKernelStats();
   return Read(ring_->counters().rxDrops);
 }

@@ -5,8 +5,8 @@
 
 namespace mdx {
 
-PacketCopyBackend::PacketCopyBackend(std::unique_ptr<PacketRing> ring)
-    : PacketBackend(std::move(ring)), arena_(kArenaBytes) {}
+PacketCopyBackend::PacketCopyBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames)
+    : PacketBackend(std::move(ring), std::move(frames)), arena_(kArenaBytes) {}
 
 void PacketCopyBackend::Send(const Frame& f, TxTally* t) {
   const size_t need = kVnetHdrLen + f.len;
@@ -37,7 +37,7 @@ void PacketCopyBackend::Flush(TxTally* t) {
   }
   uint32_t sent = 0;
   for (int attempt = 0; attempt < 2 && sent < n; attempt++) {
-    const int rc = sendmmsg(ring_->fd(), msgs + sent, n - sent, MSG_DONTWAIT);
+    const int rc = sendmmsg(txFd(), msgs + sent, n - sent, MSG_DONTWAIT);
     if (rc <= 0) {
       if (rc < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
         // A frame the kernel refuses (EMSGSIZE over the MTU, EINVAL bad header) is dropped; the

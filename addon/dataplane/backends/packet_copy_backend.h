@@ -12,7 +12,7 @@ namespace mdx {
 
 class PacketCopyBackend final : public PacketBackend {
  public:
-  explicit PacketCopyBackend(std::unique_ptr<PacketRing> ring);
+  PacketCopyBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames);
   void Send(const Frame& f, TxTally* t) override;
   void Flush(TxTally* t) override;
 

@@ -8,8 +8,9 @@ namespace mdx {
 
 class PacketRingBackend final : public PacketBackend {
  public:
-  PacketRingBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<PacketRing> sender)
-      : PacketBackend(std::move(ring)), sender_(std::move(sender)) {}
+  PacketRingBackend(std::unique_ptr<PacketRing> ring, std::unique_ptr<FrameRing> frames,
+                    std::unique_ptr<PacketRing> sender)
+      : PacketBackend(std::move(ring), std::move(frames)), sender_(std::move(sender)) {}
   void Send(const Frame& f, TxTally* t) override;
   void Flush(TxTally*) override { ring_->Flush(); }
 

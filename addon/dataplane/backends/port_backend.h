@@ -44,6 +44,7 @@ class RxVisitorFn final : public RxVisitor {
 
 // RX blocks / reads taken from one queue per poll round, so one busy queue cannot starve the others.
 constexpr int kMaxRxBlocksPerPoll = 4;
+constexpr int kMaxRxFramesPerPoll = 128;  // V2 rings (frames, not blocks)
 
 class PortBackend {
  public:
@@ -56,10 +57,10 @@ class PortBackend {
   virtual int Receive(uint32_t /*q*/, RxVisitor& /*v*/) { return 0; }
   // Cumulative kernel RX drops (ring overflow), refreshed by this call (a few times a second).
   virtual uint64_t RefreshRxDrops() { return 0; }
-  // After EPOLLERR on queue q: read and clear its pending socket error (positive errno, 0 when
-  // none). Backends whose errors never clear (a tap whose device is gone) return -1: the engine
-  // then stops polling the fd (engine_links.cc).
-  virtual int TakeRxError(uint32_t /*q*/) { return -1; }
+  // Queue q's fd reported EPOLLERR: read and clear its pending error (SO_ERROR). A positive errno
+  // means the error was cleared and the fd may be polled on (a socket whose device went down);
+  // 0 means nothing to clear (a tap whose device is gone): the engine stops polling it.
+  virtual int TakeRxError(uint32_t /*q*/) { return 0; }
 
   // ---- TX (under Lock()) ----
   // Whether Send takes frames with offload work left (CHECKSUM_PARTIAL, GSO) and hands the
