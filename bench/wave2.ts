@@ -306,19 +306,23 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const by = (n: PerForwarder['name']) => rows.find((r) => r.name === n);
   const [br, mv, md, rt] = [by('bridge'), by('macvlan'), by('macdemux'), by('macdemux-realtime')];
   const ratio = (m: number | null | undefined, b: number | null | undefined): string => (m == null || b == null || b === 0 ? 'n/a' : `${(m / b).toFixed(2)}x`);
-  const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : 'missed');
+  const verdict = (ok: boolean | null | undefined): string => (ok === undefined ? '' : ok === null ? 'n/a' : ok ? 'met' : 'missed');
   const le = (a: number | null | undefined, b: number | null | undefined, k: number): boolean | null => (a == null || b == null ? null : a <= k * b);
   const lines: string[] = [];
-  const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null) =>
+  const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
     lines.push(`| ${label} | ${b} | ${m} | ${d} | ${r} | ${bar} | ${verdict(ok)} |`);
   lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | |', '|---|---:|---:|---:|---:|---|---|');
   row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
   row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
   const cpu = (r?: PerForwarder) => r?.halfLoad?.cpuNsPerPacket;
   row(`CPU ns/pkt, all cores, at 50% of bridge max (${fmtPps(bridgeMax === null ? null : bridgeMax / 2)})`, f0(cpu(br)), f0(cpu(mv)), f0(cpu(md)), ratio(cpu(md), cpu(br)), '<= 1.2x', le(cpu(md), cpu(br), 1.2));
+  const half = (r?: PerForwarder) => (r?.halfLoad ? `${fmtPps(r.halfLoad.fwdPps)}, loss ${pct(r.halfLoad.lossRatio)}` : 'n/a');
+  row('... forwarded at that load', half(br), half(mv), half(md), '', '', undefined);
+  // The generator shares the CPUs with the hogs: the rate it reached is shown next to the loss.
   const loss = (r?: PerForwarder) => r?.busy?.lossRatio;
-  row(`busy host loss (${cpus().length} hogs, 50% of bridge max)`, pct(loss(br)), pct(loss(mv)), pct(loss(md)), '', '<= bridge', le(loss(md), loss(br), 1));
-  row('busy host loss, macdemux `realtime: true`', '', '', pct(loss(rt)), '', '<= bridge', le(loss(rt), loss(br), 1));
+  const busy = (r?: PerForwarder) => (r?.busy ? `${pct(r.busy.lossRatio)} @ ${fmtPps(r.busy.offeredPps)}` : 'n/a');
+  row(`busy host loss @ offered (${cpus().length} hogs, target 50% of bridge max)`, busy(br), busy(mv), busy(md), '', '<= bridge', le(loss(md), loss(br), 1));
+  row('busy host loss, macdemux `realtime: true`', '', '', busy(rt), '', '<= bridge', le(loss(rt), loss(br), 1));
   if (typeof links === 'string') row('flap/delete/replace', '', '', `failed: ${links}`, '', '', null);
   else
     for (const e of links) {
