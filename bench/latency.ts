@@ -3,7 +3,8 @@
  * native sinks on the sink interfaces compute one-way latency. Per-sink percentiles are combined as
  * the packet-weighted mean of p50 and the maximum of p99/p999 (conservative).
  */
-import { loadIo, type NativeSink, type SinkStats } from '../src/demo/deps.ts';
+import type { Sink, SinkStats } from '../src/io/index.ts';
+import { loadIo } from '../src/demo/deps.ts';
 import type { Testbed } from './testbed.ts';
 import { runTrial, type ProgressFn, type TestbedCounters } from './trial.ts';
 import type { LatencyAtLoad, LatencyUs } from './types.ts';
@@ -29,7 +30,7 @@ export async function measureLatency(
 ): Promise<LatencyAtLoad | null> {
   const io = await loadIo();
   if (!io.ok || !tb.latency || tb.sinks.length === 0) return null;
-  const sinks: NativeSink[] = [];
+  const sinks: Sink[] = [];
   try {
     // Small blocks with the shortest retire timeout: a TPACKET_V3 block is handed to the sink when it
     // is full or after 1 ms, and that wait is part of what the sink measures.

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseLeadingOptions, type GlobalOptions } from './cli/options.ts';
 import { UsageError } from './service/args.ts';
 import { MODULE_EXT, packageVersion } from './package-info.ts';
+import { configureLogging } from './log.ts';
 
 /** Commands and a one-line summary each; the module is src/cli/<name>.ts. */
 export const COMMANDS: Record<string, string> = {
@@ -22,6 +23,7 @@ export const COMMANDS: Record<string, string> = {
   up: 'apply a network config (idempotent)',
   down: 'tear down what a config created',
   status: 'show the daemon\'s networks, ports and counters',
+  network: 'ls/inspect/create/rm/connect/disconnect the daemon\'s networks (Docker words)',
   top: 'live per-port rates from the daemon',
   'docker-plugin': 'run the Docker network driver `macdemux` (libnetwork remote API) in the foreground',
   lab: 'lab maintenance (e.g. `lab cleanup` removes stale lab namespaces)',
@@ -32,12 +34,16 @@ function usage(): string {
   const lines = Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`);
   return `usage: macdemux [OPTIONS] <command> [args]
 OPTIONS (before the command, as in ip): -j[son] -p[retty] -s[tats] -d[etails] -n[etns] NETNS -4 -6
-  -h[elp] -V[ersion]
+  -h[elp] -V[ersion]; --log-level LEVEL, --log-json, --log-file PATH for structured logs
+  (default: warnings and errors only, on stderr; MACDEMUX_LOG_LEVEL sets the level too)
 
 commands:
 ${lines.join('\n')}
 `;
 }
+
+/** Commands that run a service in the foreground: they log like the daemon. */
+const FOREGROUND_SERVICES = new Set(['docker-plugin']);
 
 /** Commands that take the iproute2 options as parsed; the others get them back as --flags. */
 const IP_COMMANDS = new Set(['link', 'addr', 'route']);
@@ -52,6 +58,14 @@ function asFlags(g: GlobalOptions): string[] {
 export async function main(argv: string[]): Promise<number> {
   try {
     const { opts: g, rest } = parseLeadingOptions(argv, usage());
+    // The CLI prints its own human lines; structured logs only from warn up unless asked. A
+    // service run in the foreground (docker-plugin) logs its lifecycle at info, like macdemuxd.
+    configureLogging({
+      defaultLevel: rest[0] !== undefined && FOREGROUND_SERVICES.has(rest[0]) ? 'info' : 'warn',
+      ...(g.logLevel ? { level: g.logLevel } : {}),
+      ...(g.logJson ? { json: true } : {}),
+      ...(g.logFile ? { file: g.logFile } : {}),
+    });
     if (g.version) {
       process.stdout.write(`macdemux ${packageVersion()}\n`);
       return 0;

@@ -14,7 +14,7 @@ export { PacketPort, FrameBatch, TP_STATUS, type PacketPortOptions, type FanoutM
 export { TapQueue, TapBatch, offloadFlags, type TapQueueOptions, type TapOffloads } from './io/index.ts';
 export { startGenerator, openSink, startRelay, compileTcpdumpFilter, bpfEtherType, bpfDstMac } from './io/index.ts';
 export type { Generator, GeneratorOptions, GeneratorStats, Sink, SinkOptions, SinkStats } from './io/index.ts';
-export type { Relay, RelayOptions, RelayStats, BpfProgram, RingTuning } from './io/index.ts';
+export type { Relay, RelayOptions, RelayStats, BpfProgram, RingOptions } from './io/index.ts';
 
 // Kernel devices over netlink (macvlan, macvtap, veth, bridge, addresses, routes, offloads).
 export * as devices from './devices/index.ts';

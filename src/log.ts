@@ -1,19 +1,57 @@
 /**
- * The process logger: human-readable on a TTY, one JSON object per line otherwise.
- * Lifecycle events only; the data plane counts, it never logs per packet.
+ * The process logger: structured lifecycle events (docs/logging.md lists them). The daemon logs
+ * at `info` to stderr (human-readable on a TTY, one JSON object per line otherwise, or always JSON
+ * with --log-json) or to a file (--log-file); the `macdemux` CLI prints human lines of its own and
+ * logs only warnings and errors unless asked (--log-level, MACDEMUX_LOG_LEVEL). The data plane
+ * counts, it never logs per packet.
  */
 import { pino, destination, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
+/** pino's levels, quietest last. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How the process logs; see {@link configureLogging}. */
+export interface LogSettings {
+  /** Level (default: MACDEMUX_LOG_LEVEL, else `defaultLevel`). */
+  level?: LogLevel;
+  /** Level when neither `level` nor MACDEMUX_LOG_LEVEL is set (daemon `info`, CLI `warn`). */
+  defaultLevel?: LogLevel;
+  /** One JSON object per line even on a TTY. */
+  json?: boolean;
+  /** Append JSON lines to this file instead of stderr. */
+  file?: string;
+}
+
+let settings: LogSettings = {};
 let root: Logger | undefined;
 
-/** The shared root logger (level from MACDEMUX_LOG_LEVEL, default `info`). */
+/** Whether `v` is a pino level name. */
+export function isLogLevel(v: unknown): v is LogLevel {
+  return typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v);
+}
+
+/** Set how the process logs (before the first log line; later loggers follow it). */
+export function configureLogging(s: LogSettings): void {
+  settings = { ...settings, ...s };
+  root = undefined;
+}
+
+/** The level in effect. */
+export function logLevel(): LogLevel {
+  const env = process.env.MACDEMUX_LOG_LEVEL;
+  return settings.level ?? (isLogLevel(env) ? env : undefined) ?? settings.defaultLevel ?? 'info';
+}
+
+/** The shared root logger. */
 export function logger(): Logger {
   if (root) return root;
-  const level = process.env.MACDEMUX_LOG_LEVEL ?? 'info';
-  root = process.stderr.isTTY
-    ? pino({ level }, pretty({ sync: true, destination: 2, colorize: true, ignore: 'pid,hostname' }))
-    : pino({ level }, destination({ dest: 2, sync: true }));
+  const level = logLevel();
+  if (settings.file) root = pino({ level }, destination({ dest: settings.file, sync: true, append: true, mkdir: true }));
+  else if (process.stderr.isTTY && !settings.json)
+    root = pino({ level }, pretty({ sync: true, destination: 2, colorize: true, ignore: 'pid,hostname' }));
+  else root = pino({ level }, destination({ dest: 2, sync: true }));
   return root;
 }
 

@@ -17,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEngine(env, exports);
   InitLinkMonitor(env, exports);
   InitXdp(env, exports);
+  InitUnixFdPassing(env, exports);
   InitXdpGenerator(env, exports);
   return exports;
 }

@@ -17,3 +17,4 @@ void InitEngine(Napi::Env env, Napi::Object exports);         // engine_binding.
 void InitLinkMonitor(Napi::Env env, Napi::Object exports);    // link_monitor_binding.cc (RTNLGRP_LINK events)
 void InitXdp(Napi::Env env, Napi::Object exports);           // ../xdp/xdp_binding.cc (XDP program of the uplink)
 void InitXdpGenerator(Napi::Env env, Napi::Object exports);  // ../xdp/xdp_generator.cc (bench: XDP-frame generator)
+void InitUnixFdPassing(Napi::Env env, Napi::Object exports); // unix_fd_passing.cc (SO_PEERCRED, SCM_RIGHTS for the fd hand-off)

@@ -8,7 +8,8 @@
  */
 import { userInfo } from 'node:os';
 import { Lab } from '../../src/lab/index.ts';
-import { loadDataplane, type FrameBatchLike } from '../../src/demo/deps.ts';
+import type { SwitchFrameBatch } from '../../src/dataplane/index.ts';
+import { loadDataplane } from '../../src/demo/deps.ts';
 import { batchFrameCount } from '../scenarios/macdemux.ts';
 import type { MicroContext, MicroResult } from '../micro-suite.ts';
 
@@ -45,7 +46,7 @@ export async function run(ctx: MicroContext): Promise<MicroResult[]> {
       let batches = 0;
       const sw = new dp.mod.Switch({ uplink: 'up0', netns: ns.name, name: 'micro-js' });
       sw.addPort({ name: 'a', mac: A, mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
-      sw.addPort({ name: 'b', mac: B, mode: 'bridge', backend: { kind: 'js', onFrames: (b: FrameBatchLike) => {
+      sw.addPort({ name: 'b', mac: B, mode: 'bridge', backend: { kind: 'js', onFrames: (b: SwitchFrameBatch) => {
         received += batchFrameCount(b);
         batches++;
       } } });

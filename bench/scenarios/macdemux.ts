@@ -8,7 +8,8 @@
  * Port-count scaling adds JS ports (table entries that receive no traffic).
  * The engine's threads are started with the main thread pinned to the forwarder CPU.
  */
-import { loadDataplane, type PortSpec, type SwitchLike } from '../../src/demo/deps.ts';
+import type { PortSpec, Switch } from '../../src/dataplane/index.ts';
+import { loadDataplane } from '../../src/demo/deps.ts';
 import { withMainThreadOn } from '../../src/demo/affinity.ts';
 import { buildBase, extraMac, sinkMac, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
@@ -48,7 +49,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
       // Default: adaptive receive (a TPACKET_V2 ring while the worker keeps up, V3 blocks under load).
       // Variant blocks: TPACKET_V3 rings only (the earlier design: batching, milliseconds of latency).
       const blocks = ctx.variant === 'blocks';
-      const sw: SwitchLike = new dp.mod.Switch({
+      const sw: Switch = new dp.mod.Switch({
         uplink: base.uplink,
         netns: base.sw.name,
         name: `bench-${name}`,

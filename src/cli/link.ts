@@ -11,6 +11,10 @@
  *   macdemux [-n NS] link del NAME
  *   macdemux [-n NS] link show [NAME] [--json]
  */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { macvtapDevice, macvtapNodePath } from '../devices/macvtap-node.ts';
+import { DEFAULT_STATE_DIR } from '../service/args.ts';
 import {
   changeMacvlan,
   createBridge,
@@ -350,7 +354,29 @@ async function show(args: string[], g: GlobalOptions): Promise<number> {
   const nsNames = links.some((l) => l.netnsId !== undefined) ? await namespaceNamesByNsid(o) : new Map<number, string>();
   process.stdout.write(formatLinkTable(links, nsNames));
   if (g.stats) process.stdout.write(`\n${formatStats(links)}`);
+  const taps = links.filter((l) => l.kind === 'macvtap');
+  if (taps.length) process.stdout.write(`\n${(await Promise.all(taps.map((l) => macvtapDeviceLine(l.name, g.netns)))).join('\n')}\n`);
   return 0;
+}
+
+/**
+ * The character device of a macvtap: its numbers from the namespace's own sysfs and the node
+ * macdemuxd made for it (under the default state directory), never a /dev/tapN guess.
+ */
+async function macvtapDeviceLine(name: string, netns?: string): Promise<string> {
+  try {
+    const d = await macvtapDevice(name, netns);
+    const node = macvtapNodePath(join(DEFAULT_STATE_DIR, 'dev'), name, netns);
+    const made = existsSync(node) && statSync(node).isCharacterDevice() && statSync(node).rdev === makedev(d.major, d.minor);
+    return `${name}: character device ${d.major}:${d.minor}${made ? `, node ${node}` : ' (no node made by macdemuxd; not /dev/tap' + d.ifindex + ': ifindexes repeat across namespaces)'}`;
+  } catch (err) {
+    return `${name}: character device unknown (${(err as Error).message})`;
+  }
+}
+
+/** Linux's dev_t encoding (glibc gnu_dev_makedev). */
+function makedev(major: number, minor: number): number {
+  return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12) | ((major & ~0xfff) * 2 ** 32);
 }
 
 /** Entry point: `macdemux link ...`; `globals` are the options given before "link". */

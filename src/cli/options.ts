@@ -5,6 +5,7 @@
  * `-n NS`, `-netns NS`). For compatibility they are also accepted after the object. A word that
  * starts with '-' and is none of these is a usage error (exit 2), never a device name.
  */
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.ts';
 import { UsageError } from '../service/args.ts';
 
 /** Options shared by the iproute2-style commands (link, addr, route) and `network`. */
@@ -25,6 +26,12 @@ export interface GlobalOptions {
   help: boolean;
   /** -V / --version. */
   version: boolean;
+  /** --log-level LEVEL: structured log level (default warn in the CLI; MACDEMUX_LOG_LEVEL). */
+  logLevel?: LogLevel;
+  /** --log-json: structured logs as JSON lines even on a TTY. */
+  logJson?: boolean;
+  /** --log-file PATH: structured logs to this file instead of stderr. */
+  logFile?: string;
 }
 
 export function defaultGlobalOptions(): GlobalOptions {
@@ -32,7 +39,7 @@ export function defaultGlobalOptions(): GlobalOptions {
 }
 
 /** Long names in ip's matching order (the first name a prefix matches wins: -s is -stats). */
-const OPTION_NAMES = ['family', 'stats', 'statistics', 'details', 'help', 'Version', 'version', 'netns', 'json', 'pretty'] as const;
+const OPTION_NAMES = ['family', 'stats', 'statistics', 'details', 'help', 'Version', 'version', 'netns', 'json', 'pretty', 'log-level', 'log-json', 'log-file'] as const;
 type OptionName = (typeof OPTION_NAMES)[number];
 
 /** The option a word names, or undefined when it does not start with '-' (a plain word). */
@@ -72,6 +79,14 @@ function applyOption(argv: string[], i: number, o: GlobalOptions, usage: string)
     case 'netns': o.netns = value(); return 2;
     case 'json': o.json = true; return 1;
     case 'pretty': o.pretty = true; return 1;
+    case 'log-level': {
+      const l = value();
+      if (!isLogLevel(l)) throw new UsageError(`option "${word}" expects one of ${LOG_LEVELS.join(', ')}, not "${l}"`, usage);
+      o.logLevel = l;
+      return 2;
+    }
+    case 'log-json': o.logJson = true; return 1;
+    case 'log-file': o.logFile = value(); return 2;
     default: throw new UsageError(`unknown option "${word}"`, usage);
   }
 }

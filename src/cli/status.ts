@@ -83,6 +83,9 @@ export async function run(argv: string[]): Promise<number> {
       }),
     ),
   );
+  for (const p of ports as { name: string; chardev?: { path: string; dev: string; owner: number; group: number; mode: string } }[]) {
+    if (p.chardev) out.push(`${p.name}: character device ${p.chardev.path} (${p.chardev.dev}, owner ${p.chardev.owner}, group ${p.chardev.group}, mode ${p.chardev.mode})`);
+  }
   for (const sw of c.switches) {
     const drops = Object.entries(sw.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`).join(' ');
     out.push(`\nswitch ${sw.uplink}: rx ${sw.rxFrames}, forwarded ${sw.forwarded}, drops ${drops || 'none'}`);

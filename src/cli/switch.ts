@@ -10,7 +10,7 @@
 import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
-import { validateMode } from '../dataplane/port-spec.ts';
+import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
@@ -31,7 +31,8 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
                other virtual devices: measured faster there); default packet
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
-  vm:NAME      a VM port: macdemux creates the persistent multiqueue tap NAME (vnet_hdr; owner/group
+  vm:NAME      a VM port: macdemux creates the persistent tap NAME (vnet_hdr, multiqueue with
+               queues=N >= 2, as QEMU asks for it; owner/group
                may attach queues unprivileged), the switch serves its network side, and the
                hypervisor opens it by name (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no,
                vhost=off[,queues=N]); mac= is the guest's MAC. The tap stays when the switch stops
@@ -297,7 +298,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   for (const t of args.vmTaps) {
     try {
-      const info = await ensureVmTap(t);
+      const info = await ensureVmTap({ ...t, multiQueue: t.queues > 1 });
       process.stderr.write(
         `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
       );

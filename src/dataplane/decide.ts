@@ -4,7 +4,8 @@
  * for clarity rather than speed; the differential test requires both to agree on every frame.
  */
 import { DropReason } from './drop-reasons.ts';
-import { BROADCAST_MAC, macFromBytes } from './mac.ts';
+import { macToNumber } from '../net/index.ts';
+import { BROADCAST_MAC } from './mac.ts';
 import { MODE_BITS } from './types.ts';
 import type { PortTable, VlanDomain } from './port-table.ts';
 
@@ -72,7 +73,7 @@ export function parseFrame(f: Uint8Array, tci: number, parseTag: boolean, maxFra
   if (untagged > maxFrameLen) return DropReason.oversized;
   if (vlan === 0x0fff) return DropReason.malformed;
   if (((f[6] as number) & 1) === 1) return DropReason.malformed;
-  return { dst: macFromBytes(f, 0), src: macFromBytes(f, 6), vlan, ethertype: et, inlineTag };
+  return { dst: macToNumber(f, 0), src: macToNumber(f, 6), vlan, ethertype: et, inlineTag };
 }
 
 const isMulticast = (mac: number): boolean => Math.floor(mac / 2 ** 40) % 2 === 1;

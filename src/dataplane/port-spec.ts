@@ -1,9 +1,8 @@
 /** Validation of PortSpec input (at the API boundary; errors name the field). */
 import { InvalidArgumentError } from '../errors.ts';
+import { validateIfname, validateMode } from '../net/index.ts';
 import { parseMac, isMulticastMac } from './mac.ts';
 import type { MacvlanMode, PortSpec } from './types.ts';
-
-export const MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
 
 /** A validated port: the spec plus parsed numbers. */
 export interface ValidPort {
@@ -15,12 +14,6 @@ export interface ValidPort {
   sourceMacs: number[];
   nodst: boolean;
   multicastGroups: number[] | undefined;
-}
-
-export function validateMode(mode: unknown, field: string): MacvlanMode {
-  if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode))
-    throw new InvalidArgumentError(field, `one of ${MODES.join(', ')}`, mode);
-  return mode as MacvlanMode;
 }
 
 const NAME_RE = /^[A-Za-z0-9_.:@-]{1,64}$/;
@@ -72,8 +65,7 @@ export function validatePortSpec(p: unknown, field = 'port', defaultMode: Macvla
   switch (b.kind) {
     case 'packet':
     case 'tap':
-      if (typeof b.ifname !== 'string' || b.ifname.length < 1 || b.ifname.length > 15 || /[\s/:]/.test(b.ifname))
-        throw new InvalidArgumentError(`${field}.backend.ifname`, 'an interface name of 1-15 characters', b.ifname);
+      validateIfname(b.ifname, `${field}.backend.ifname`);
       if (b.kind === 'tap' && b.queues !== undefined && (!Number.isInteger(b.queues) || b.queues < 1 || b.queues > 64))
         throw new InvalidArgumentError(`${field}.backend.queues`, 'an integer 1..64', b.queues);
       break;

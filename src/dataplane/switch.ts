@@ -10,7 +10,8 @@ import { InvalidArgumentError, systemError } from '../errors.ts';
 import { log } from '../log.ts';
 import { CounterView, emptyPortCounters } from './counters.ts';
 import { engineNative, type EngineNative, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
-import { validateMode, validatePortSpec, type ValidPort } from './port-spec.ts';
+import { validateIfname, validateMode, validateRingOptions, type RingOptions } from '../net/index.ts';
+import { validatePortSpec, type ValidPort } from './port-spec.ts';
 import { LinkWatch, type DeviceLinkState, type SwitchLinkEvent, type WatchedDevice } from './link-watch.ts';
 import { DEFAULT_MAX_FRAME_LEN, PortTable, type TableEntry } from './port-table.ts';
 import type { SwitchFrameBatch, MacvlanMode, PortSpec, SwitchCounters } from './types.ts';
@@ -48,10 +49,10 @@ export interface SwitchOptions {
   xdpGeneric?: boolean;
   /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
   cpus?: number[];
-  /** Uplink RX ring: block size and count; TX ring frames. */
-  ring?: { blockSize?: number; blocks?: number; txFrames?: number };
-  /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX frames). */
-  portRing?: { blockSize?: number; blocks?: number; txFrames?: number };
+  /** Uplink RX ring: block size and count; TX ring slots. */
+  ring?: SwitchRingOptions;
+  /** Port rings (defaults: 256 KiB x 4 blocks, 512 TX slots). */
+  portRing?: SwitchRingOptions;
   /**
    * Receive design (docs/dataplane.md "Receive: latency and batching"): 'adaptive' (default; the
    * uplink receives on a TPACKET_V2 ring while the worker keeps up and on TPACKET_V3 blocks once it
@@ -99,6 +100,10 @@ interface PortState extends ValidPort {
   attached: boolean;
 }
 
+/** The ring options the engine takes for its uplink and port rings (src/net's names). */
+export type SwitchRingOptions = Pick<RingOptions, 'blockSize' | 'blockCount' | 'txFrameCount'>;
+const SWITCH_RING_KEYS = ['blockSize', 'blockCount', 'txFrameCount'] as const;
+
 /**
  * A running (or configured) userspace switch. Emits `link` ({@link SwitchLinkEvent}) when one of
  * its devices goes down, comes up, is deleted or re-created, and when a worker sees an fd error.
@@ -124,8 +129,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   constructor(opts: SwitchOptions) {
     super();
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-    if (typeof opts.uplink !== 'string' || opts.uplink.length < 1 || opts.uplink.length > 15)
-      throw new InvalidArgumentError('uplink', 'an interface name of 1-15 characters', opts.uplink);
+    validateIfname(opts.uplink, 'uplink');
+    validateRingOptions(opts.ring, 'ring.', SWITCH_RING_KEYS);
+    validateRingOptions(opts.portRing, 'portRing.', SWITCH_RING_KEYS);
     if (opts.netns !== undefined && (typeof opts.netns !== 'string' || opts.netns.length === 0))
       throw new InvalidArgumentError('netns', 'a namespace name or path', opts.netns);
     const workers = opts.workers ?? 1;
@@ -287,9 +293,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       ...(this.opts.realtime ? { realtimePriority: this.opts.realtime === true ? 10 : this.opts.realtime } : {}),
       ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
-      ...(this.opts.ring?.blockSize ? { ringBlockSize: this.opts.ring.blockSize } : {}),
-      ...(this.opts.ring?.blocks ? { ringBlocks: this.opts.ring.blocks } : {}),
-      ...(this.opts.ring?.txFrames ? { txFrames: this.opts.ring.txFrames } : {}),
+      ...nativeRing(this.opts.ring),
     }, detail);
     if (typeof created === 'number') {
       throw systemError(created, 'engineCreate', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'open' });
@@ -320,7 +324,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw err;
     }
     this.logger.info(
-      { switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
+      { event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
       'switch started',
     );
   }
@@ -335,7 +339,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.n.engineDestroy(e);
     this.engine = undefined;
     for (const s of this.ports.values()) s.attached = false;
-    this.logger.info({ switch: this.name }, 'switch stopped');
+    this.logger.info({ event: 'engine.stopped', switch: this.name }, 'switch stopped');
   }
 
   /**
@@ -448,10 +452,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
 
   private onLinkEvent(ev: SwitchLinkEvent): void {
     const f = { switch: this.name, device: ev.device, role: ev.role, ...(ev.port ? { port: ev.port } : {}), ifindex: ev.ifindex };
-    if (ev.state === 'reattach-failed') this.logger.error({ ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
-    else if (ev.state === 'gone') this.logger.warn(f, `${ev.role} device deleted; re-attached when a device of that name appears`);
-    else if (ev.state === 'reattached') this.logger.info(f, `${ev.role} device re-created: re-attached`);
-    else this.logger.info(f, `${ev.role} link ${ev.state}`);
+    if (ev.state === 'reattach-failed') this.logger.error({ event: 'link.reattach-failed', ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
+    else if (ev.state === 'gone') this.logger.warn({ event: 'link.gone', ...f }, `${ev.role} device deleted; re-attached when a device of that name appears`);
+    else if (ev.state === 'reattached') this.logger.info({ event: 'link.reattached', ...f }, `${ev.role} device re-created: re-attached`);
+    else this.logger.info({ event: 'link.state', ...f }, `${ev.role} link ${ev.state}`);
     this.emit('link', ev);
   }
 
@@ -467,8 +471,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const state = kind === FD_EVENT.ERROR ? 'fd-error' : 'fd-disarmed';
     const ev: SwitchLinkEvent = { device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), state, errno };
     const f = { switch: this.name, device: d.ifname, role: d.role, ...(d.port ? { port: d.port } : {}), ...(queue >= 0 ? { queue } : {}), errno };
-    if (state === 'fd-error') this.logger.warn(f, `${d.role} socket error (cleared; still polled)`);
-    else this.logger.warn(f, `${d.role} fd failed: no longer polled`);
+    if (state === 'fd-error') this.logger.warn({ event: 'link.fd-error', ...f }, `${d.role} socket error (cleared; still polled)`);
+    else this.logger.warn({ event: 'link.fd-failed', ...f }, `${d.role} fd failed: no longer polled`);
     this.emit('link', ev);
   }
 
@@ -528,11 +532,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     let rc: number;
     if (b.kind === 'packet') {
       const pr = this.opts.portRing ?? {};
-      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, {
-        ...(pr.blockSize ? { ringBlockSize: pr.blockSize } : {}),
-        ...(pr.blocks ? { ringBlocks: pr.blocks } : {}),
-        ...(pr.txFrames ? { txFrames: pr.txFrames } : {}),
-      }, detail);
+      rc = this.n.engineAttachPacket(e, s.slot, b.ifname, nativeRing(pr), detail);
     } else if (b.kind === 'tap') {
       rc = this.n.engineAttachTap(e, s.slot, b.ifname, b.queues ?? 1, detail);
     } else {
@@ -541,7 +541,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
         try {
           onFrames(makeBatch(data, offsets, lengths, count));
         } catch (err) {
-          if (this.jsErrors++ < 5) this.logger.error({ port: s.name, err }, 'JS port handler threw');
+          if (this.jsErrors++ < 5) this.logger.error({ event: 'port.handler-threw', port: s.name, err }, 'JS port handler threw');
         }
       }, detail);
     }
@@ -571,5 +571,14 @@ export function makeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint3
       if (!Number.isInteger(i) || i < 0 || i >= count) throw new InvalidArgumentError('i', `a frame index 0..${count - 1}`, i);
       return data.slice(offsets[i], offsets[i]! + lengths[i]!);
     },
+  };
+}
+
+/** The addon's engine option names for ring options (addon/engine_binding.cc). */
+function nativeRing(r: SwitchRingOptions | undefined): { ringBlockSize?: number; ringBlocks?: number; txFrames?: number } {
+  return {
+    ...(r?.blockSize ? { ringBlockSize: r.blockSize } : {}),
+    ...(r?.blockCount ? { ringBlocks: r.blockCount } : {}),
+    ...(r?.txFrameCount ? { txFrames: r.txFrameCount } : {}),
   };
 }

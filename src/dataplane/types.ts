@@ -1,7 +1,8 @@
 /** Public types of the userspace switch (src/dataplane): modes, port specs, backends, counters. */
 
-/** The kernel's macvlan modes. */
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+import type { MacvlanMode } from '../net/index.ts';
+
+export type { MacvlanMode };
 
 /** Mode bits, equal to the kernel's enum macvlan_mode (shared with addon/dataplane/port_table.h). */
 export const MODE_BITS: Record<MacvlanMode, number> = {

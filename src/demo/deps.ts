@@ -15,30 +15,14 @@ import { MODULE_EXT } from '../package-info.ts';
 const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // The contracts are the real modules' types: type-only imports load nothing at run time.
-import type { Generator, GeneratorOptions, GeneratorStats, Sink, SinkOptions, SinkStats } from '../io/index.ts';
 import type { startGenerator, openSink } from '../io/index.ts';
-import type { Switch, SwitchOptions, MacvlanMode, PortSpec, SwitchFrameBatch, PortCounters, SwitchCounters } from '../dataplane/index.ts';
+import type { Switch } from '../dataplane/index.ts';
 
-export type { GeneratorOptions, GeneratorStats, SinkStats, MacvlanMode, PortSpec, SwitchOptions };
-/** A running native generator. */
-export type NativeGenerator = Generator;
-/** A running native sink. */
-export type NativeSink = Sink;
-/** Options of the native sink. */
-export type NativeSinkOptions = SinkOptions;
 /** The parts of src/io this package uses. */
 export interface IoModule {
   startGenerator: typeof startGenerator;
   openSink: typeof openSink;
 }
-/** A batch of frames handed to a JS port. */
-export type FrameBatchLike = SwitchFrameBatch;
-/** The engine's switch (src/dataplane Switch). */
-export type SwitchLike = Switch;
-/** Counters of one port. */
-export type PortCountersLike = PortCounters;
-/** Counter snapshot of a switch. */
-export type SwitchCountersLike = SwitchCounters;
 /** The parts of src/dataplane this package uses. */
 export interface DataplaneModule {
   Switch: typeof Switch;
@@ -55,7 +39,7 @@ async function loadOptional<T>(rel: string, check: (m: Record<string, unknown>) 
   const file = join(srcDir, rel.replace(/\.ts$/, MODULE_EXT));
   let result: Optional<T>;
   if (!existsSync(file)) {
-    result = { ok: false, reason: `src/${rel} is not in this build yet` };
+    result = { ok: false, reason: `src/${rel} is missing (${file})` };
   } else {
     try {
       const m = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
@@ -73,13 +57,13 @@ async function loadOptional<T>(rel: string, check: (m: Record<string, unknown>) 
 export function loadIo(): Promise<Optional<IoModule>> {
   return loadOptional<IoModule>('io/index.ts', (m) => {
     const missing = ['startGenerator', 'openSink'].filter((k) => typeof m[k] !== 'function');
-    return missing.length ? `does not export ${missing.join(', ')} yet` : null;
+    return missing.length ? `does not export ${missing.join(', ')}` : null;
   });
 }
 
 /** The demux engine module (Switch), or why it is unavailable. */
 export function loadDataplane(): Promise<Optional<DataplaneModule>> {
   return loadOptional<DataplaneModule>('dataplane/index.ts', (m) =>
-    typeof m.Switch === 'function' ? null : 'does not export Switch yet',
+    typeof m.Switch === 'function' ? null : 'does not export Switch',
   );
 }

@@ -4,7 +4,8 @@
  * compare. Everything is torn down at the end, on error and on Ctrl-C.
  */
 import { Lab } from '../lab/index.ts';
-import { loadDataplane, type SwitchLike } from './deps.ts';
+import type { Switch } from '../dataplane/index.ts';
+import { loadDataplane } from './deps.ts';
 import { cpuDelta, sampleCpu } from './cpu.ts';
 import { LinkStatsPool } from './link-stats.ts';
 import { chooseGenerator, startTraffic, type GeneratorKind, type RunningTraffic } from './traffic.ts';
@@ -206,7 +207,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (!dp.ok) {
       result.phases.push(skippedPhase('macdemux', 'skipped', `the userspace engine is not available: ${dp.reason}`));
     } else if (!opts.signal?.aborted) {
-      let sw: SwitchLike | undefined;
+      let sw: Switch | undefined;
       try {
         // The benchmark's fast configuration: worker on CPU 1 (the generator has CPU 0), TX rings bypass the qdisc.
         sw = new dp.mod.Switch({ uplink: dl.uplink, netns: dl.sw.name, name: 'demo', qdiscBypass: true, cpus: [1] });

@@ -10,7 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadIo, type NativeGenerator } from './deps.ts';
+import type { Generator } from '../io/index.ts';
+import { loadIo } from './deps.ts';
 
 export type GeneratorKind = 'native' | 'trafgen';
 
@@ -114,7 +115,7 @@ function validate(spec: TrafficSpec): void {
 async function startNative(spec: TrafficSpec): Promise<RunningTraffic> {
   const io = await loadIo();
   if (!io.ok) throw new Error(`native generator unavailable: ${io.reason}`);
-  const gen: NativeGenerator = io.mod.startGenerator({
+  const gen: Generator = io.mod.startGenerator({
     ifname: spec.ifname,
     netns: spec.netns,
     templates: spec.dsts.map((dst) => ({ dst, src: spec.src, size: spec.frameSize - 4 })),

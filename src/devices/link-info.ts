@@ -3,7 +3,7 @@
  */
 import { IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_FLAG, MACVLAN_MODE, OPERSTATES } from '../netlink/constants.ts';
 import { Attrs, IFINFOMSG_LEN, decodeIfInfoMsg, readU64, type NlMessage } from '../netlink/message.ts';
-import { formatMac, type MacvlanMode } from '../net/index.ts';
+import { formatHwAddr, formatMac, type MacvlanMode } from '../net/index.ts';
 
 /** macvlan/macvtap specifics (IFLA_INFO_DATA). */
 export interface MacvlanInfo {
@@ -194,11 +194,11 @@ export function decodeLink(m: NlMessage): LinkInfo {
   const allmulti = a.u32(IFLA.ALLMULTI);
   if (allmulti !== undefined) link.allmulti = allmulti;
   const mac = a.get(IFLA.ADDRESS);
-  if (mac) link.mac = formatMac(mac);
+  if (mac) link.mac = formatHwAddr(mac);
   const alias = a.str(IFLA.IFALIAS);
   if (alias) link.alias = alias;
   const brd = a.get(IFLA.BROADCAST);
-  if (brd) link.broadcast = formatMac(brd);
+  if (brd) link.broadcast = formatHwAddr(brd);
   const minMtu = a.u32(IFLA.MIN_MTU);
   if (minMtu !== undefined) link.minMtu = minMtu;
   const maxMtu = a.u32(IFLA.MAX_MTU);

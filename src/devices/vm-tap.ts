@@ -1,5 +1,5 @@
 /**
- * VM taps: the persistent multiqueue tap a hypervisor opens by name (QEMU
+ * VM taps: the persistent (multiqueue) tap a hypervisor opens by name (QEMU
  * `-netdev tap,ifname=NAME,script=no,downscript=no[,queues=N]`) while the userspace switch serves
  * its network-device side, the way a Linux bridge serves a VM's tap.
  *
@@ -26,6 +26,12 @@ export interface VmTapOptions {
   /** gid allowed to attach queues (TUNSETGROUP). */
   group?: number;
   mtu?: number;
+  /**
+   * IFF_MULTI_QUEUE (default true). QEMU sets it only with queues >= 2 (net/tap-linux.c), and
+   * TUNSETIFF refuses a mismatch with EINVAL (drivers/net/tun.c tun_set_iff), so a single-queue
+   * guest needs a single-queue tap.
+   */
+  multiQueue?: boolean;
 }
 
 /** A VM tap as rtnetlink reports it. */
@@ -114,13 +120,13 @@ export async function ensureVmTap(o: VmTapOptions): Promise<VmTapInfo> {
   if (info) {
     const bad: string[] = [];
     if (!info.vnetHdr) bad.push('no vnet_hdr');
-    if (!info.multiQueue) bad.push('not multi_queue');
+    if (info.multiQueue !== (o.multiQueue ?? true)) bad.push(info.multiQueue ? 'multi_queue (the port wants one queue)' : 'not multi_queue');
     if (o.owner !== info.owner) bad.push(`owner ${info.owner ?? 'none'}, want ${o.owner ?? 'none'}`);
     if (o.group !== info.group) bad.push(`group ${info.group ?? 'none'}, want ${o.group ?? 'none'}`);
     if (bad.length) throw new Error(`tap ${o.name} exists but ${bad.join(', ')}: delete it or change the port`);
   } else {
     const owner = [...(o.owner !== undefined ? ['user', String(o.owner)] : []), ...(o.group !== undefined ? ['group', String(o.group)] : [])];
-    const r = await ip(['tuntap', 'add', 'dev', o.name, 'mode', 'tap', 'vnet_hdr', 'multi_queue', ...owner], o.netns);
+    const r = await ip(['tuntap', 'add', 'dev', o.name, 'mode', 'tap', 'vnet_hdr', ...((o.multiQueue ?? true) ? ['multi_queue'] : []), ...owner], o.netns);
     if (r.code !== 0) throw new Error(`creating tap ${o.name}: ${r.stderr.trim() || `ip exited with ${r.code}`}`);
   }
   const set = ['link', 'set', 'dev', o.name, ...(o.mtu !== undefined ? ['mtu', String(o.mtu)] : []), 'up'];
@@ -134,11 +140,9 @@ export async function ensureVmTap(o: VmTapOptions): Promise<VmTapInfo> {
 /** Deletes the VM tap (a hypervisor still attached loses its queues). False when it was not there. */
 export async function deleteVmTap(name: string, netns?: string): Promise<boolean> {
   if (!(await vmTapInfo(name, netns))) return false;
-  const r = await ip(['tuntap', 'del', 'dev', name, 'mode', 'tap', 'multi_queue'], netns);
-  if (r.code !== 0) {
-    const r2 = await ip(['link', 'del', 'dev', name], netns);
-    if (r2.code !== 0) throw new Error(`deleting tap ${name}: ${r2.stderr.trim() || r.stderr.trim()}`);
-  }
+  // `ip link del` works for tun/tap (tun_dellink) whatever its flags
+  const r = await ip(['link', 'del', 'dev', name], netns);
+  if (r.code !== 0) throw new Error(`deleting tap ${name}: ${r.stderr.trim()}`);
   return true;
 }
 

@@ -3,7 +3,7 @@
  * and a few builders for the filters macdemux itself needs.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { parseMac } from './mac.ts';
+import { parseMac } from '../net/index.ts';
 
 /** One classic BPF instruction (struct sock_filter). */
 export interface BpfInsn {
@@ -71,7 +71,7 @@ export function bpfEtherType(etherType: number): BpfInsn[] {
 
 /** Accept frames whose destination MAC is `mac`. */
 export function bpfDstMac(mac: string): BpfInsn[] {
-  const b = parseMac(mac, 'mac');
+  const b = parseMac(mac, 'mac', { unicast: false });
   const hi = (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
   const lo = (b[4]! << 8) | b[5]!;
   return [

@@ -3,9 +3,9 @@
  * Frames carry the macdemux test payload (see {@link TEST_PAYLOAD}) that {@link openSink} checks.
  */
 import { InvalidArgumentError, systemError } from '../errors.ts';
-import { parseMac } from './mac.ts';
-import { io, type NativeErrorDetail, type NativeGeneratorStats, type NativeHandle } from './native-types.ts';
-import { checkInterfaceName, checkOptionalInt, checkOptionalString, ringTuning, type RingTuning } from './options.ts';
+import { io, type NativeGeneratorStats, type NativeErrorDetail, type NativeHandle } from './native-types.ts';
+import { parseMac, validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
+import { checkOptionalInt, checkOptionalString } from './options.ts';
 import { openError } from './io-error.ts';
 
 /** One frame template: every generated frame is a copy with a fresh sequence and timestamp. */
@@ -20,7 +20,7 @@ export interface FrameTemplate {
   size: number;
 }
 
-export interface GeneratorOptions extends RingTuning {
+export interface GeneratorOptions extends RingOptions {
   /** Interface to send on. */
   ifname: string;
   /** Network namespace (name or path); default: the current one. */
@@ -81,7 +81,7 @@ function toStats(s: NativeGeneratorStats): GeneratorStats {
 /** Start a native generator thread. Throws (synchronously) when the TX ring cannot be opened. */
 export function startGenerator(opts: GeneratorOptions): Generator {
   if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-  const ifname = checkInterfaceName(opts.ifname);
+  const ifname = validateIfname(opts.ifname, 'ifname');
   const netns = checkOptionalString(opts.netns, 'netns');
   const maxSize = checkOptionalInt(opts.maxFrameSize, 'maxFrameSize', 60, 65535) ?? 1514;
   if (!Array.isArray(opts.templates) || opts.templates.length === 0)
@@ -92,8 +92,8 @@ export function startGenerator(opts: GeneratorOptions): Generator {
     const size = checkOptionalInt(t.size, `templates[${i}].size`, 60, maxSize);
     if (size === undefined) throw new InvalidArgumentError(`templates[${i}].size`, `an integer between 60 and ${maxSize}`, t.size);
     return {
-      dst: parseMac(t.dst, `templates[${i}].dst`),
-      src: parseMac(t.src, `templates[${i}].src`),
+      dst: parseMac(t.dst, `templates[${i}].dst`, { unicast: false }),
+      src: parseMac(t.src, `templates[${i}].src`, { unicast: false }),
       size,
       ...(vlan !== undefined ? { vlan } : {}),
     };
@@ -128,7 +128,7 @@ export function startGenerator(opts: GeneratorOptions): Generator {
     {
       ifname,
       ...(netns !== undefined ? { netns } : {}),
-      ...ringTuning(opts as GeneratorOptions & Record<string, unknown>),
+      ...validateRingOptions(opts),
       templates,
       ratePps,
       count,

@@ -9,7 +9,8 @@ import { encodeBpf, type BpfProgram } from './bpf.ts';
 import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { portNative, type NativeErrorDetail, type NativeHandle, type NativePortInfo, type NativeRingOptions } from './native-types.ts';
-import { checkInt, checkInterfaceName, checkOptionalBool, checkOptionalString, ringTuning, type RingTuning } from './options.ts';
+import { validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
+import { checkInt, checkOptionalBool, checkOptionalString } from './options.ts';
 import { PolledReceiver } from './polled-receiver.ts';
 
 /** PACKET_FANOUT modes. */
@@ -18,7 +19,7 @@ const FANOUT_MODES: Record<FanoutMode, number> = { hash: 0, lb: 1, cpu: 2, rollo
 const FANOUT_FLAG_ROLLOVER = 0x1000;
 const FANOUT_FLAG_DEFRAG = 0x8000;
 
-export interface PacketPortOptions extends RingTuning {
+export interface PacketPortOptions extends RingOptions {
   /** Interface to bind to. */
   ifname: string;
   /** Network namespace (name, /run/netns/NAME or /proc/PID/ns/net). */
@@ -188,7 +189,7 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
   /** Open a port; throws a MacdemuxSystemError (EPERM names CAP_NET_RAW, ENODEV the interface). */
   static open(opts: PacketPortOptions): PacketPort {
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-    const ifname = checkInterfaceName(opts.ifname);
+    const ifname = validateIfname(opts.ifname, 'ifname');
     const netns = checkOptionalString(opts.netns, 'netns');
     // Defaults for a JavaScript consumer: 32 blocks of 256 KiB. At low rates every block retires
     // after retireTovMs with a few frames, so the ring absorbs blockCount x retireTovMs of event-loop
@@ -197,7 +198,7 @@ export class PacketPort extends EventEmitter<PacketPortEvents> {
       ifname,
       blockSize: 1 << 18,
       blockCount: 32,
-      ...ringTuning(opts as PacketPortOptions & Record<string, unknown>),
+      ...validateRingOptions(opts),
     };
     if (netns !== undefined) native.netns = netns;
     for (const k of ['rx', 'tx', 'promisc', 'ignoreOutgoing', 'vnetHdr'] as const) {

@@ -9,7 +9,8 @@ import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { native } from '../native.ts';
 import type { NativeErrorDetail, NativeHandle, NativeRingOptions } from './native-types.ts';
-import { checkInterfaceName, checkOptionalBool, checkOptionalString } from './options.ts';
+import { validateIfname } from '../net/index.ts';
+import { checkOptionalBool, checkOptionalString } from './options.ts';
 
 export interface RelaySide {
   ifname: string;
@@ -54,7 +55,7 @@ export function startRelay(opts: RelayOptions): Relay {
     if (typeof s !== 'object' || s === null) throw new InvalidArgumentError(f, 'an object { ifname, netns? }', s);
     const netns = checkOptionalString(s.netns, `${f}.netns`);
     return {
-      ifname: checkInterfaceName(s.ifname, `${f}.ifname`),
+      ifname: validateIfname(s.ifname, `${f}.ifname`),
       ...(netns ? { netns } : {}),
       vnetHdr,
       promisc,

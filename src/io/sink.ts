@@ -5,10 +5,11 @@
 import { InvalidArgumentError, systemError } from '../errors.ts';
 import { PortCountersView } from './counters.ts';
 import { io, type NativeErrorDetail, type NativeSinkStats } from './native-types.ts';
-import { checkInterfaceName, checkOptionalBool, checkOptionalInt, checkOptionalString, ringTuning, type RingTuning } from './options.ts';
+import { validateIfname, validateRingOptions, type RingOptions } from '../net/index.ts';
+import { checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
 import { openError } from './io-error.ts';
 
-export interface SinkOptions extends RingTuning {
+export interface SinkOptions extends RingOptions {
   /** Interface to receive on. */
   ifname: string;
   /** Network namespace (name or path). */
@@ -73,7 +74,7 @@ function toStats(s: NativeSinkStats): SinkStats {
 /** Open a sink on an interface. Throws when the RX ring cannot be opened. */
 export function openSink(opts: SinkOptions): Sink {
   if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-  const ifname = checkInterfaceName(opts.ifname);
+  const ifname = validateIfname(opts.ifname, 'ifname');
   const netns = checkOptionalString(opts.netns, 'netns');
   const promisc = checkOptionalBool(opts.promisc, 'promisc') ?? false;
   const cpu = checkOptionalInt(opts.cpu, 'cpu', 0, 4095);
@@ -84,7 +85,7 @@ export function openSink(opts: SinkOptions): Sink {
     ...(netns !== undefined ? { netns } : {}),
     retireTovMs: 1,
     blockCount: 32,
-    ...ringTuning(opts as SinkOptions & Record<string, unknown>),
+    ...validateRingOptions(opts),
     promisc,
     ...(cpu !== undefined ? { cpu } : {}),
   }, detail);

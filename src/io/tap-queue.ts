@@ -9,7 +9,8 @@ import { InvalidArgumentError, systemError, type MacdemuxSystemError } from '../
 import { PortCountersView } from './counters.ts';
 import { openError } from './io-error.ts';
 import { tapNative, type NativeErrorDetail, type NativeHandle, type NativeTapOptions } from './native-types.ts';
-import { checkInt, checkInterfaceName, checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
+import { validateIfname } from '../net/index.ts';
+import { checkInt, checkOptionalBool, checkOptionalInt, checkOptionalString } from './options.ts';
 import { PolledReceiver } from './polled-receiver.ts';
 
 /** TUNSETOFFLOAD flags (what userspace accepts): csum, TSO v4/v6, ECN, UFO, USO v4/v6. */
@@ -167,7 +168,7 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
   /** Open `queues` queues of the same device (multiqueue: each open adds a queue; max 256). */
   static openQueues(opts: TapQueueOptions, queues: number): TapQueue[] {
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('options', 'an object', opts);
-    const ifname = checkInterfaceName(opts.ifname);
+    const ifname = validateIfname(opts.ifname, 'ifname');
     const netns = checkOptionalString(opts.netns, 'netns');
     const kind = opts.kind ?? 'macvtap';
     if (kind !== 'macvtap' && kind !== 'tap') throw new InvalidArgumentError('kind', '"macvtap" or "tap"', kind);

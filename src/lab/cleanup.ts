@@ -69,7 +69,7 @@ export async function deleteNamespace(name: string): Promise<boolean> {
     if (killed > 0) await waitForNoPids(name, 2000);
     const r = await execCommand('ip', ['netns', 'del', name], { timeoutMs: 5000 });
     if (r.code === 0 || !namespaceExists(name)) return true;
-    log('lab').warn({ netns: name, stderr: r.stderr.trim() }, 'ip netns del failed, retrying');
+    log('lab').warn({ event: 'lab.netns-del-retry', netns: name, stderr: r.stderr.trim() }, 'ip netns del failed, retrying');
     await sleep(100 * (attempt + 1));
   }
   return !namespaceExists(name);
@@ -120,9 +120,9 @@ export async function cleanupStaleLabs(): Promise<string[]> {
   const removed: string[] = [];
   for (const name of stale) {
     if (await deleteNamespace(name)) removed.push(name);
-    else log('lab').warn({ netns: name }, 'could not remove stale lab namespace');
+    else log('lab').warn({ event: 'lab.stale-kept', netns: name }, 'could not remove stale lab namespace');
   }
-  if (removed.length) log('lab').info({ removed }, 'removed stale lab namespaces');
+  if (removed.length) log('lab').info({ event: 'lab.stale-removed', removed }, 'removed stale lab namespaces');
   return removed;
 }
 

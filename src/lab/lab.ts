@@ -88,11 +88,11 @@ export class Lab {
     try {
       await cleanupStaleLabs();
     } catch (err) {
-      log('lab').warn({ err: (err as Error).message }, 'stale lab cleanup failed');
+      log('lab').warn({ event: 'lab.cleanup-failed', err: (err as Error).message }, 'stale lab cleanup failed');
     }
     const lab = new Lab(prefix);
     registerLab(lab);
-    log('lab').debug({ prefix }, 'lab created');
+    log('lab').debug({ event: 'lab.created', prefix }, 'lab created');
     return lab;
   }
 
@@ -242,7 +242,7 @@ export class Lab {
     if (left.length || failed.length) {
       throw new Error(`lab ${this.prefix}: could not delete namespace(s) ${[...new Set([...failed, ...left])].join(', ')}`);
     }
-    log('lab').debug({ prefix: this.prefix }, 'lab destroyed');
+    log('lab').debug({ event: 'lab.destroyed', prefix: this.prefix }, 'lab destroyed');
   }
 
   #trackChild(child: ChildProcess): void {
@@ -308,7 +308,7 @@ export async function withLab<T>(fn: (lab: Lab) => Promise<T>, opts?: LabOptions
   try {
     result = await fn(lab);
   } catch (err) {
-    await lab.destroy().catch((e: Error) => log('lab').error({ err: e.message }, 'lab teardown failed'));
+    await lab.destroy().catch((e: Error) => log('lab').error({ event: 'lab.teardown-failed', err: e.message }, 'lab teardown failed'));
     throw err;
   }
   await lab.destroy();

@@ -43,7 +43,7 @@ function onSignal(signal: NodeJS.Signals): void {
     // hook tears down when they exit, or they call lab.destroy() themselves.
     return;
   }
-  log('lab').info({ signal, labs: [...live].map((l) => l.prefix) }, 'signal: tearing down labs');
+  log('lab').info({ event: 'lab.signal', signal, labs: [...live].map((l) => l.prefix) }, 'signal: tearing down labs');
   destroyAllLabsSync();
   uninstall();
   // Re-raise with the default disposition so the parent sees "killed by SIGINT/SIGTERM".

@@ -32,10 +32,14 @@ export function parseMac(text: unknown, field = 'mac', opts: ParseMacOptions = {
   return bytes;
 }
 
-/** Lower-case, colon-separated bytes (6 from `offset`; the whole array when it is not 6 long, e.g. InfiniBand's 20). */
+/** The 6 bytes at `offset` (a MAC, or a frame's destination) as lower-case, colon-separated text. */
 export function formatMac(b: Uint8Array, offset = 0): string {
-  const view = offset === 0 && b.length !== 6 ? b : b.subarray(offset, offset + 6);
-  return Array.from(view, (x) => x.toString(16).padStart(2, '0')).join(':');
+  return formatHwAddr(b.subarray(offset, offset + 6));
+}
+
+/** A link-layer address of any length (IFLA_ADDRESS: 6 for Ethernet, 20 for InfiniBand) as `ip` prints it. */
+export function formatHwAddr(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The normal form (lower case, colons) of MAC text, validated. */
@@ -43,11 +47,16 @@ export function normalizeMac(text: unknown, field = 'mac', opts: ParseMacOptions
   return formatMac(parseMac(text, field, opts));
 }
 
-/** 48-bit integer from 6 bytes at `off`. */
+/** 48-bit integer from 6 bytes at `off` (unrolled: the JS decision model calls it per frame). */
 export function macToNumber(b: ArrayLike<number>, off = 0): number {
-  let v = 0;
-  for (let i = 0; i < 6; i++) v = v * 256 + ((b[off + i] as number) ?? 0);
-  return v;
+  return (
+    (b[off] as number) * 2 ** 40 +
+    (b[off + 1] as number) * 2 ** 32 +
+    (((b[off + 2] as number) << 24) >>> 0) +
+    ((b[off + 3] as number) << 16) +
+    ((b[off + 4] as number) << 8) +
+    (b[off + 5] as number)
+  );
 }
 
 /** 6 bytes of a 48-bit integer, written into `out` at `off`. */

@@ -33,13 +33,19 @@ function optionalInt(o: Record<string, unknown>, key: string, field: string, min
 }
 
 /**
- * The ring options of `o` (other keys are ignored), validated; `prefix` names the option path in
- * messages (e.g. "ring." gives "ring.blockSize").
+ * The ring options of `o`, validated; `prefix` names the option path in messages (e.g. "ring."
+ * gives "ring.blockSize"). With `only`, `o` is a ring object of its own and any other key is an
+ * error (a misspelt option must not be ignored); without it, other keys belong to the caller.
  */
-export function validateRingOptions(o: unknown, prefix = ''): RingOptions {
+export function validateRingOptions(o: unknown, prefix = '', only?: readonly (keyof RingOptions)[]): RingOptions {
   if (o === undefined) return {};
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError(prefix.replace(/\.$/, '') || 'ring', 'an object of ring options', o);
   const r = o as Record<string, unknown>;
+  if (only) {
+    for (const k of Object.keys(r)) {
+      if (!(only as readonly string[]).includes(k)) throw new InvalidArgumentError(`${prefix}${k}`, `no such option (the options are ${only.join(', ')})`, r[k]);
+    }
+  }
   const out: RingOptions = {};
   const blockSize = optionalInt(r, 'blockSize', prefix, 4096, 1 << 30);
   if (blockSize !== undefined) {

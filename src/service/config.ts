@@ -21,9 +21,9 @@ import {
   parseIp,
 } from './ipaddr.ts';
 
-/** macvlan modes (the kernel's words). */
-export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
-export const MACVLAN_MODES: readonly MacvlanMode[] = ['private', 'vepa', 'bridge', 'passthru', 'source'];
+import { MACVLAN_MODES, isIfname, isMac, isUnicastMac, isVlanParent, normalizeMac, parseParent as parseDockerParent, type MacvlanMode } from '../net/index.ts';
+
+export { MACVLAN_MODES, isIfname, type MacvlanMode };
 /** Which data plane carries a network's frames. */
 export type Dataplane = 'kernel' | 'userspace';
 
@@ -58,6 +58,8 @@ export interface EndpointConfig {
   ifname: string;
   /** Name of the VM tap (kernel: a macvtap device in the parent's namespace). */
   tap?: string;
+  /** `vm:` endpoints: who may open the tap's character device / receive its queue fds. */
+  vm?: EndpointVm;
   mac?: string;
   ip?: IpAddr;
   ipv6?: IpAddr;
@@ -70,6 +72,18 @@ export interface EndpointConfig {
   vlan?: number;
   /** Source-mode allow list (mode `source` only). */
   sourceMacs?: string[];
+}
+
+/** The `vm:` block of an endpoint (`{ tap, queues, owner, group, mode }`; `tap: NAME` is the short form). */
+export interface EndpointVm {
+  /** Queues the hypervisor opens (the fd hand-off's default; QEMU queues=N). */
+  queues: number;
+  /** uid that may open the character device / receive the queue fds. */
+  owner?: number;
+  /** gid whose members may. */
+  group?: number;
+  /** Permission bits of the character device macdemux makes (default 0600; 0660 with a group). */
+  mode: number;
 }
 
 /** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 and a route to the range. */
@@ -130,20 +144,13 @@ const NETNS_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
  * created or removed by the daemon.
  */
 const NETNS_REF_RE = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/(?:var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-/** Whether a string is a usable interface name (1-15 chars, no '/', ':', whitespace, not . or ..). */
-export function isIfname(s: string): boolean {
-  return /^[^/:\s]{1,15}$/.test(s) && s !== '.' && s !== '..';
-}
-
-/** Normalized MAC (lower case) or the reason it is not a unicast MAC. */
+/** Normalized MAC (lower case, colons) or the reason it is not a unicast MAC (src/net's rule). */
 export function checkMac(s: unknown): { mac: string } | { reason: string } {
-  if (typeof s !== 'string' || !MAC_RE.test(s))
-    return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
-  const mac = s.toLowerCase();
-  if (parseInt(mac.slice(0, 2), 16) & 1) return { reason: `${mac} is a multicast MAC (a port needs a unicast MAC)` };
-  if (mac === '00:00:00:00:00:00') return { reason: 'the all-zero MAC is not usable' };
+  if (!isMac(s)) return { reason: `expected a MAC address like "02:42:ac:10:56:0a", got ${show(s)}` };
+  const mac = normalizeMac(s, 'mac', { unicast: false });
+  if (!isUnicastMac(Buffer.from(mac.replace(/:/g, ''), 'hex'))) {
+    return { reason: mac === '00:00:00:00:00:00' ? 'the all-zero MAC is not usable' : `${mac} is a multicast MAC (a port needs a unicast MAC)` };
+  }
   return { mac };
 }
 
@@ -260,7 +267,8 @@ const NETWORK_KEYS = [
   'endpoints',
 ] as const;
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
-const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
+const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'vm', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
+const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode'] as const;
 const SHIM_KEYS = ['name', 'ip'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
@@ -388,6 +396,24 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     if (o.dataplane === 'kernel' || o.dataplane === 'userspace') dataplane = o.dataplane;
     else c.add(join(path, 'dataplane'), `expected "kernel" or "userspace", got ${typeName(o.dataplane)}`);
   }
+  // Docker's VLAN parent: "eth0.30" is VLAN 30 on eth0. The kernel here has no 802.1Q, so the
+  // userspace engine tags on eth0 (the default data plane for such a parent).
+  let parentVlan: number | undefined;
+  if (parent && isVlanParent(parent.dev)) {
+    const written = parent.dev;
+    try {
+      const vp = parseDockerParent(written, join(path, 'parent'));
+      parent.dev = vp.dev;
+      parentVlan = vp.vlan;
+      if (o.dataplane === undefined) dataplane = 'userspace';
+      else if (dataplane === 'kernel')
+        c.add(join(path, 'parent'), `${show(written)} is VLAN ${vp.vlan} on ${vp.dev} (Docker's convention); VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)`);
+      if (o.vlan !== undefined && o.vlan !== vp.vlan)
+        c.add(join(path, 'vlan'), `${show(o.vlan)} disagrees with the parent ${show(written)} (VLAN ${vp.vlan})`);
+    } catch (err) {
+      c.add(join(path, 'parent'), (err as Error).message);
+    }
+  }
   let backend: BackendChoice | undefined;
   if (o.backend !== undefined) {
     if (!(BACKEND_CHOICES as readonly unknown[]).includes(o.backend))
@@ -417,8 +443,8 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     ipv6 = ipv4;
     v4 = undefined;
   }
-  let vlan: number | undefined;
-  if (o.vlan !== undefined) {
+  let vlan: number | undefined = parentVlan;
+  if (o.vlan !== undefined && parentVlan === undefined) {
     vlan = c.int(o.vlan, join(path, 'vlan'), 1, 4094, 'a VLAN id');
     if (vlan !== undefined && dataplane !== 'userspace') {
       c.add(join(path, 'vlan'), 'VLANs need dataplane: userspace (this kernel has no 802.1Q module; macdemux tags in userspace)');
@@ -485,15 +511,41 @@ function parseEndpoint(
   let tap: string | undefined;
   if (o.netns !== undefined)
     netns = c.string(o.netns, join(path, 'netns'), NETNS_REF_RE, 'a namespace name or the path /run/netns/NAME, /var/run/netns/NAME or /proc/PID/ns/net');
-  if (o.tap !== undefined) {
-    tap = c.string(o.tap, join(path, 'tap'));
+  let vm: EndpointVm | undefined;
+  let tapValue = o.tap;
+  let tapPath = join(path, 'tap');
+  if (o.vm !== undefined) {
+    const p = join(path, 'vm');
+    if (o.tap !== undefined) c.add(join(path, 'tap'), 'is given twice (tap and vm.tap): keep vm.tap');
+    const v = c.map(o.vm, p, VM_KEYS, ['tap']);
+    if (v) {
+      tapValue = v.tap;
+      tapPath = join(p, 'tap');
+      vm = { queues: v.queues === undefined ? 1 : (c.int(v.queues, join(p, 'queues'), 1, 16, 'a queue count') ?? 1), mode: 0o600 };
+      if (v.owner !== undefined) {
+        const n = c.int(v.owner, join(p, 'owner'), 0, 0xfffffffe, 'a numeric uid');
+        if (n !== undefined) vm.owner = n;
+      }
+      if (v.group !== undefined) {
+        const n = c.int(v.group, join(p, 'group'), 0, 0xfffffffe, 'a numeric gid');
+        if (n !== undefined) vm.group = n;
+      }
+      if (v.mode !== undefined) {
+        const m = typeof v.mode === 'string' && /^0?[0-7]{3}$/.test(v.mode) ? parseInt(v.mode, 8) : typeof v.mode === 'number' && Number.isInteger(v.mode) && v.mode >= 0 && v.mode <= 0o777 ? v.mode : undefined;
+        if (m === undefined) c.add(join(p, 'mode'), `${show(v.mode)} is not permission bits (e.g. "0660")`);
+        else vm.mode = m;
+      } else if (vm.group !== undefined) vm.mode = 0o660;
+    }
+  }
+  if (tapValue !== undefined) {
+    tap = c.string(tapValue, tapPath);
     if (tap !== undefined && !isIfname(tap)) {
-      c.add(join(path, 'tap'), `${show(tap)} is not a valid interface name (1-15 characters)`);
+      c.add(tapPath, `${show(tap)} is not a valid interface name (1-15 characters)`);
       tap = undefined;
     }
   }
-  if (o.netns === undefined && o.tap === undefined) c.add(path, 'needs either netns (a namespace endpoint) or tap (a VM tap)');
-  if (o.netns !== undefined && o.tap !== undefined) c.add(path, 'has both netns and tap: choose one');
+  if (o.netns === undefined && tapValue === undefined && o.vm === undefined) c.add(path, 'needs either netns (a namespace endpoint) or tap / vm (a VM tap)');
+  if (o.netns !== undefined && (o.tap !== undefined || o.vm !== undefined)) c.add(path, `has both netns and ${o.vm !== undefined ? 'vm' : 'tap'}: choose one`);
   let ifname = 'eth0';
   if (o.ifname !== undefined) {
     if (o.tap !== undefined) c.add(join(path, 'ifname'), 'only applies to netns endpoints (a tap endpoint is named by tap)');
@@ -581,6 +633,7 @@ function parseEndpoint(
   const ep: EndpointConfig = { name, ifname };
   if (netns !== undefined) ep.netns = netns;
   if (tap !== undefined) ep.tap = tap;
+  if (vm !== undefined) ep.vm = vm;
   if (mac) ep.mac = mac;
   if (ip) ep.ip = ip;
   if (ipv6) ep.ipv6 = ipv6;

@@ -2,7 +2,8 @@
  * The daemon's control API: JSON over HTTP on a unix socket created with mode 0600 (only the
  * daemon's user, normally root, may connect). Routes:
  *   GET /status, GET /networks, GET /ports, GET /counters,
- *   POST /endpoints, DELETE /endpoints/:name, PATCH /ports/:name {mode}, POST /reload.
+ *   POST /networks, DELETE /networks/:name, POST /endpoints, DELETE /endpoints/:name,
+ *   PATCH /ports/:name {mode}, POST /reload.
  * Malformed requests get a 4xx status with `{ error: { code, message, issues? } }`.
  */
 import { chmod, lstat, unlink } from 'node:fs/promises';
@@ -28,6 +29,8 @@ export interface ControlHandlers {
   networks(): Promise<unknown>;
   ports(): Promise<unknown>;
   counters(): Promise<unknown>;
+  createNetwork(body: unknown): Promise<unknown>;
+  removeNetwork(name: string): Promise<unknown>;
   addEndpoint(body: unknown): Promise<unknown>;
   deleteEndpoint(name: string): Promise<unknown>;
   patchPort(name: string, body: unknown): Promise<unknown>;
@@ -99,6 +102,8 @@ function routes(h: ControlHandlers): Route[] {
     { method: 'GET', pattern: /^\/networks$/, run: () => ok(h.networks()) },
     { method: 'GET', pattern: /^\/ports$/, run: () => ok(h.ports()) },
     { method: 'GET', pattern: /^\/counters$/, run: () => ok(h.counters()) },
+    { method: 'POST', pattern: /^\/networks$/, run: async (_m, req) => [201, await h.createNetwork(await readJson(req))] },
+    { method: 'DELETE', pattern: /^\/networks\/([^/]+)$/, run: (m) => ok(h.removeNetwork(decodeURIComponent(m[1]))) },
     { method: 'POST', pattern: /^\/endpoints$/, run: async (_m, req) => [201, await h.addEndpoint(await readJson(req))] },
     { method: 'DELETE', pattern: /^\/endpoints\/([^/]+)$/, run: (m) => ok(h.deleteEndpoint(segment(m[1]))) },
     { method: 'PATCH', pattern: /^\/ports\/([^/]+)$/, run: async (m, req) => ok(h.patchPort(segment(m[1]), await readJson(req))) },
@@ -112,7 +117,7 @@ export async function handle(h: ControlHandlers, req: IncomingMessage, res: Serv
   const table = routes(h);
   const matching = table.filter((r) => r.pattern.test(path));
   try {
-    if (!matching.length) throw new ApiError(404, 'not_found', `no route ${path} (routes: /status, /networks, /ports, /counters, /endpoints, /endpoints/NAME, /ports/NAME, /reload)`);
+    if (!matching.length) throw new ApiError(404, 'not_found', `no route ${path} (routes: /status, /networks, /networks/NAME, /ports, /counters, /endpoints, /endpoints/NAME, /ports/NAME, /reload)`);
     const r = matching.find((x) => x.method === req.method);
     if (!r) {
       res.setHeader('allow', matching.map((x) => x.method).join(', '));

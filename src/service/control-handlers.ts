@@ -4,13 +4,15 @@
  * states. A change answers 2xx only once the kernel and the engine applied it; otherwise it
  * answers 4xx/5xx with the reasons and nothing of it is kept (see Daemon.transition).
  */
-import { ConfigError, type MacvlanMode, MACVLAN_MODES, ipamSummary, parentKey } from './config.ts';
+import { findLink } from '../devices/index.ts';
+import { ConfigError, type MacvlanMode, MACVLAN_MODES, type NetworkConfig, ipamSummary, parentKey } from './config.ts';
 import { ApiError, type ControlHandlers } from './control-api.ts';
 import type { DesiredConfig } from './desired-config.ts';
 import type { DesiredLink, DesiredState } from './desired.ts';
 import { formatIp } from './ipaddr.ts';
 import type { LeaseStore } from './leases.ts';
 import type { CounterSnapshot } from './metrics.ts';
+import { createNetwork, removeNetwork } from './network-handlers.ts';
 
 /** The daemon as the handlers see it. */
 export interface DaemonControl {
@@ -34,6 +36,8 @@ export interface DaemonControl {
   transition(reason: string, build: (cur: DesiredConfig) => DesiredConfig): Promise<void>;
   /** Re-read the config file and apply it (same contract as transition). */
   reload(): Promise<ReloadResult>;
+  /** The character device macdemux made for a tap / vm endpoint (kernel macvtap). */
+  chardev?(endpoint: string): { path: string; major: number; minor: number; owner: number; group: number; mode: number } | undefined;
 }
 
 /** The answer to a reload. */
@@ -74,7 +78,46 @@ export function portView(d: DaemonControl, l: DesiredLink): Record<string, unkno
     ...(lease?.ipv4 ? { ipv4: lease.ipv4 } : {}),
     ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
     addresses: l.addresses,
+    ...chardevView(d, l),
     source: l.endpoint && cur.isApiEndpoint(l.endpoint) ? 'api' : 'config',
+  };
+}
+
+/** `chardev` of a tap endpoint: the node macdemux made (never a /dev/tapN guess). */
+function chardevView(d: DaemonControl, l: DesiredLink): Record<string, unknown> {
+  const n = l.role === 'tap' && l.endpoint ? d.chardev?.(l.endpoint) : undefined;
+  if (!n) return {};
+  return { chardev: { path: n.path, dev: `${n.major}:${n.minor}`, owner: n.owner, group: n.group, mode: `0${n.mode.toString(8)}` } };
+}
+
+/**
+ * The API's view of one network (`GET /networks`), also built from a state directory without a
+ * daemon (`macdemux network ls --state-dir`): settings, and each endpoint with its lease.
+ */
+export function networkView(n: NetworkConfig, leases: Pick<LeaseStore, 'get'> | undefined, fromApi: boolean): Record<string, unknown> {
+  return {
+    name: n.name,
+    parent: parentKey(n.parent),
+    mode: n.mode,
+    dataplane: n.dataplane,
+    ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
+    ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
+    ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
+    ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
+    endpoints: n.endpoints.map((e) => e.name),
+    members: n.endpoints.map((e) => {
+      const lease = leases?.get(n.name, e.name);
+      return {
+        name: e.name,
+        ...(e.netns ? { netns: e.netns } : {}),
+        ...(e.tap ? { tap: e.tap } : {}),
+        ifname: e.ifname,
+        ...(lease?.mac ?? e.mac ? { mac: lease?.mac ?? e.mac } : {}),
+        ...(lease?.ipv4 ? { ipv4: lease.ipv4 } : {}),
+        ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
+      };
+    }),
+    source: fromApi ? 'api' : 'config',
   };
 }
 
@@ -96,19 +139,19 @@ export function controlHandlers(d: DaemonControl): ControlHandlers {
       ports: d.desired()?.links.length ?? 0,
       lastApply: d.lastApply() ?? null,
     }),
-    networks: async () =>
-      d.current().config.networks.map((n) => ({
-        name: n.name,
-        parent: parentKey(n.parent),
-        mode: n.mode,
-        dataplane: n.dataplane,
-        ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
-        ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
-        ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
-        ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
-        endpoints: n.endpoints.map((e) => e.name),
-      })),
-    ports: async () => (d.desired()?.links ?? []).map((l) => portView(d, l)),
+    networks: async () => d.current().config.networks.map((n) => networkView(n, d.leases, d.current().isApiNetwork(n.name))),
+    createNetwork: (body) =>
+      createNetwork(d, body, async (name) => networkView(d.current().config.networks.find((n) => n.name === name)!, d.leases, true)),
+    removeNetwork: (name) => removeNetwork(d, name),
+    ports: async () =>
+      Promise.all(
+        (d.desired()?.links ?? []).map(async (l) => {
+          const v = portView(d, l);
+          // A kernel passthru port has the parent's MAC, not the lease's: report the device's own.
+          if (l.inheritMac) v.mac = (await findLink(l.name, l.netns ? { netns: l.netns } : {}).catch(() => undefined))?.mac ?? v.mac;
+          return v;
+        }),
+      ),
     counters: async () => d.counters(),
     addEndpoint: (body) => addEndpoint(d, body),
     deleteEndpoint: (name) => deleteEndpoint(d, name),

@@ -4,19 +4,20 @@
  * SIGHUP reloads the config and applies the difference.
  */
 import { resolve } from 'node:path';
-import { log } from '../log.ts';
+import { configureLogging, isLogLevel, log, LOG_LEVELS } from '../log.ts';
 import { DEFAULT_METRICS, DEFAULT_STATE_DIR, parseArgs, UsageError } from './args.ts';
 import { Daemon } from './daemon.ts';
 
 const USAGE =
-  'usage: macdemuxd --config FILE [--state-dir DIR] [--socket PATH] [--metrics HOST:PORT|off] [--teardown-on-exit] [--workers N]\n' +
+  'usage: macdemuxd --config FILE [--state-dir DIR] [--socket PATH] [--metrics HOST:PORT|off] [--teardown-on-exit] [--workers N] [--handoff-socket PATH]\n' +
+  '                 [--log-level trace|debug|info|warn|error] [--log-json] [--log-file PATH]\n' +
   `  defaults: --state-dir ${DEFAULT_STATE_DIR}, --socket <state-dir>/macdemuxd.sock, --metrics ${DEFAULT_METRICS}`;
 
 /** Entry point used by bin/macdemuxd.js; resolves to the exit code once the daemon has stopped. */
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs(argv, { values: ['config', 'state-dir', 'socket', 'metrics', 'workers', 'step-delay-ms'], flags: ['teardown-on-exit'], usage: USAGE });
+    parsed = parseArgs(argv, { values: ['config', 'state-dir', 'socket', 'metrics', 'workers', 'step-delay-ms', 'handoff-socket', 'log-level', 'log-file'], flags: ['teardown-on-exit', 'log-json'], usage: USAGE });
   } catch (err) {
     process.stderr.write(`macdemuxd: ${(err as Error).message}\n`);
     return 2;
@@ -35,6 +36,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`macdemuxd: --workers expects an integer 1..64\n`);
     return 2;
   }
+  if (opts['log-level'] !== undefined && !isLogLevel(opts['log-level'])) {
+    process.stderr.write(`macdemuxd: --log-level expects one of ${LOG_LEVELS.join(', ')}\n`);
+    return 2;
+  }
+  configureLogging({
+    ...(isLogLevel(opts['log-level']) ? { level: opts['log-level'] } : {}),
+    ...(opts['log-json'] ? { json: true } : {}),
+    ...(opts['log-file'] ? { file: resolve(String(opts['log-file'])) } : {}),
+  });
   const stepDelayMs = opts['step-delay-ms'] !== undefined ? Number(opts['step-delay-ms']) : undefined;
   const daemon = new Daemon({
     configPath: resolve(String(opts.config)),
@@ -42,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(opts.socket ? { socketPath: resolve(String(opts.socket)) } : {}),
     metrics: opts.metrics === 'off' ? false : String(opts.metrics ?? DEFAULT_METRICS),
     teardownOnExit: !!opts['teardown-on-exit'],
+    ...(opts['handoff-socket'] ? { handoffSocket: String(opts['handoff-socket']) } : {}),
     ...(workers ? { workers } : {}),
     ...(stepDelayMs ? { stepDelayMs } : {}),
   });

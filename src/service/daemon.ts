@@ -26,6 +26,9 @@ import { OwnershipStore, StateLock } from './ownership.ts';
 import { RateLimitedWarner } from './rate-limit.ts';
 import { apply, ReconcileError, type ReconcileReport, teardown } from './reconcile.ts';
 import { SwitchManager } from './userspace.ts';
+import { VmNodes, type EndpointNode } from './vm-nodes.ts';
+import { serveHandoff } from '../handoff/server.ts';
+import type { Server as NetServer } from 'node:net';
 
 /** Options of {@link Daemon}. */
 export interface DaemonOptions {
@@ -41,6 +44,11 @@ export interface DaemonOptions {
   stepDelayMs?: number;
   /** Engine worker threads per switch. */
   workers?: number;
+  /**
+   * Serve the hypervisor fd hand-off here (a unix socket, mode 0666; each request is authorised
+   * against the endpoint's vm.owner / vm.group by SO_PEERCRED). Default: none.
+   */
+  handoffSocket?: string;
 }
 
 /** The record of the last apply or refused change (GET /status `lastApply`). */
@@ -77,10 +85,13 @@ export class Daemon implements DaemonControl {
   private readonly warner = new RateLimitedWarner(logger);
   readonly reconcileStats = { total: { ok: 0, failed: 0 }, lastDurationS: 0 };
   private stopping = false;
+  private readonly vmNodes: VmNodes;
+  private handoffServer?: NetServer;
 
   constructor(readonly opts: DaemonOptions) {
     this.configPath = resolve(opts.configPath);
     this.stateDir = resolve(opts.stateDir);
+    this.vmNodes = new VmNodes(this.stateDir);
     this.socketPath = resolve(opts.socketPath ?? socketPathFor(this.stateDir));
     this.switches = new SwitchManager(opts.workers ? { workers: opts.workers } : {});
   }
@@ -100,6 +111,11 @@ export class Daemon implements DaemonControl {
 
   lastApply(): ApplyRecord | undefined {
     return this.lastRecord;
+  }
+
+  /** The character device macdemux made for a tap / vm endpoint. */
+  chardev(endpoint: string): EndpointNode | undefined {
+    return this.vmNodes.get(endpoint);
   }
 
   /**
@@ -129,6 +145,11 @@ export class Daemon implements DaemonControl {
       }
       await this.enqueue(() => this.applyState(initial, 'start'));
       this.state = initial;
+      if (this.opts.handoffSocket) {
+        const path = resolve(this.opts.handoffSocket);
+        this.handoffServer = await serveHandoff(path, (name) => this.vmNodes.handoff(name), (e) => logger().info(e, `fd hand-off: ${String(e.event)} ${String(e.endpoint ?? '')}`));
+        logger().info({ event: 'handoff.listening', socket: path, mode: '0666' }, `fd hand-off on ${path}`);
+      }
       logger().info({ event: 'daemon.ready', errors: 0 }, 'macdemuxd ready');
     } catch (err) {
       await this.closeServers();
@@ -160,6 +181,7 @@ export class Daemon implements DaemonControl {
         report.desired!,
         s.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace', ...(n.backend ? { backend: n.backend } : {}) })),
       );
+      await this.vmNodes.sync(report.desired!, s.config);
       this.applied = report.desired;
       this.reconcileStats.total.ok++;
       this.record(reason, true, report, []);
@@ -267,6 +289,7 @@ export class Daemon implements DaemonControl {
     if (this.opts.teardownOnExit) {
       try {
         await teardown(this.stateDir, { owned: this.owned, leases: this.leases });
+        this.vmNodes.clear();
         await rm(DesiredConfig.apiFile(this.stateDir), { force: true });
       } catch (err) {
         logger().error({ event: 'teardown.failed', err: (err as Error).message }, `teardown: ${(err as Error).message}`);
@@ -280,6 +303,8 @@ export class Daemon implements DaemonControl {
     const close = (s?: Server) => new Promise<void>((r) => (s ? (s.closeAllConnections?.(), s.close(() => r())) : r()));
     await close(this.controlServer);
     await close(this.metricsServer);
+    await new Promise<void>((r) => (this.handoffServer ? this.handoffServer.close(() => r()) : r()));
+    this.handoffServer = undefined;
     this.controlServer = undefined;
     this.metricsServer = undefined;
   }

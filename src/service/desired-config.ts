@@ -1,6 +1,6 @@
 /**
- * The one owner of the daemon's desired state: the config file's document, the endpoints added
- * through the control API, and the port modes changed through it. A value is immutable: every
+ * The one owner of the daemon's desired state: the config file's document, the networks and
+ * endpoints added through the control API, and the port modes changed through it. A value is immutable: every
  * change (`withRaw`, `withEndpoint`, `withoutEndpoint`, `withMode`) returns a new, validated value
  * or throws, so the daemon can apply a candidate and keep it only when the engine and the kernel
  * applied it (see Daemon.transition); a refused candidate leaves nothing behind.
@@ -37,9 +37,9 @@ export async function readConfigDocument(path: string): Promise<unknown> {
   return doc.toJS({ maxAliasCount: 100 });
 }
 
-/** Config document + API endpoints + mode overrides, and the validated config they make. */
+/** Config document + API networks and endpoints + mode overrides, and the validated config they make. */
 export class DesiredConfig {
-  /** The validated whole (config file's networks with the API endpoints merged in). */
+  /** The validated whole (config file's networks with the API networks and endpoints merged in). */
   readonly config: ServiceConfig;
 
   private constructor(
@@ -47,19 +47,45 @@ export class DesiredConfig {
     readonly raw: unknown,
     readonly apiEndpoints: readonly ApiEndpoint[],
     readonly overrides: ReadonlyMap<string, ModeOverride>,
+    /** Network documents (the config file's shape) added through the API. */
+    readonly apiNetworks: readonly Record<string, unknown>[] = [],
   ) {
-    this.config = merge(raw, apiEndpoints, configPath);
+    this.config = merge(raw, apiNetworks, apiEndpoints, configPath);
   }
 
-  /** Load the config file and the state directory's API endpoints. Throws ConfigError. */
+  /** Load the config file and the state directory's API networks and endpoints. Throws ConfigError. */
   static async load(configPath: string, stateDir: string): Promise<DesiredConfig> {
-    const saved = (await readJsonFile(join(stateDir, API_FILE))) as { endpoints?: ApiEndpoint[] } | undefined;
-    return new DesiredConfig(configPath, await readConfigDocument(configPath), saved?.endpoints ?? [], new Map());
+    const saved = (await readJsonFile(join(stateDir, API_FILE))) as { endpoints?: ApiEndpoint[]; networks?: Record<string, unknown>[] } | undefined;
+    return new DesiredConfig(configPath, await readConfigDocument(configPath), saved?.endpoints ?? [], new Map(), saved?.networks ?? []);
   }
 
-  /** Persist the API endpoints (after the value was applied). */
+  /** Persist the API networks and endpoints (after the value was applied). */
   async save(stateDir: string): Promise<void> {
-    await writeFileAtomic(join(stateDir, API_FILE), `${JSON.stringify({ version: 1, endpoints: this.apiEndpoints }, null, 2)}\n`);
+    await writeFileAtomic(join(stateDir, API_FILE), `${JSON.stringify({ version: 1, networks: this.apiNetworks, endpoints: this.apiEndpoints }, null, 2)}\n`);
+  }
+
+  /** One more network (a config-file network document). Throws ConfigError with paths relative to it. */
+  withNetwork(doc: Record<string, unknown>): DesiredConfig {
+    const index = this.config.networks.length;
+    try {
+      return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints, this.overrides, [...this.apiNetworks, doc]);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const prefix = new RegExp(`^networks\\[${index}\\]\\.?`);
+      throw new ConfigError(err.issues.map((i) => ({ path: prefix.test(i.path) ? i.path.replace(prefix, '') || '(network)' : i.path, reason: i.reason })));
+    }
+  }
+
+  /** Without the API network `name` and its API endpoints. */
+  withoutNetwork(name: string): DesiredConfig {
+    const gone = new Set(this.apiEndpoints.filter((a) => a.network === name).map((a) => String(a.endpoint.name)));
+    const overrides = new Map([...this.overrides].filter(([k]) => !gone.has(k)));
+    return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints.filter((a) => a.network !== name), overrides, this.apiNetworks.filter((n) => n.name !== name));
+  }
+
+  /** Whether network `name` was added through the API. */
+  isApiNetwork(name: string): boolean {
+    return this.apiNetworks.some((n) => n.name === name);
   }
 
   /** Forget the persisted API endpoints (teardown). */
@@ -69,14 +95,14 @@ export class DesiredConfig {
 
   /** A new config document (reload). Overrides whose network mode changed are dropped. */
   withRaw(raw: unknown): DesiredConfig {
-    return new DesiredConfig(this.configPath, raw, this.apiEndpoints, this.overrides).pruned();
+    return new DesiredConfig(this.configPath, raw, this.apiEndpoints, this.overrides, this.apiNetworks).pruned();
   }
 
   /** One more API endpoint. Throws ConfigError with paths relative to the endpoint. */
   withEndpoint(network: string, endpoint: Record<string, unknown>): DesiredConfig {
     const netIndex = this.config.networks.findIndex((n) => n.name === network);
     try {
-      return new DesiredConfig(this.configPath, this.raw, [...this.apiEndpoints, { network, endpoint }], this.overrides);
+      return new DesiredConfig(this.configPath, this.raw, [...this.apiEndpoints, { network, endpoint }], this.overrides, this.apiNetworks);
     } catch (err) {
       if (!(err instanceof ConfigError) || netIndex < 0) throw err;
       const count = this.config.networks[netIndex].endpoints.length;
@@ -89,7 +115,7 @@ export class DesiredConfig {
   withoutEndpoint(name: string): DesiredConfig {
     const overrides = new Map(this.overrides);
     overrides.delete(name);
-    return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints.filter((a) => a.endpoint.name !== name), overrides);
+    return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints.filter((a) => a.endpoint.name !== name), overrides, this.apiNetworks);
   }
 
   /** Endpoint `name` in `mode` (over its network's configured mode). */
@@ -99,7 +125,7 @@ export class DesiredConfig {
     const overrides = new Map(this.overrides);
     if (mode === net.mode) overrides.delete(name);
     else overrides.set(name, { mode, base: net.mode });
-    return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints, overrides);
+    return new DesiredConfig(this.configPath, this.raw, this.apiEndpoints, overrides, this.apiNetworks);
   }
 
   /** Whether `name` was added through the API. */
@@ -119,13 +145,14 @@ export class DesiredConfig {
       const net = this.config.networks.find((n) => n.endpoints.some((e) => e.name === name) || `${n.name}.shim` === name);
       if (net && net.mode === o.base) overrides.set(name, o);
     }
-    return overrides.size === this.overrides.size ? this : new DesiredConfig(this.configPath, this.raw, this.apiEndpoints, overrides);
+    return overrides.size === this.overrides.size ? this : new DesiredConfig(this.configPath, this.raw, this.apiEndpoints, overrides, this.apiNetworks);
   }
 }
 
-/** The raw config with the API endpoints merged in, validated. */
-function merge(raw: unknown, extra: readonly ApiEndpoint[], source: string): ServiceConfig {
+/** The raw config with the API networks and endpoints merged in, validated. */
+function merge(raw: unknown, networks: readonly Record<string, unknown>[], extra: readonly ApiEndpoint[], source: string): ServiceConfig {
   const doc = structuredClone(raw) as { networks?: { name?: unknown; endpoints?: unknown[] }[] };
+  if (networks.length && doc && typeof doc === 'object') doc.networks = [...(Array.isArray(doc.networks) ? doc.networks : []), ...structuredClone(networks)];
   for (const a of extra) {
     const n = Array.isArray(doc?.networks) ? doc.networks.find((x) => x && x.name === a.network) : undefined;
     if (!n) {

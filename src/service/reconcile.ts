@@ -382,10 +382,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    await createLink(want);
-    // The mark, right after creation (the kernel does not take an alias in the create request).
-    await setLink(want.name, { alias: run.owned.mark(want.netns, want.name) }, o);
-    if (want.peer) await setLink(want.peer.name, { alias: run.owned.mark(want.peer.netns, want.peer.name) }, nsOpt(want.peer.netns));
+    await createLink(want, run.owned);
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
     cur = await findLink(want.name, o);
     if (!cur) throw new Error('created but not found afterwards');
@@ -423,7 +420,13 @@ async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | unde
   return undefined;
 }
 
-async function createLink(want: DesiredLink): Promise<void> {
+/** Create a link and mark it at once (before anything else can fail, so a rollback can remove it). */
+async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<void> {
+  // The kernel does not take an alias in the create request (rtnl_create_link): set it right after.
+  const mark = async () => {
+    await setLink(want.name, { alias: owned.mark(want.netns, want.name) }, nsOpt(want.netns));
+    if (want.peer) await setLink(want.peer.name, { alias: owned.mark(want.peer.netns, want.peer.name) }, nsOpt(want.peer.netns));
+  };
   if (want.type === 'veth') {
     const peer = want.peer!;
     // Created in the parent's namespace (the switch port end), the endpoint end directly in its namespace.
@@ -438,6 +441,7 @@ async function createLink(want: DesiredLink): Promise<void> {
       },
       nsOpt(peer.netns),
     );
+    await mark();
     // Frames of this end cross AF_PACKET: no partial checksums.
     await disableTxOffload(want.name, want.netns);
     return;
@@ -457,6 +461,7 @@ async function createLink(want: DesiredLink): Promise<void> {
     },
     nsOpt(parent.netns),
   );
+  await mark();
 }
 
 /** Fix MAC, mode, source list and up state of an owned link in place. */

@@ -16,7 +16,6 @@ import type { PortCounters, Switch, SwitchCounters } from '../dataplane/index.ts
 export type EnginePortCounters = PortCounters;
 /** Counters of one switch. */
 export type EngineCounters = SwitchCounters;
-type SwitchLike = Switch;
 type SwitchCtor = typeof Switch;
 
 let ctor: SwitchCtor | undefined;
@@ -29,7 +28,7 @@ export async function loadSwitch(): Promise<SwitchCtor> {
 
 interface Managed {
   parent: ParentRef;
-  sw: SwitchLike;
+  sw: Switch;
   ports: Map<string, DesiredPort>;
   started: boolean;
 }

@@ -34,6 +34,7 @@ test('API and reload: refused changes answer 4xx/5xx with the reason, keep nothi
     networks: [
       { name: 'us1', parent: `${ns('host')}:eth0`, dataplane: 'userspace', mode, subnet: '10.61.0.0/24', endpoints: [{ name: 'a1', netns: ns('a1') }, { name: 'a2', netns: ns('a2') }, ...extra] },
       { name: 'us2', parent: `${ns('host')}:eth1`, dataplane: 'userspace', mode: us2mode, subnet: '10.62.0.0/24', endpoints: [{ name: 'p1', netns: ns('p1') }] },
+      { name: 'kpt', parent: `${ns('host')}:eth2`, mode: 'passthru', subnet: '10.63.0.0/24', endpoints: [{ name: 'kp1', netns: ns('kp1') }] },
     ],
   });
   try {
@@ -42,6 +43,7 @@ test('API and reload: refused changes answer 4xx/5xx with the reason, keep nothi
     const h = await lab.addNamespace('H');
     await lab.addVeth({ ns: host, name: 'eth0' }, { ns: peer, name: 'eth0' });
     await lab.addVeth({ ns: host, name: 'eth1' }, { ns: peer, name: 'eth1' });
+    await lab.addVeth({ ns: host, name: 'eth2' }, { ns: peer, name: 'eth2' });
     await h.ip(['link', 'add', 'up1', 'type', 'veth', 'peer', 'name', 'up1p']); // not ours
     const foreign = ifindexOf(h.name, 'up1');
     writeFileSync(cfg, stringify(doc('bridge')));
@@ -49,7 +51,11 @@ test('API and reload: refused changes answer 4xx/5xx with the reason, keep nothi
     await d.event('daemon.ready', 60_000);
     const sock = join(state, 'macdemuxd.sock');
     const call = (method: string, path: string, body?: unknown) => apiRequest(sock, method, path, body);
-    const ports = async () => ((await call('GET', '/ports')).body as any[]).map((p) => `${p.name}:${p.mode}`).sort();
+    const ports = async () => ((await call('GET', '/ports')).body as any[]).filter((p) => p.name !== 'kp1').map((p) => `${p.name}:${p.mode}`).sort();
+    // A kernel passthru port reports the device's real MAC (the parent's), not its lease's.
+    const kp1 = ((await call('GET', '/ports')).body as any[]).find((p) => p.name === 'kp1');
+    const parentMac = JSON.parse(spawnSync('ip', ['-n', host.name, '-j', 'link', 'show', 'eth2'], { encoding: 'utf8' }).stdout)[0].address;
+    assert.equal(kp1.mac, parentMac);
     const enginePorts = async () => ((await call('GET', '/counters')).body as any).ports.filter((p: any) => p.dataplane === 'userspace').map((p: any) => p.port).sort();
 
     // 1. An endpoint whose interface name is taken by a device macdemux did not create: refused.
@@ -101,7 +107,7 @@ test('API and reload: refused changes answer 4xx/5xx with the reason, keep nothi
     up = cli(['up', other, '--state-dir', state]);
     assert.notEqual(up.code, 0, up.stdout);
     assert.match(up.stderr, /serves .*a\.yaml, not .*b\.yaml/);
-    assert.equal(((await call('GET', '/networks')).body as any[]).length, 2, 'still serving a.yaml');
+    assert.equal(((await call('GET', '/networks')).body as any[]).length, 3, 'still serving a.yaml');
     assert.equal(await d.stop('SIGTERM'), 0);
   } finally {
     await d?.stop('SIGKILL');

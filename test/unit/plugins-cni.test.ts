@@ -63,6 +63,13 @@ test('main: VERSION, unknown commands, errors on stdout with exit status 1', asy
   assert.equal(u.out.code, 4);
   const bad = await run({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_NETNS: '/n', CNI_PATH: '/x' }, conf({ cniVersion: '1.1.0', mode: 'nope' }));
   assert.deepEqual(bad, { code: 1, out: { cniVersion: '1.1.0', code: 7, msg: bad.out.msg } });
-  const userspace = await run({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_NETNS: '/n', CNI_PATH: '/x' }, conf({ vlan: 10 }));
-  assert.equal(userspace.out.code, 2, 'unsupported field: the userspace dataplane is not in the CNI plugin');
+  const kernelVlan = await run({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_NETNS: '/n', CNI_PATH: '/x' }, conf({ vlan: 10, dataplane: 'kernel' }));
+  assert.equal(kernelVlan.out.code, 7, 'a VLAN needs the userspace data plane (no 802.1Q here)');
+  assert.match(kernelVlan.out.msg, /userspace/);
+  // vlan implies userspace, which goes to macdemuxd: no daemon at the socket is "try again later".
+  const noDaemon = await run({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_NETNS: '/proc/self/ns/net', CNI_PATH: '/x' }, conf({ vlan: 10, socket: '/nonexistent/macdemuxd.sock' }));
+  assert.equal(noDaemon.out.code, 11, JSON.stringify(noDaemon.out));
+  assert.match(noDaemon.out.msg, /macdemuxd is not reachable/);
+  const relSocket = await run({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_NETNS: '/n', CNI_PATH: '/x' }, conf({ dataplane: 'userspace', socket: 'rel.sock' }));
+  assert.equal(relSocket.out.code, 7);
 });

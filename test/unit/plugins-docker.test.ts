@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseParent } from '../../src/plugins/common/parent.ts';
+import { parseParent } from '../../src/net/index.ts';
 import { DockerDriver, listenPlugin, parseCreateNetwork, ROUTES } from '../../src/plugins/docker/index.ts';
 
 const ID = 'a209ba7cc1a50ac1dc06b0252116ced7af440dddc436dc87e962a127c8fc2756';

@@ -17,6 +17,8 @@ function fakeHandlers(calls: string[]): ControlHandlers {
     networks: async () => [{ name: 'n' }],
     ports: async () => [],
     counters: async () => ({ ports: [] }),
+    createNetwork: async (b) => (calls.push(`create ${JSON.stringify(b)}`), { name: 'x' }),
+    removeNetwork: async (n) => (calls.push(`rm ${n}`), { removed: n }),
     addEndpoint: async (b) => (calls.push(`add ${JSON.stringify(b)}`), { added: true }),
     deleteEndpoint: async (n) => {
       if (n === 'cfg') throw new ApiError(409, 'declared_in_config', 'declared in the config');
@@ -62,8 +64,8 @@ test('control API: routes, methods and 4xx reasons', async () => {
     assert.equal(r.body.error.code, 'not_found');
     r = await call('DELETE', '/networks');
     assert.equal(r.status, 405);
-    assert.equal(r.headers.allow, 'GET');
-    assert.match(r.body.error.message, /DELETE is not allowed on \/networks \(allowed: GET\)/);
+    assert.equal(r.headers.allow, 'GET, POST');
+    assert.match(r.body.error.message, /DELETE is not allowed on \/networks \(allowed: GET, POST\)/);
     r = await call('POST', '/endpoints', '{"a":');
     assert.equal(r.status, 400);
     assert.equal(r.body.error.code, 'malformed_json');
@@ -83,11 +85,15 @@ test('control API: routes, methods and 4xx reasons', async () => {
     assert.equal(r.body.error.code, 'declared_in_config');
     r = await call('DELETE', '/endpoints/e');
     assert.equal(r.status, 200);
+    r = await call('POST', '/networks', '{"name":"net30","parent":"eth0.30"}');
+    assert.equal(r.status, 201);
+    r = await call('DELETE', '/networks/net30');
+    assert.equal(r.status, 200);
     r = await call('POST', '/reload');
     assert.equal(r.status, 500);
     assert.equal(r.body.error.message, 'boom');
   }, calls);
-  assert.deepEqual(calls, ['add {"network":"n","name":"e"}', 'patch a b {"mode":"vepa"}', 'del e']);
+  assert.deepEqual(calls, ['add {"network":"n","name":"e"}', 'patch a b {"mode":"vepa"}', 'del e', 'create {"name":"net30","parent":"eth0.30"}', 'rm net30']);
 });
 
 test('metrics: per-port, per-switch, engine and reconcile series from one snapshot', async () => {

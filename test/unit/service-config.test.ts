@@ -203,3 +203,26 @@ test('the complete examples in README.md and docs/service.md validate', () => {
     assert.ok(c.networks.length >= 2);
   }
 });
+
+test('a Docker-style parent eth0.30 is VLAN 30 on eth0, on the userspace data plane', () => {
+  const d = base();
+  delete d.networks[0].dataplane;
+  d.networks[0].parent = 'host1:eth0.30';
+  const n = validateConfig(d, 'x').networks[0];
+  assert.deepEqual([n.parent, n.vlan, n.dataplane], [{ netns: 'host1', dev: 'eth0' }, 30, 'userspace']);
+  const k = base(); // dataplane: kernel, written out
+  k.networks[0].parent = { netns: 'host1', dev: 'eth0.30' };
+  assert.throws(() => validateConfig(k, 'x'), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.issues[0].path, 'networks[0].parent');
+    assert.match(e.issues[0].reason, /"eth0.30" is VLAN 30 on eth0 .*dataplane: userspace .*no 802\.1Q/);
+    return true;
+  });
+  const v = base();
+  v.networks[0].dataplane = 'userspace';
+  v.networks[0].parent = 'host1:eth0.30';
+  v.networks[0].vlan = 31;
+  assert.throws(() => validateConfig(v, 'x'), /networks\[0\]\.vlan: 31 disagrees with the parent "eth0.30" \(VLAN 30\)/);
+  v.networks[0].vlan = 30;
+  assert.equal(validateConfig(v, 'x').networks[0].vlan, 30);
+});

@@ -6,7 +6,7 @@
  */
 import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
 import { normalizeMac, validateIfname } from '../../net/index.ts';
-import { parseParent, type ParentSpec } from '../common/parent.ts';
+import { parseParent, type ParentSpec } from '../../net/index.ts';
 import { CNI_ERR, CniError } from './errors.ts';
 
 /** Versions this plugin speaks (1.1.0 adds STATUS and GC). */
@@ -17,6 +17,8 @@ export interface NetConf {
   name: string;
   type: string;
   master?: ParentSpec;
+  /** VLAN id of the pods' ports (userspace only: this kernel has no 802.1Q). */
+  vlan?: number;
   mode: MacvlanMode;
   mtu?: number;
   linkInContainer: boolean;
@@ -26,6 +28,10 @@ export interface NetConf {
   prevResult?: CniResult;
   /** Runtime-supplied MAC (capability "mac"). */
   runtimeMac?: string;
+  /** Userspace: macdemuxd's control socket (default /var/lib/macdemux/macdemuxd.sock). */
+  socket: string;
+  /** Userspace: the macdemuxd network the pods join (default: `name`). */
+  daemonNetwork: string;
   /** Where per-attachment records live (default /var/lib/cni/macdemux). */
   dataDir: string;
   /** GC: the attachments the runtime still has. */
@@ -77,13 +83,16 @@ export function parseNetConf(text: string): NetConf {
   }
   if (raw.linkInContainer !== undefined && typeof raw.linkInContainer !== 'boolean') throw bad('"linkInContainer" must be a boolean');
   let master: ParentSpec | undefined;
+  let vlan: number | undefined;
   try {
     if (raw.master !== undefined && raw.master !== '') master = parseParent(raw.master, 'master', raw.vlan);
-    else if (raw.vlan !== undefined) throw bad('"vlan" needs "master"');
+    else if (raw.vlan !== undefined && raw.dataplane !== 'userspace') throw bad('"vlan" needs "master" (or "dataplane": "userspace", where the macdemuxd network names the uplink)');
+    else if (raw.vlan !== undefined) vlan = parseParent(`x.${String(raw.vlan)}`, 'vlan').vlan;
   } catch (err) {
     if (err instanceof CniError) throw err;
     throw bad((err as Error).message);
   }
+  vlan ??= master?.vlan;
   const dataplane = raw.dataplane ?? (master?.vlan !== undefined ? 'userspace' : 'kernel');
   if (dataplane !== 'kernel' && dataplane !== 'userspace') throw bad(`"dataplane" must be "kernel" or "userspace", got ${JSON.stringify(raw.dataplane)}`);
   let ipam: NetConf['ipam'];
@@ -101,6 +110,9 @@ export function parseNetConf(text: string): NetConf {
       throw bad((err as Error).message);
     }
   }
+  if (raw.socket !== undefined && (typeof raw.socket !== 'string' || !raw.socket.startsWith('/'))) throw bad(`"socket" must be an absolute path, got ${JSON.stringify(raw.socket)}`);
+  if (raw.network !== undefined && (typeof raw.network !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(raw.network)))
+    throw bad(`"network" must be a macdemuxd network name, got ${JSON.stringify(raw.network)}`);
   const dataDir = typeof raw.dataDir === 'string' && raw.dataDir.startsWith('/') ? raw.dataDir : '/var/lib/cni/macdemux';
   const conf: NetConf = {
     cniVersion,
@@ -110,7 +122,10 @@ export function parseNetConf(text: string): NetConf {
     linkInContainer: raw.linkInContainer === true,
     dataplane,
     dataDir,
+    socket: (raw.socket as string | undefined) ?? '/var/lib/macdemux/macdemuxd.sock',
+    daemonNetwork: (raw.network as string | undefined) ?? name,
     ...(master ? { master } : {}),
+    ...(vlan !== undefined ? { vlan } : {}),
     ...(mtu !== undefined ? { mtu } : {}),
     ...(ipam ? { ipam } : {}),
     ...(runtimeMac ? { runtimeMac } : {}),

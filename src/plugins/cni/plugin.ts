@@ -15,16 +15,57 @@ import { versionAtLeast, type CniEnv, type CniResult, type NetConf } from './con
 import { CNI_ERR, CniError } from './errors.ts';
 import { delegate, findPlugin } from './ipam.ts';
 
+/** The userspace path (control API client: node:http), loaded only by userspace networks so a kernel ADD does not pay for it. */
+const userspace = () => import('./userspace.ts');
+
 const isCode = (err: unknown, ...codes: string[]) => err instanceof MacdemuxSystemError && codes.includes(err.code);
 
 function requireMaster(conf: NetConf): NonNullable<NetConf['master']> {
   if (!conf.master) throw new CniError(CNI_ERR.INVALID_CONFIG, '"master" is required (the parent device, e.g. "eth0")');
-  if (conf.dataplane === 'userspace' || conf.master.vlan !== undefined)
-    throw new CniError(
-      CNI_ERR.UNSUPPORTED_FIELD,
-      `dataplane "userspace"${conf.master.vlan !== undefined ? ` (needed for VLAN ${conf.master.vlan}: this kernel has no 802.1Q)` : ''} is not available to macdemux-cni yet; use the Docker plugin or macdemuxd for userspace networks`,
-    );
+  if (conf.vlan !== undefined)
+    throw new CniError(CNI_ERR.INVALID_CONFIG, `VLAN ${conf.vlan} needs "dataplane": "userspace" (this kernel has no 802.1Q: macdemuxd tags in userspace)`);
   return conf.master;
+}
+
+/** ADD on macdemuxd's engine: addresses from IPAM first, then the port with them (src/plugins/cni/userspace.ts). */
+async function addUserspace(conf: NetConf, env: CniEnv, stdin: string): Promise<CniResult> {
+  if (!existsSync(env.netns)) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `network namespace ${env.netns} does not exist`);
+  const { attachPort, checkNetwork, detachPort } = await userspace();
+  await checkNetwork(conf);
+  let ipam: CniResult | undefined;
+  if (conf.ipam) {
+    ipam = delegate('ADD', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
+    if (!ipam?.ips?.length) throw new CniError(CNI_ERR.INTERNAL, `ipam ${conf.ipam.type} returned no IP configuration`);
+  }
+  let attached = false;
+  try {
+    const mac = await attachPort(conf, env, wantedMac(conf, env), (ipam?.ips ?? []).map((ip) => ip.address));
+    attached = true;
+    const ns = { netns: env.netns };
+    for (const r of ipam?.routes ?? []) {
+      const v6 = r.dst.includes(':');
+      const gw = r.gw ?? ipam?.ips?.find((i) => i.gateway && i.gateway.includes(':') === v6)?.gateway;
+      await addRoute({ dst: r.dst, dev: env.ifname, ...(gw ? { via: gw } : {}) }, ns);
+    }
+    saveAttachment(conf.dataDir, conf.name, { containerId: env.containerId, ifname: env.ifname, netns: env.netns, master: conf.daemonNetwork, mac });
+    return {
+      cniVersion: conf.cniVersion,
+      interfaces: [{ name: env.ifname, mac, sandbox: env.netns }],
+      ips: (ipam?.ips ?? []).map((ip) => ({ ...ip, interface: 0 })),
+      routes: ipam?.routes ?? [],
+      dns: ipam?.dns ?? {},
+    };
+  } catch (err) {
+    if (attached) await detachPort(conf, env.containerId, env.ifname).catch(() => {});
+    if (conf.ipam) {
+      try {
+        delegate('DEL', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
+      } catch {
+        /* the ADD error is the one to report */
+      }
+    }
+    throw systemToCni(err, 'configure interface');
+  }
 }
 
 function systemToCni(err: unknown, what: string): CniError {
@@ -47,6 +88,7 @@ function wantedMac(conf: NetConf, env: CniEnv): string | undefined {
 
 /** ADD: the macvlan in the container, addresses from IPAM, the result. */
 export async function cmdAdd(conf: NetConf, env: CniEnv, stdin: string): Promise<CniResult> {
+  if (conf.dataplane === 'userspace') return addUserspace(conf, env, stdin);
   const master = requireMaster(conf);
   if (!existsSync(env.netns)) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `network namespace ${env.netns} does not exist`);
   const masterNs = conf.linkInContainer ? { netns: env.netns } : {};
@@ -108,7 +150,10 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, stdin: string): Promise
 /** DEL: release the address, remove the interface if it is still there; idempotent. */
 export async function cmdDel(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   if (conf.ipam) delegate('DEL', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
-  if (env.netns && existsSync(env.netns)) {
+  if (conf.dataplane === 'userspace') {
+    // The daemon owns the port (it persists it): remove it there, whether or not the netns is left.
+    await (await userspace()).detachPort(conf, env.containerId, env.ifname);
+  } else if (env.netns && existsSync(env.netns)) {
     try {
       await deleteLink(env.ifname, { netns: env.netns });
     } catch (err) {
@@ -121,6 +166,14 @@ export async function cmdDel(conf: NetConf, env: CniEnv, stdin: string): Promise
 
 /** CHECK: the interface is there, a macvlan with the MAC and the addresses of prevResult. */
 export async function cmdCheck(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
+  if (conf.dataplane === 'userspace') {
+    const { endpointName, findPort } = await userspace();
+    const port = await findPort(conf, env);
+    if (!port) throw new CniError(CNI_ERR.INTERNAL, `macdemuxd has no port for ${env.containerId}/${env.ifname} (endpoint ${endpointName(conf, env.containerId, env.ifname)})`);
+    if (port.netns !== env.netns) throw new CniError(CNI_ERR.INTERNAL, `macdemuxd's port ${String(port.name)} is in ${String(port.netns)}, not ${env.netns}`);
+    if (conf.ipam) delegate('CHECK', conf.ipam.type, env.path, ipamStdin(conf, env, stdin), process.env);
+    return;
+  }
   requireMaster(conf);
   const prev = conf.prevResult;
   if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'CHECK needs prevResult');
@@ -162,8 +215,10 @@ function ipamStdin(conf: NetConf, env: CniEnv, stdin: string): string {
 /** STATUS (1.1): ready when the master exists (and the IPAM plugin is ready). */
 export async function cmdStatus(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   if (!versionAtLeast(conf.cniVersion, '1.1.0')) throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `STATUS needs cniVersion 1.1.0, config has ${conf.cniVersion}`);
-  const master = requireMaster(conf);
-  if (!conf.linkInContainer && !(await findLink(master.dev))) throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, `master "${master.dev}" does not exist`);
+  if (conf.dataplane === 'userspace') await (await userspace()).checkNetwork(conf).catch((err: CniError) => {
+    throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, err.message);
+  });
+  else if (!conf.linkInContainer && !(await findLink(requireMaster(conf).dev))) throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, `master "${conf.master!.dev}" does not exist`);
   if (conf.ipam) findPlugin(conf.ipam.type, env.path);
   if (ipamSpeaks11(conf, env)) delegate('STATUS', conf.ipam!.type, env.path, stdin, process.env);
 }

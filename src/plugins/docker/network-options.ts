@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from '../../errors.ts';
 import { MACVLAN_MODES, type MacvlanMode } from '../../net/index.ts';
 import { formatIp, parseCidr } from '../../devices/validate.ts';
-import { parseParent, type ParentSpec } from '../common/parent.ts';
+import { parseParent, type ParentSpec } from '../../net/index.ts';
 
 /** Where an endpoint's frames are switched. */
 export type Dataplane = 'kernel' | 'userspace';

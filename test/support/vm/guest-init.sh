@@ -49,7 +49,7 @@ queues() {
   [ "$n" -ge 2 ]
 }
 download() { # IF PEER: the peer sends BYTES; prints its sha256
-  echo "get $BYTES" | nc -w 20 "$2" "$PORT" >/tmp/dl || return 1
+  echo "get $BYTES" | timeout 90 nc -w 20 "$2" "$PORT" >/tmp/dl || return 1
   set -- $(wc -c </tmp/dl) $(sha256sum </tmp/dl)
   rm -f /tmp/dl
   echo "bytes=$1 sha256=$2"
@@ -58,13 +58,13 @@ download() { # IF PEER: the peer sends BYTES; prints its sha256
 upload() { # IF PEER: sends BYTES of random data; prints their sha256
   dd if=/dev/urandom of=/tmp/ul bs=65536 count=$BLOCKS 2>/dev/null || return 1
   sum=$(sha256sum </tmp/ul | cut -d' ' -f1)
-  { echo "put"; cat /tmp/ul; } | nc -w 20 "$2" "$PORT" >/dev/null || return 1
+  { echo "put"; cat /tmp/ul; } | timeout 90 nc -w 20 "$2" "$PORT" >/dev/null || return 1
   rm -f /tmp/ul
   echo "bytes=$BYTES sha256=$sum"
 }
 bench() { # IF PEER: unhashed transfers both ways; the peer measures the time
-  echo "get $BYTES" | nc -w 20 "$2" "$PORT" >/dev/null || return 1
-  { echo "put"; dd if=/dev/zero bs=65536 count=$BLOCKS 2>/dev/null; } | nc -w 20 "$2" "$PORT" >/dev/null || return 1
+  echo "get $BYTES" | timeout 90 nc -w 20 "$2" "$PORT" >/dev/null || return 1
+  { echo "put"; dd if=/dev/zero bs=65536 count=$BLOCKS 2>/dev/null; } | timeout 90 nc -w 20 "$2" "$PORT" >/dev/null || return 1
   echo "bytes=$BYTES"
 }
 

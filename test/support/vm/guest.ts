@@ -74,7 +74,8 @@ export interface GuestResult {
 
 /** Builds the QEMU argv (without the binary) for a guest. */
 export function qemuArgs(image: GuestImage, o: GuestOptions, accel: 'kvm' | 'tcg'): string[] {
-  const append = ['console=ttyS0', 'panic=-1', 'quiet', 'loglevel=3', `mdx.port=${o.port}`, `mdx.bytes=${o.bytes}`];
+  // no_timer_check: a TCG guest on a busy host fails the IO-APIC timer check and panics (arch/x86/kernel/apic/io_apic.c)
+  const append = ['console=ttyS0', 'panic=-1', 'no_timer_check', 'quiet', 'loglevel=3', `mdx.port=${o.port}`, `mdx.bytes=${o.bytes}`];
   for (const n of o.nics) append.push(`mdx.nic=${[n.ifname, n.addr4, n.addr6, n.peer4, n.peer6, n.mtu, n.checks].join(',')}`);
   const args = ['-nodefaults', '-no-reboot', '-display', 'none', '-serial', 'stdio', '-m', '512', '-smp', '2'];
   args.push('-accel', accel === 'kvm' ? 'kvm' : 'tcg', ...(accel === 'kvm' ? ['-cpu', 'host'] : []));

@@ -3,8 +3,16 @@
  * is VLAN 10 on eth0 (Docker's macvlan convention). The kernel here has no 802.1Q module, so a VLAN
  * parent is served by the userspace engine, which tags and untags frames on eth0.
  */
-import { InvalidArgumentError } from '../../errors.ts';
-import { validateIfname } from '../../net/index.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { validateIfname } from './ifname.ts';
+
+/** DEV.VID: a device name, a dot, a VLAN id. */
+const VLAN_PARENT = /^(.+)\.(\d{1,4})$/;
+
+/** Whether a parent name is Docker's VLAN form (`eth0.30`). */
+export function isVlanParent(name: string): boolean {
+  return VLAN_PARENT.test(name);
+}
 
 /** A parsed parent: the device frames leave on, and the VLAN id (undefined: untagged). */
 export interface ParentSpec {
@@ -20,9 +28,10 @@ export interface ParentSpec {
  * forms together must agree.
  */
 export function parseParent(name: unknown, field = 'parent', explicitVlan?: unknown): ParentSpec {
-  validateIfname(name, field);
+  const m = typeof name === 'string' ? VLAN_PARENT.exec(name) : null;
+  // The device before the dot is what must be an interface name.
+  validateIfname(m ? m[1] : name, field);
   const text = name as string;
-  const m = /^(.+)\.(\d{1,4})$/.exec(text);
   let dev = text;
   let vlan: number | undefined;
   if (m) {
