@@ -311,7 +311,7 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const lines: string[] = [];
   const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
     lines.push(`| ${label} | ${b} | ${m} | ${d} | ${r} | ${bar} | ${verdict(ok)} |`);
-  lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | |', '|---|---:|---:|---:|---:|---|---|');
+  lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | this run |', '|---|---:|---:|---:|---:|---|---|');
   row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
   row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
   const cpu = (r?: PerForwarder) => r?.halfLoad?.cpuNsPerPacket;
