@@ -4,20 +4,15 @@
  * query, on one rtnetlink socket kept open per namespace (no `ip` process, no socket per read), so
  * polling costs no measurable CPU itself.
  */
+import type { LinkStats } from '../devices/index.ts';
 import { getLinkOn } from '../devices/links.ts';
 import { RtnlSocket } from '../netlink/socket.ts';
 
-/** Kernel counters of one interface (rtnl_link_stats64 fields, as numbers). */
-export interface LinkCounters {
-  rxPackets: number;
-  txPackets: number;
-  rxBytes: number;
-  txBytes: number;
-  rxErrors: number;
-  txErrors: number;
-  rxDropped: number;
-  txDropped: number;
-}
+/** The packet, byte, error and drop counters of one interface (of rtnl_link_stats64). */
+export type LinkCounters = Pick<
+  LinkStats,
+  'rxPackets' | 'txPackets' | 'rxBytes' | 'txBytes' | 'rxErrors' | 'txErrors' | 'rxDropped' | 'txDropped'
+>;
 
 /** Sum two counter sets field by field. */
 export function addCounters(a: LinkCounters, b: LinkCounters): LinkCounters {
