@@ -134,8 +134,15 @@ async function run(ps: Probe[], ext: PacketPort, ports: PacketPort[], wireCap: P
     await new Promise((r) => setTimeout(r, 15)); // the kernel's bc queue is a workqueue: let it run
     drainAll();
   }
-  await new Promise((r) => setTimeout(r, 300));
-  drainAll();
+  // Late frames (a reflection through userspace on a loaded machine): drain for at least 600 ms and
+  // until 300 ms pass with nothing new, at most 5 rounds.
+  const seen = () => [...got.values()].reduce((n, v) => n + v.length, 0);
+  for (let round = 0; round < 5; round++) {
+    const before = seen();
+    await new Promise((r) => setTimeout(r, 300));
+    drainAll();
+    if (round >= 1 && seen() === before) break;
+  }
   for (const [k, v] of got) got.set(k, v.sort());
   return got;
 }
