@@ -15,12 +15,12 @@ import { needsRoot } from '../support.ts';
 const JS_MAC = '02:6d:64:00:07:0a';
 const GEN_MAC = '02:6d:64:00:07:ee';
 
-test('terminating a worker that runs a switch with a busy JS port: no abort, threads joined', { skip: needsRoot, timeout: 60_000 }, async () => {
+test('terminating a worker that runs a switch with a busy JS port: no abort, threads joined', { skip: needsRoot, timeout: 120_000 }, async () => {
   await withLab(async (lab) => {
     const sw = await lab.addNamespace('sw');
     const gen = await lab.addNamespace('gen');
     await lab.addVeth({ ns: sw, name: 'up0' }, { ns: gen, name: 'g0', mac: GEN_MAC });
-    const traffic = startGenerator({ ifname: 'g0', netns: gen.name, templates: [{ dst: JS_MAC, src: GEN_MAC, size: 60 }], ratePps: 100_000, durationMs: 20_000 });
+    const traffic = startGenerator({ ifname: 'g0', netns: gen.name, templates: [{ dst: JS_MAC, src: GEN_MAC, size: 60 }], ratePps: 100_000, durationMs: 120_000 }); // stopped in finally; outlasts slow worker starts on a loaded machine
     try {
       for (let round = 0; round < 3; round++) {
         const threadsBefore = readdirSync('/proc/self/task').length;
