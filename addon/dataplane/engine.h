@@ -137,6 +137,8 @@ class Engine {
   // Keeps the counter memory alive for a JS view that may outlive the engine.
   std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
   const EngineOptions& options() const { return opts_; }
+  // The uplink device's MTU when it was opened (0 = unknown).
+  uint32_t uplinkMtu() const { return workers_.empty() ? 0 : workers_[0]->uplink->mtu(); }
   bool running() const { return running_; }
   // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
   // reason the program hands everything to the AF_PACKET rings.
