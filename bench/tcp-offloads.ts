@@ -3,10 +3,12 @@
  * side by side in one run: Linux bridge, kernel macvlan (bridge mode), macdemux (bridge mode).
  * One topology shape for all three: a client namespace behind the uplink veth and a server
  * namespace behind the forwarder; iperf3 with 1 and 4 streams. Prints Gbit/s and the ratio to
- * the bridge. Run: `node --import tsx bench/tcp-offloads.ts [seconds]` (root).
+ * the bridge. Run: `node --import tsx bench/tcp-offloads.ts [seconds]` (root); bench/wave2.ts calls
+ * {@link tcpWithOffloads}.
  *
  * (The 64-byte rows of `macdemux bench` keep offloads off: they measure frames, not TCP.)
  */
+import { pathToFileURL } from 'node:url';
 import { withLab, type Lab, type Namespace } from '../src/lab/index.ts';
 import { Switch } from '../src/dataplane/index.ts';
 
@@ -16,7 +18,7 @@ const CLIENT_IP = '10.86.0.1';
 const SERVER_IP = '10.86.0.2';
 
 interface Forwarder {
-  name: string;
+  name: TcpOffloadsRow['name'];
   /** Builds the forwarder between client (behind up0) and server; returns its stop. */
   setup(lab: Lab, sw: Namespace, client: Namespace, server: Namespace): Promise<() => Promise<void>>;
 }
@@ -66,9 +68,16 @@ async function iperf(client: Namespace, server: Namespace, streams: number, seco
   }
 }
 
-async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 5);
-  const rows: { name: string; p1: number; p4: number }[] = [];
+/** iperf3 Gbit/s of one forwarder with 1 and 4 streams. */
+export interface TcpOffloadsRow {
+  name: 'bridge' | 'macvlan' | 'macdemux';
+  p1: number;
+  p4: number;
+}
+
+/** Run iperf3 (`seconds` per stream count) through each forwarder in turn, each on a fresh lab. */
+export async function tcpWithOffloads(seconds: number): Promise<TcpOffloadsRow[]> {
+  const rows: TcpOffloadsRow[] = [];
   for (const f of forwarders) {
     await withLab(async (lab) => {
       const sw = await lab.addNamespace('sw');
@@ -85,6 +94,12 @@ async function main(): Promise<void> {
       }
     });
   }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 5);
+  const rows = await tcpWithOffloads(seconds);
   const bridge = rows.find((r) => r.name === 'bridge')!;
   process.stdout.write(`TCP, default veth offloads, ${seconds} s per row (Gbit/s, ratio to bridge)\n`);
   for (const r of rows)
@@ -94,4 +109,4 @@ async function main(): Promise<void> {
     );
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
