@@ -94,12 +94,13 @@ test('real guest: bridge + tap, kernel macvtap (macdemuxd node + fd hand-off to 
       await t.test('macdemux VM port on the userspace switch', async () => {
         assert.equal(result.switchCode, 0, result.switchErr.slice(-2000));
         assertNicChecks(r, nics[2]!, peer, BYTES);
-        // the VM tap outlives the switch (no --teardown-on-exit): a restarted switch finds the guest's NIC
+        // the VM tap outlives the switch (no --teardown-on-exit): a restarted switch with the same port
+        // (same queues: a multi_queue tap refuses a one-queue port) finds the guest's NIC
         const tap = await vmTapInfo('tapvm', l.hv.name);
         assert.ok(tap?.vnetHdr && tap.multiQueue && tap.persist, 'tapvm is still there, vnet_hdr + multi_queue + persist');
         assert.equal(tap.owner, QEMU_USER.uid);
         assert.equal(tap.group, QEMU_USER.gid);
-        const again = await startSwitch(l, ['--uplink', 'up13', '--port', `vm:tapvm,mac=${nics[2]!.mac},owner=${QEMU_USER.uid},group=${QEMU_USER.gid}`, '--teardown-on-exit']);
+        const again = await startSwitch(l, ['--uplink', 'up13', '--port', `vm:tapvm,mac=${nics[2]!.mac},queues=${nics[2]!.queues},owner=${QEMU_USER.uid},group=${QEMU_USER.gid}`, '--teardown-on-exit']);
         assert.match(again.stderr(), /VM tap tapvm ready/, 'a restarted switch adopts the tap');
         assert.equal(await again.stop(), 0, again.stderr());
         assert.equal(await vmTapInfo('tapvm', l.hv.name), undefined, '--teardown-on-exit removes the tap');
