@@ -27,12 +27,19 @@ test('terminating a worker that runs a switch with a busy JS port: no abort, thr
         const worker = new Worker(new URL('./fixtures/engine-cleanup-worker.mjs', import.meta.url), {
           workerData: { nsSw: sw.name, jsMac: JS_MAC },
         });
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-          setTimeout(() => reject(new Error(`round ${round}: JS port received no batches`)), 15_000);
-        });
-        await worker.terminate(); // env teardown while the engine is still delivering batches
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await new Promise<void>((resolve, reject) => {
+            worker.once('message', () => resolve());
+            worker.once('error', reject);
+            timer = setTimeout(() => reject(new Error(`round ${round}: JS port received no batches`)), 15_000);
+          });
+        } finally {
+          clearTimeout(timer);
+          // env teardown while the engine is still delivering batches; on a failure too, so that
+          // no worker (and its engine threads) outlives the test and keeps the file's process alive.
+          await worker.terminate();
+        }
         await new Promise((r) => setTimeout(r, 200));
         const threadsAfter = readdirSync('/proc/self/task').length;
         assert.ok(threadsAfter <= threadsBefore, `round ${round}: threads ${threadsBefore} -> ${threadsAfter}`);
