@@ -137,6 +137,14 @@ class Run {
   async removeLink(r: OwnedLink): Promise<void> {
     const key = resourceKey(r);
     try {
+      const going = r.netns !== undefined && !r.peer ? this.dyingNs.get(r.netns) : undefined;
+      if (going && netnsExists(r.netns!)) {
+        const l = await findLink(r.name, nsOpt(r.netns));
+        if (l && this.owned.marked(l, r.netns, r.name)) {
+          going.push(r); // removed with its namespace (see dyingNs)
+          return;
+        }
+      }
       for (const end of [{ netns: r.netns, name: r.name }, ...(r.peer ? [r.peer] : [])]) {
         if (end.netns && !netnsExists(end.netns)) continue;
         const l = await findLink(end.name, nsOpt(end.netns));
@@ -159,19 +167,37 @@ class Run {
   }
 
   /**
-   * Remove owned namespaces that hold nothing but lo (one `ip -batch` for all); then forget them.
-   * One that holds other interfaces is not macdemux's to delete: kept, with a warning.
+   * Owned namespaces this run removes, with the marked links in them that go with them: deleting a
+   * namespace unregisters its devices in one batch (net/core/dev.c default_device_exit_batch), where
+   * deleting them one by one waits for an RCU grace period each (unregister_netdevice_many:
+   * synchronize_net), tens of ms per link. Set before the links are removed.
+   */
+  readonly dyingNs = new Map<string, OwnedLink[]>();
+
+  /** Remove marked links deferred to their namespace's removal one by one (the namespace stays). */
+  private async removeDeferred(name: string): Promise<void> {
+    const links = this.dyingNs.get(name) ?? [];
+    this.dyingNs.delete(name);
+    for (const r of links) await this.removeLink(r);
+  }
+
+  /**
+   * Remove owned namespaces that hold nothing but lo and links of theirs (one `ip -batch` for all);
+   * then forget them. One that holds other interfaces is not macdemux's to delete: kept, with a warning.
    */
   async removeNetns(names: readonly string[]): Promise<void> {
     const empty: string[] = [];
     for (const name of names) {
       try {
         if (!netnsExists(name)) {
+          await this.removeDeferred(name);
           await this.owned.forget(resourceKey({ kind: 'netns', name }), true);
           continue;
         }
-        const others = (await listLinks({ netns: name })).filter((l) => l.name !== 'lo');
+        const ours = new Set((this.dyingNs.get(name) ?? []).map((r) => r.name));
+        const others = (await listLinks({ netns: name })).filter((l) => l.name !== 'lo' && !(ours.has(l.name) && this.owned.marked(l, name, l.name)));
         if (others.length) {
+          await this.removeDeferred(name);
           logger().warn(
             { event: 'netns.kept', netns: name, links: others.map((l) => l.name) },
             `namespace ${name} was created by macdemux but now holds interfaces it did not create (${others.map((l) => l.name).join(', ')}): left in place`,
@@ -195,6 +221,11 @@ class Run {
         this.fail(`netns ${name}`, new Error(why));
         continue;
       }
+      for (const r of this.dyingNs.get(name) ?? []) {
+        this.note('removed', `link ${where(r.netns, r.name)}`, { network: r.network, endpoint: r.endpoint, with: `netns ${name}` });
+        await this.owned.forget(resourceKey(r), true);
+      }
+      this.dyingNs.delete(name);
       this.note('removed', `netns ${name}`);
       await this.owned.forget(resourceKey({ kind: 'netns', name }), true);
       await this.step();
@@ -346,6 +377,7 @@ export async function apply(
   }
 
   // 4. Remove owned objects no longer declared (or whose type/peer changed: recreated above).
+  for (const r of owned.list()) if (r.kind === 'netns' && !wantedNs.has(r.name)) run.dyingNs.set(r.name, []);
   for (const r of owned.list()) {
     if (r.kind !== 'link') continue;
     const want = wantedLinks.get(resourceKey(r));
@@ -620,6 +652,7 @@ export async function teardown(stateDir: string, opts: ApplyOptions & { owned?: 
   const leaseStore = opts.leases ?? (await LeaseStore.open(stateDir));
   const run = new Run(owned, opts);
   const t0 = process.hrtime.bigint();
+  for (const r of owned.list()) if (r.kind === 'netns') run.dyingNs.set(r.name, []);
   for (const r of owned.list()) if (r.kind === 'link') await run.removeLink(r);
   const t1 = process.hrtime.bigint();
   await run.removeNetns(owned.list().flatMap((r) => (r.kind === 'netns' ? [r.name] : [])));
