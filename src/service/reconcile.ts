@@ -174,6 +174,9 @@ class Run {
    */
   readonly dyingNs = new Map<string, OwnedLink[]>();
 
+  /** Keys of links recorded by this run before creating them (absent when checked): a device found under one is not ours. */
+  readonly prerecorded = new Set<string>();
+
   /** Remove marked links deferred to their namespace's removal one by one (the namespace stays). */
   private async removeDeferred(name: string): Promise<void> {
     const links = this.dyingNs.get(name) ?? [];
@@ -364,6 +367,7 @@ export async function apply(
     // is created (a record without its device is harmless: the next run creates or forgets it).
     const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
     await owned.recordAll(absent);
+    for (const rec of absent) run.prerecorded.add(resourceKey(rec));
     for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
     for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
     phase('links');
@@ -453,7 +457,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
   let cur = await findLink(want.name, o);
-  const foreign = cur && foreignReason(run.owned, want, cur);
+  const foreign = cur && foreignReason(run.owned, want, cur, run.prerecorded);
   if (foreign) throw new Error(foreign);
   if (cur) {
     const why = await mismatch(want, cur);
@@ -490,9 +494,9 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
 }
 
 /** Why an existing device under a desired link's name is not ours to change, or undefined. */
-function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo): string | undefined {
+function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo, prerecorded?: ReadonlySet<string>): string | undefined {
   const place = want.netns ? `namespace ${want.netns}` : 'this namespace';
-  if (!owned.has(want.key)) return `${want.name} already exists in ${place} and was not created by macdemux: rename it or set ifname`;
+  if (!owned.has(want.key) || prerecorded?.has(want.key)) return `${want.name} already exists in ${place} and was not created by macdemux: rename it or set ifname`;
   if (!owned.marked(cur, want.netns, want.name))
     return `${want.name} in ${place} is recorded as created by macdemux but does not carry its mark (alias ${owned.mark(want.netns, want.name)}): another device took the name; rename or delete it by hand`;
   return undefined;
