@@ -13,11 +13,12 @@
  *
  * Usage: node --import tsx bench/engine-ports.ts [--duration S] [--runs N] [--json FILE]
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { withLab, type Namespace } from '../src/lab/index.ts';
 import { Switch } from '../src/dataplane/index.ts';
 import { formatMac } from '../src/dataplane/mac.ts';
 import { startGenerator } from '../src/io/index.ts';
+import { CLK_TCK, workerTicks } from './worker-ticks.ts';
 
 const M1 = '02:6d:64:00:05:01';
 const M2 = '02:6d:64:00:05:02';
@@ -31,23 +32,6 @@ interface Result {
   lossPct: number;
   /** CPU time of the engine's worker thread per forwarded frame (macdemux only). */
   workerUsPerPkt?: number;
-}
-
-const CLK_TCK = 100;
-
-/** utime+stime ticks of this process's engine worker threads (named mdx-worker-N). */
-function workerTicks(): number {
-  let t = 0;
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      if (!readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('mdx-worker')) continue;
-      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      t += Number(f[11]) + Number(f[12]);
-    } catch {
-      // thread gone
-    }
-  }
-  return t;
 }
 
 function arg(name: string, dflt: string): string {

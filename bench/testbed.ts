@@ -158,6 +158,11 @@ export function sinkCidr(i: number): string {
   return `${sinkIp(i)}/${PREFIX_LEN}`;
 }
 
+/** The generator's address with prefix length (to re-create g0 as buildBase does). */
+export function genCidr(): string {
+  return `${GEN_IP}/${PREFIX_LEN}`;
+}
+
 /** Run `ip -batch` with the given lines inside a namespace (fast bulk creation). */
 export async function ipBatch(ns: Namespace, lines: string[]): Promise<void> {
   if (lines.length === 0) return;

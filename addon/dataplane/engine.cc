@@ -114,6 +114,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
   std::string berr;
   PortTable::Build(kEmptyBlob, sizeof(kEmptyBlob), o.maxSlots, &empty, &berr);
   e->table_.Swap(std::move(empty), &e->epochs_, kQuiesceTimeoutMs);
+  if (!e->workers_.empty()) e->uplinkMtu_ = e->workers_[0]->uplink->mtu();
   if (o.xdp) {
     int rc = e->XdpCreate(err);
     if (rc < 0) return rc;

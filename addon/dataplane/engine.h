@@ -137,6 +137,9 @@ class Engine {
   // Keeps the counter memory alive for a JS view that may outlive the engine.
   std::shared_ptr<std::vector<uint64_t>> sharedCounters() const { return counters_; }
   const EngineOptions& options() const { return opts_; }
+  // The uplink device's MTU when it was last opened (0 = unknown). Kept here, not read from the
+  // worker's ring, which the worker swaps in ReplaceUplink.
+  uint32_t uplinkMtu() const { return uplinkMtu_; }
   bool running() const { return running_; }
   // XDP backend state for status: "" (not used), "native"/"generic" (attached, in sync), or the
   // reason the program hands everything to the AF_PACKET rings.
@@ -197,6 +200,7 @@ class Engine {
   bool running_ = false;
   std::function<void(const FdEvent&)> onEvent_;
   uint32_t uplinkGeneration_ = 0;
+  uint32_t uplinkMtu_ = 0;  // controlMu_ (Create, ReplaceUplink)
   // inject queue
   std::mutex injectMu_;
   std::vector<uint8_t> injectData_;

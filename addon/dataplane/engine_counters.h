@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "dataplane/frame_parse.h"  // kDropCount
+
 namespace mdx {
 
 constexpr uint32_t kHeaderWords = 8;  // magic, version, workers, maxSlots, workerWords, slotWords, 0, 0
@@ -33,6 +35,11 @@ enum WorkerField : uint32_t {
   kWSleeps = 37,          // epoll waits that slept (no frame within spinUs)
   kWRxRemaps = 38,        // fanout member order found swapped (after a flap) and fixed
 };
+// One layout: the groups must not overlap and must fit the block (TS reads the indices from
+// engineLayout().workerFields, so only this file defines them).
+static_assert(kWFdbLearned < kWDrops && kWDrops + kDropCount <= kWSoftCsums, "drop counters overlap");
+static_assert(kWSoftRefused < kWFdErrors, "soft-offload counters overlap the link counters");
+static_assert(kWRxRemaps < kWorkerWords, "worker counters exceed the worker block");
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {
   kSRxPackets = 0,

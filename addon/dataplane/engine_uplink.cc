@@ -133,6 +133,7 @@ int Engine::ReplaceUplink(std::string* err) {
     const int rc = OpenUplink(group, rings[i].get(), err);
     if (rc < 0) return rc;  // the rings opened so far close here; the engine is unchanged
   }
+  uplinkMtu_ = rings[0]->v3->mtu();
   if (!running_) {
     for (size_t i = 0; i < workers_.size(); i++) {
       Worker& w = *workers_[i];

@@ -250,6 +250,7 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   o.Set("slotWords", Num(env, kSlotWords));
   o.Set("workers", Num(env, e->options().workers));
   o.Set("maxSlots", Num(env, e->options().maxSlots));
+  o.Set("uplinkMtu", Num(env, e->uplinkMtu()));
   Napi::Object wf = Napi::Object::New(env);
   wf.Set("loops", Num(env, kWLoops));
   wf.Set("rxFrames", Num(env, kWRxFrames));

@@ -57,6 +57,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
         cpus: [ctx.forwarderCpu],
         ...(kind === 'xdp' ? { backend: 'xdp' as const } : {}),
         ...(blocks ? { rx: 'blocks' as const } : {}),
+        ...(ctx.realtime ? { realtime: true } : {}),
       });
       let jsFrames = 0;
       const dsts: string[] = [];
@@ -83,6 +84,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
       const { pinned } = await withMainThreadOn(ctx.forwarderCpu, () => sw.start());
       const notes = [pinned ? `engine worker pinned to CPU ${ctx.forwarderCpu}, TX rings with PACKET_QDISC_BYPASS` : 'engine threads not pinned (taskset failed)'];
       if (blocks) notes.push('TPACKET_V3 receive rings only (rx: blocks)');
+      if (ctx.realtime) notes.push('workers at SCHED_FIFO priority 10 (realtime: true)');
       if (ctx.ports > ctx.sinks) notes.push(`${ctx.ports - ctx.sinks} extra ports are JS ports that receive no traffic`);
       return {
         lab: ctx.lab,

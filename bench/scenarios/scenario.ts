@@ -18,6 +18,8 @@ export interface BuildContext {
   forwarderCpu: number;
   /** A private temporary directory for this build. */
   tmpDir: string;
+  /** Userspace forwarders' workers at real-time priority (SCHED_FIFO), where supported. */
+  realtime?: boolean;
 }
 
 export interface Scenario {

@@ -2,7 +2,7 @@
  * `macdemux switch`: run a userspace switch in the foreground until SIGINT/SIGTERM, printing live
  * per-port rates to stderr (redrawn in place on a TTY, one line a second otherwise).
  *
- *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
+ *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B] [--mtu N]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -14,7 +14,7 @@ import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
 
-const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B]
+const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B] [--mtu N]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
          [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
@@ -29,6 +29,8 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --backend    uplink RX: packet (AF_PACKET rings), xdp (an XDP program forwards to kernel-device
                ports in the kernel, the rest to the rings), auto (xdp on a NIC, packet on veth and
                other virtual devices: measured faster there); default packet
+  --mtu        largest frame the switch forwards is N + 14 bytes (default: the uplink's MTU;
+               the devices' MTUs are yours to set, e.g. 9000 for jumbo frames)
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
   --json       print the final counters as JSON on stdout
   vm:NAME      a VM port: macdemux creates the persistent tap NAME (vnet_hdr, multiqueue with
@@ -48,6 +50,7 @@ interface Args {
   learning: boolean;
   realtime?: boolean | number;
   backend: BackendChoice;
+  mtu?: number;
   ports: PortSpec[];
   durationS?: number;
   json: boolean;
@@ -184,6 +187,12 @@ function parseArgs(argv: string[]): Args {
         a.backend = v as BackendChoice;
         break;
       }
+      case '--mtu': {
+        const v = value();
+        a.mtu = Number(v);
+        if (!/^\d+$/.test(v) || a.mtu < 68 || a.mtu > 65521) throw new InvalidArgumentError('--mtu', 'an integer 68..65521', v);
+        break;
+      }
       case '--learning':
         a.learning = true;
         break;
@@ -293,6 +302,7 @@ export async function run(argv: string[]): Promise<number> {
     learning: args.learning,
     ...(args.realtime !== undefined ? { realtime: args.realtime } : {}),
     backend: args.backend,
+    ...(args.mtu !== undefined ? { mtu: args.mtu } : {}),
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });

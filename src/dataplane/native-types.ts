@@ -95,6 +95,8 @@ export interface EngineLayout {
   maxSlots: number;
   /** Index of fields inside a worker block / a slot block. */
   workerFields: Record<string, number>;
+  /** MTU of the uplink device when the engine opened it (0: unknown). */
+  uplinkMtu?: number;
   slotFields: Record<string, number>;
 }
 

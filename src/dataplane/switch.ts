@@ -34,8 +34,11 @@ export interface SwitchOptions {
   defaultMode?: MacvlanMode;
   /** Maximum number of ports (engine slots - 1). Default 8191. */
   maxPorts?: number;
-  /** Largest accepted frame, without VLAN tag and FCS. Default 1514 (MTU 1500). */
+  /** Largest accepted frame, without VLAN tag and FCS. Default: the uplink's MTU + 14 at start
+   * (at least 1514). GSO super-frames are measured per segment. */
   maxFrameLen?: number;
+  /** The network's MTU (68..65521): maxFrameLen = mtu + 14. */
+  mtu?: number;
   /** PACKET_QDISC_BYPASS on every ring the engine transmits on (skips the qdisc layer and the
    * taps: tcpdump on the switch side then no longer sees the engine's transmit). Default false. */
   qdiscBypass?: boolean;
@@ -110,6 +113,9 @@ const SWITCH_RING_KEYS = ['blockSize', 'blockCount', 'txFrameCount'] as const;
  */
 export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   readonly name: string;
+  /** No mtu/maxFrameLen given: the frame limit is the uplink's MTU + 14 (read at start). */
+  private readonly frameLimitFollowsUplink: boolean;
+  private frameLimit = DEFAULT_MAX_FRAME_LEN;
   private readonly opts: Required<Pick<SwitchOptions, 'uplink' | 'workers' | 'learning' | 'maxPorts' | 'maxFrameLen' | 'defaultMode'>> &
     SwitchOptions;
   private readonly ports = new Map<string, PortState>();
@@ -140,9 +146,13 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (!Number.isInteger(workers) || workers < 1 || workers > 32) throw new InvalidArgumentError('workers', 'an integer 1..32', opts.workers);
     const maxPorts = opts.maxPorts ?? 8191;
     if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 65535) throw new InvalidArgumentError('maxPorts', 'an integer 1..65535', opts.maxPorts);
-    const maxFrameLen = opts.maxFrameLen ?? DEFAULT_MAX_FRAME_LEN;
+    if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65521))
+      throw new InvalidArgumentError('mtu', 'an integer 68..65521', opts.mtu);
+    if (opts.mtu !== undefined && opts.maxFrameLen !== undefined) throw new InvalidArgumentError('mtu', 'mtu or maxFrameLen, not both', opts.mtu);
+    const maxFrameLen = opts.maxFrameLen ?? (opts.mtu !== undefined ? opts.mtu + 14 : DEFAULT_MAX_FRAME_LEN);
     if (!Number.isInteger(maxFrameLen) || maxFrameLen < 60 || maxFrameLen > 65535)
       throw new InvalidArgumentError('maxFrameLen', 'an integer 60..65535', opts.maxFrameLen);
+    this.frameLimitFollowsUplink = opts.maxFrameLen === undefined && opts.mtu === undefined;
     if (opts.cpus !== undefined && (!Array.isArray(opts.cpus) || opts.cpus.some((c) => !Number.isInteger(c) || c < 0 || c > 1023)))
       throw new InvalidArgumentError('cpus', 'an array of CPU numbers 0..1023', opts.cpus);
     if (opts.rx !== undefined && !['adaptive', 'frames', 'blocks'].includes(opts.rx))
@@ -300,7 +310,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     }
     this.engine = created;
     this.backendDecision = backend;
-    this.view = new CounterView(this.n.engineCounters(created), this.n.engineLayout(created));
+    const layout = this.n.engineLayout(created);
+    this.view = new CounterView(this.n.engineCounters(created), layout);
+    this.frameLimit = this.frameLimitFollowsUplink ? Math.max(DEFAULT_MAX_FRAME_LEN, Math.min(65535, (layout.uplinkMtu ?? 0) + 14)) : this.opts.maxFrameLen;
     this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
       for (const s of this.ports.values()) this.attach(s);
@@ -516,7 +528,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       sourceMacs: s.sourceMacs,
       multicastGroups: s.multicastGroups,
     }));
-    return new PortTable(entries, { maxFrameLen: this.opts.maxFrameLen });
+    return new PortTable(entries, { maxFrameLen: this.frameLimit });
   }
 
   private publish(table: PortTable): void {

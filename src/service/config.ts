@@ -104,6 +104,9 @@ export interface NetworkConfig {
   backend?: BackendChoice;
   ipv4?: IpamConfig;
   ipv6?: IpamConfig;
+  /** MTU of the network's frames (userspace data plane: the switch forwards up to mtu + 14
+   * bytes; default: the parent's MTU). */
+  mtu?: number;
   vlan?: number;
   hostShim?: HostShimConfig;
   endpoints: EndpointConfig[];
@@ -263,6 +266,7 @@ const NETWORK_KEYS = [
   'aux-addresses',
   'ipv6',
   'vlan',
+  'mtu',
   'host-shim',
   'endpoints',
 ] as const;
@@ -487,8 +491,14 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     });
   if (mode === 'passthru' && endpoints.length > 1)
     c.add(join(path, 'endpoints'), `a passthru network takes one endpoint (the port owns the parent), got ${endpoints.length}`);
+  let mtu: number | undefined;
+  if (o.mtu !== undefined) {
+    mtu = c.int(o.mtu, join(path, 'mtu'), 68, 65521, 'an MTU');
+    if (mtu !== undefined && dataplane !== 'userspace') c.add(join(path, 'mtu'), 'mtu applies to dataplane: userspace (kernel macvlan links take their parent\'s)');
+  }
   if (c.issues.length > before || !name || !parent) return undefined;
   const net: NetworkConfig = { name, parent, mode, dataplane, nopromisc, endpoints };
+  if (mtu !== undefined) net.mtu = mtu;
   if (v4) net.ipv4 = v4;
   if (ipv6) net.ipv6 = ipv6;
   if (vlan !== undefined) net.vlan = vlan;

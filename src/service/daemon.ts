@@ -179,7 +179,13 @@ export class Daemon implements DaemonControl {
       });
       await this.switches.sync(
         report.desired!,
-        s.config.networks.map((n) => ({ network: n.name, parent: n.parent, userspace: n.dataplane === 'userspace', ...(n.backend ? { backend: n.backend } : {}) })),
+        s.config.networks.map((n) => ({
+          network: n.name,
+          parent: n.parent,
+          userspace: n.dataplane === 'userspace',
+          ...(n.backend ? { backend: n.backend } : {}),
+          ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
+        })),
       );
       await this.vmNodes.sync(report.desired!, s.config);
       this.applied = report.desired;

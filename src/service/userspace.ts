@@ -46,14 +46,17 @@ export class SwitchManager {
    */
   async sync(
     desired: DesiredState,
-    uplinks: { network: string; parent: ParentRef; userspace: boolean; backend?: BackendChoice }[],
+    uplinks: { network: string; parent: ParentRef; userspace: boolean; backend?: BackendChoice; mtu?: number }[],
   ): Promise<void> {
-    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[]; backend?: BackendChoice }>();
+    const want = new Map<string, { parent: ParentRef; ports: DesiredPort[]; backend?: BackendChoice; mtu?: number }>();
     for (const u of uplinks) {
       if (!u.userspace) continue;
       const pk = parentKey(u.parent);
       if (!want.has(pk)) want.set(pk, { parent: u.parent, ports: [] });
-      if (u.backend) want.get(pk)!.backend = u.backend; // networks on one parent share its switch
+      // Networks on one parent share its switch: the backend set on any of them, the largest MTU.
+      const w = want.get(pk)!;
+      if (u.backend) w.backend = u.backend;
+      if (u.mtu !== undefined) w.mtu = Math.max(w.mtu ?? 0, u.mtu);
     }
     for (const l of desired.links) {
       if (!l.port) continue;
@@ -77,6 +80,7 @@ export class SwitchManager {
           ...(w.parent.netns ? { netns: w.parent.netns } : {}),
           ...(this.opts.workers ? { workers: this.opts.workers } : {}),
           ...(w.backend ? { backend: w.backend } : {}),
+          ...(w.mtu !== undefined ? { mtu: w.mtu } : {}),
           name: pk,
         });
         m = { parent: w.parent, sw, ports: new Map(), started: false };

@@ -73,6 +73,8 @@ const rows: Row[] = [
   ['ipv6 v4 subnet', (d) => (d.networks[0].ipv6 = { subnet: '10.1.0.0/16' }), 'networks[0].ipv6.subnet', /expected an IPv6 prefix/],
   ['ipv6 gateway outside', (d) => (d.networks[0].ipv6 = { subnet: 'fd00::/64', gateway: 'fd01::1' }), 'networks[0].ipv6.gateway', /outside the subnet fd00::\/64/],
   ['vlan on kernel', (d) => (d.networks[0].vlan = 10), 'networks[0].vlan', /need dataplane: userspace/],
+  ['mtu on kernel', (d) => (d.networks[0].mtu = 9000), 'networks[0].mtu', /applies to dataplane: userspace/],
+  ['mtu range', (d) => { d.networks[0].dataplane = 'userspace'; d.networks[0].mtu = 65522; }, 'networks[0].mtu', /68\.\.65521/],
   ['vlan range', (d) => { d.networks[0].dataplane = 'userspace'; d.networks[0].vlan = 4095; }, 'networks[0].vlan', /integer 1\.\.4094/],
   ['shim unknown key', (d) => (d.networks[0]['host-shim'].mode = 'bridge'), 'networks[0].host-shim.mode', /unknown key/],
   ['shim name', (d) => (d.networks[0]['host-shim'].name = 'x'.repeat(16)), 'networks[0].host-shim.name', /not a valid interface name/],
@@ -225,4 +227,10 @@ test('a Docker-style parent eth0.30 is VLAN 30 on eth0, on the userspace data pl
   assert.throws(() => validateConfig(v, 'x'), /networks\[0\]\.vlan: 31 disagrees with the parent "eth0.30" \(VLAN 30\)/);
   v.networks[0].vlan = 30;
   assert.equal(validateConfig(v, 'x').networks[0].vlan, 30);
+});
+
+test('mtu per userspace network', () => {
+  const c = parseConfig('networks:\n  - { name: j, parent: eth9, dataplane: userspace, mtu: 9000 }\n');
+  assert.equal(c.networks[0].mtu, 9000);
+  assert.equal(parseConfig('networks:\n  - { name: j, parent: eth9 }\n').networks[0].mtu, undefined);
 });

@@ -1,0 +1,346 @@
+/**
+ * The issue-9 bars that `macdemux bench` does not report, side by side in one run, as one Markdown
+ * table (bridge / kernel macvlan / macdemux, and the ratio to the bridge) plus JSON:
+ *
+ * 1. ping RTT gen -> sink 1 through each forwarder (iputils ping -i 0.01, median and p99);
+ * 2. all-core CPU ns per forwarded packet (/proc/stat) at 50% of the bridge's maximum 64-byte rate;
+ * 3. busy host: one `sh` busy loop per core at normal priority, offered load 50% of the bridge's
+ *    maximum measured without hogs, loss per forwarder (and macdemux with `realtime: true`);
+ * 4. flap / delete / replace of the macdemux switch's uplink and port: idle worker CPU ticks/s after
+ *    each event and the time from the device being back until a ping passes again;
+ * 5. TCP with Linux's default veth offloads (bench/tcp-offloads.ts), 1 and 4 streams.
+ *
+ * Rows 1-4 use the bench's testbeds (bench/scenarios, 2 sinks, 64-byte frames, veth offloads off as in
+ * the 64-byte rows of `macdemux bench`) and its generator (pinned to CPU 0, forwarder threads to CPU 1).
+ *
+ * Usage (root): node --import tsx bench/wave2.ts [--quick] [--bridge-max PPS] [--json FILE]
+ * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lab, type Namespace } from '../src/lab/index.ts';
+import { chooseGenerator, type GeneratorKind } from '../src/demo/traffic.ts';
+import { describeMachine } from './machine.ts';
+import { Progress, fmtPps } from './progress.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+import { genCidr, GEN_MAC, sinkCidr, sinkIp, sinkMac, type Testbed } from './testbed.ts';
+import { tcpWithOffloads, type TcpOffloadsRow } from './tcp-offloads.ts';
+import { TestbedCounters, runTrial, type TrialResult } from './trial.ts';
+import { CLK_TCK, workerTicks } from './worker-ticks.ts';
+
+type Fwd = 'bridge' | 'macvlan' | 'macdemux';
+const FORWARDERS: Fwd[] = ['bridge', 'macvlan', 'macdemux'];
+const SINKS = 2;
+const FORWARDER_CPU = 1;
+
+interface Options {
+  quick: boolean;
+  bridgeMaxPps: number | null;
+  json: string;
+  pingCount: number;
+  warmupMs: number;
+  measureMs: number;
+  idleMs: number;
+  tcpSeconds: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const val = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${name} needs a value`);
+    return v;
+  };
+  const bm = val('--bridge-max');
+  const bridgeMaxPps = bm === undefined ? null : Number(bm);
+  if (bridgeMaxPps !== null && !(Number.isFinite(bridgeMaxPps) && bridgeMaxPps > 0)) throw new Error(`--bridge-max: a rate in packets/s > 0, not ${bm}`);
+  for (const a of argv) if (a.startsWith('--') && !['--quick', '--bridge-max', '--json'].includes(a)) throw new Error(`unknown option ${a}`);
+  return {
+    quick,
+    bridgeMaxPps,
+    json: val('--json') ?? 'docs/bench/wave2.json',
+    pingCount: quick ? 100 : 200,
+    warmupMs: quick ? 250 : 400,
+    measureMs: quick ? 800 : 2000,
+    idleMs: quick ? 1000 : 2000,
+    tcpSeconds: quick ? 1 : 3,
+  };
+}
+
+/** Median and p99 (nearest rank) of a sample. */
+function percentiles(xs: number[]): { p50: number; p99: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Row 1: per-reply RTTs of `ping -i 0.01` (lines `... time=0.051 ms`), in microseconds. */
+async function pingRtt(ns: Namespace, addr: string, count: number): Promise<{ p50: number; p99: number; replies: number; sent: number }> {
+  await ns.ping(addr, { count: 1, timeoutS: 2 }); // ARP resolved before the measured echoes
+  const r = await ns.exec('ping', ['-n', '-i', '0.01', '-c', String(count), '-W', '1', addr], { timeoutMs: 60_000 });
+  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);
+  if (rtts.length === 0) throw new Error(`no ping reply from ${addr}: ${r.stdout.trim().split('\n').pop()}`);
+  return { ...percentiles(rtts), replies: rtts.length, sent: count };
+}
+
+/** One `sh` busy loop per core at normal priority (nice 0); kill() ends each by its PID. */
+function startHogs(): { pids: number[]; kill(): void } {
+  const procs: ChildProcess[] = cpus().map(() => spawn('nice', ['-n', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  const pids = procs.map((p) => p.pid).filter((p): p is number => p !== undefined);
+  return {
+    pids,
+    kill() {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
+/** Build a scenario's primary variant on a fresh lab, run `fn`, tear everything down. */
+async function withTestbed<T>(name: Fwd, realtime: boolean, fn: (tb: Testbed, c: TestbedCounters) => Promise<T>): Promise<T> {
+  const lab = await Lab.create();
+  const tmp = mkdtempSync(join(tmpdir(), 'macdemux-wave2-'));
+  let tb: Testbed | undefined;
+  let counters: TestbedCounters | undefined;
+  try {
+    const sc = SCENARIOS[name];
+    tb = await sc.build({ lab, variant: sc.variants[0]!, ports: SINKS, sinks: SINKS, forwarderCpu: FORWARDER_CPU, tmpDir: tmp, realtime });
+    counters = new TestbedCounters(tb);
+    return await fn(tb, counters);
+  } finally {
+    counters?.close();
+    if (tb) await tb.stop().catch(() => undefined);
+    await lab.destroy().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Time from now until one echo of `ns` -> `addr` is answered (50 ms attempts), or null after `maxMs`. */
+async function msUntilPing(ns: Namespace, addr: string, maxMs = 10_000): Promise<number | null> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < maxMs) {
+    const r = await ns.exec('ping', ['-n', '-c', '1', '-W', '0.05', addr], { timeoutMs: 5000 });
+    if (r.code === 0) return Date.now() - t0;
+  }
+  return null;
+}
+
+/** Worker CPU ticks/s over `ms` with no traffic. */
+async function idleTicksPerSecond(ms: number): Promise<number> {
+  const a = workerTicks();
+  await sleep(ms);
+  return ((workerTicks() - a) * 1000) / ms;
+}
+
+interface LinkEventResult {
+  event: string;
+  /** Worker ticks/s while the device was down or absent. */
+  idleWhileGone: number;
+  /** Worker ticks/s once traffic passed again (no traffic during the window). */
+  idleAfter: number;
+  /** Device back -> first ping answered, ms (null: not within 10 s). */
+  recoveryMs: number | null;
+}
+
+/**
+ * Row 4 on the macdemux testbed: gen g0 ══ up0 [switch] p1 ══ s0 (sink 1). Each event takes a device
+ * away (down, or deleted), measures the idle worker, brings it back (up, or re-created with the same
+ * name, MAC and address), times the first ping answered, then measures the idle worker again.
+ */
+async function linkEvents(tb: Testbed, idleMs: number, progress: Progress): Promise<LinkEventResult[]> {
+  const sink = tb.sinks[0]!;
+  const gen = tb.gen;
+  const target = sinkIp(1);
+  if ((await msUntilPing(gen.ns, target, 5000)) === null) throw new Error('baseline ping through the switch failed');
+  const addUplink = () => tb.lab.addVeth({ ns: gen.ns, name: gen.ifname, mac: GEN_MAC, addresses: [genCidr()], offloads: false }, { ns: tb.sw, name: 'up0', offloads: false });
+  const addPort = () => tb.lab.addVeth({ ns: sink.ns, name: sink.ifname, mac: sinkMac(1), addresses: [sinkCidr(1)], offloads: false }, { ns: tb.sw, name: 'p1', offloads: false });
+  const events: { event: string; take(): Promise<void>; give(): Promise<void> }[] = [
+    { event: 'uplink flap', take: () => tb.sw.ip(['link', 'set', 'up0', 'down']).then(() => undefined), give: () => tb.sw.ip(['link', 'set', 'up0', 'up']).then(() => undefined) },
+    { event: 'port flap', take: () => tb.sw.ip(['link', 'set', 'p1', 'down']).then(() => undefined), give: () => tb.sw.ip(['link', 'set', 'p1', 'up']).then(() => undefined) },
+    { event: 'port delete + replace', take: () => tb.sw.ip(['link', 'del', 'p1']).then(() => undefined), give: () => addPort().then(() => undefined) },
+    { event: 'uplink delete + replace', take: () => tb.sw.ip(['link', 'del', 'up0']).then(() => undefined), give: () => addUplink().then(() => undefined) },
+  ];
+  const out: LinkEventResult[] = [];
+  for (const e of events) {
+    progress.status(`[link events] ${e.event}`);
+    await e.take();
+    await sleep(300);
+    const idleWhileGone = await idleTicksPerSecond(idleMs);
+    await e.give();
+    const recoveryMs = await msUntilPing(gen.ns, target);
+    const idleAfter = await idleTicksPerSecond(idleMs);
+    out.push({ event: e.event, idleWhileGone, idleAfter, recoveryMs });
+    progress.line(`[link events] ${e.event}: idle ${idleWhileGone.toFixed(1)} ticks/s while gone, ${idleAfter.toFixed(1)} after; traffic again ${recoveryMs ?? '>10000'} ms after the device was back`);
+  }
+  return out;
+}
+
+interface PerForwarder {
+  name: Fwd | 'macdemux-realtime';
+  ping?: { p50: number; p99: number; replies: number; sent: number };
+  maxLoad?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'cpuNsPerPacket'>;
+  halfLoad?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'cpuNsPerPacket'>;
+  busy?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'sent' | 'forwarded'>;
+  error?: string;
+}
+
+const pick = (t: TrialResult) => ({ offeredPps: t.offeredPps, fwdPps: t.fwdPps, lossRatio: t.lossRatio, cpuNsPerPacket: t.cpuNsPerPacket });
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const progress = new Progress();
+  const choice = await chooseGenerator('auto');
+  if (choice.kind === null) throw new Error(`no traffic generator: ${choice.notes.join('; ')}`);
+  const generator: GeneratorKind = choice.kind;
+  const trial = (tb: Testbed, c: TestbedCounters, ratePps: number, tag: string) =>
+    runTrial(tb, c, generator, { frameSize: 64, ratePps, warmupMs: opts.warmupMs, measureMs: opts.measureMs }, (o, f) =>
+      progress.status(`${tag} offered ${fmtPps(o)} forwarded ${fmtPps(f)}`));
+
+  const rows: PerForwarder[] = [];
+  let bridgeMax = opts.bridgeMaxPps;
+  let links: LinkEventResult[] | string = 'not run';
+  for (const name of FORWARDERS) {
+    const row: PerForwarder = { name };
+    rows.push(row);
+    try {
+      await withTestbed(name, false, async (tb, c) => {
+        if (name === 'bridge' && bridgeMax === null) {
+          const t = await trial(tb, c, 0, '[bridge max]');
+          row.maxLoad = pick(t);
+          bridgeMax = t.fwdPps;
+          progress.line(`[bridge max] ${fmtPps(t.fwdPps)} forwarded (offered ${fmtPps(t.offeredPps)})`);
+        }
+        if (!bridgeMax) throw new Error('no bridge maximum');
+        row.ping = await pingRtt(tb.gen.ns, sinkIp(1), opts.pingCount);
+        progress.line(`[${name} ping] RTT p50 ${row.ping.p50.toFixed(0)} us p99 ${row.ping.p99.toFixed(0)} us (${row.ping.replies}/${row.ping.sent})`);
+        const half = await trial(tb, c, bridgeMax / 2, `[${name} 50%]`);
+        row.halfLoad = pick(half);
+        progress.line(`[${name} 50% of bridge max] ${fmtPps(half.fwdPps)} cpu ${half.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt loss ${(half.lossRatio * 100).toFixed(3)}%`);
+        const hogs = startHogs();
+        try {
+          await sleep(200);
+          const b = await trial(tb, c, bridgeMax / 2, `[${name} busy host]`);
+          row.busy = { offeredPps: b.offeredPps, fwdPps: b.fwdPps, lossRatio: b.lossRatio, sent: b.sent, forwarded: b.forwarded };
+          progress.line(`[${name} busy host, ${hogs.pids.length} hogs] offered ${fmtPps(b.offeredPps)} loss ${(b.lossRatio * 100).toFixed(3)}%`);
+        } finally {
+          hogs.kill();
+        }
+        if (name === 'macdemux') {
+          try {
+            links = await linkEvents(tb, opts.idleMs, progress);
+          } catch (err) {
+            links = (err as Error).message;
+            progress.line(`[link events] failed: ${links}`);
+          }
+        }
+      });
+    } catch (err) {
+      row.error = (err as Error).message.split('\n')[0]!;
+      progress.line(`[${name}] failed: ${row.error}`);
+    }
+  }
+  // Busy host with the engine's workers at SCHED_FIFO.
+  const rt: PerForwarder = { name: 'macdemux-realtime' };
+  rows.push(rt);
+  try {
+    if (!bridgeMax) throw new Error('no bridge maximum');
+    const rate = bridgeMax / 2;
+    await withTestbed('macdemux', true, async (tb, c) => {
+      const hogs = startHogs();
+      try {
+        await sleep(200);
+        const b = await trial(tb, c, rate, '[macdemux realtime busy host]');
+        rt.busy = { offeredPps: b.offeredPps, fwdPps: b.fwdPps, lossRatio: b.lossRatio, sent: b.sent, forwarded: b.forwarded };
+        progress.line(`[macdemux realtime busy host] offered ${fmtPps(b.offeredPps)} loss ${(b.lossRatio * 100).toFixed(3)}%`);
+      } finally {
+        hogs.kill();
+      }
+    });
+  } catch (err) {
+    rt.error = (err as Error).message.split('\n')[0]!;
+    progress.line(`[macdemux realtime] failed: ${rt.error}`);
+  }
+  let tcp: TcpOffloadsRow[] | string;
+  try {
+    progress.status(`[TCP with offloads] iperf3 ${opts.tcpSeconds} s x 2 per forwarder`);
+    tcp = await tcpWithOffloads(opts.tcpSeconds);
+    for (const r of tcp) progress.line(`[TCP with offloads] ${r.name}: 1 stream ${r.p1.toFixed(2)} Gbit/s, 4 streams ${r.p4.toFixed(2)} Gbit/s`);
+  } catch (err) {
+    tcp = (err as Error).message.split('\n')[0]!;
+    progress.line(`[TCP with offloads] failed: ${tcp}`);
+  }
+  progress.done();
+
+  const report = {
+    date: new Date(started).toISOString(),
+    command: `node --import tsx bench/wave2.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: describeMachine(),
+    options: { ...opts, generator, sinks: SINKS, frameSize: 64, forwarderCpu: FORWARDER_CPU, generatorCpu: 0, hogs: cpus().length },
+    bridgeMaxPps: bridgeMax,
+    forwarders: rows,
+    linkEvents: links,
+    tcpWithOffloads: tcp,
+    durationS: Math.round((Date.now() - started) / 100) / 10,
+  };
+  mkdirSync(dirname(opts.json), { recursive: true });
+  writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(markdown(report.bridgeMaxPps, rows, links, tcp) + `\n(${report.durationS} s; JSON in ${opts.json})\n`);
+}
+
+const f0 = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : x.toFixed(0));
+const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(3)}%`);
+
+/** One Markdown table: a row per bar, a column per forwarder, the ratio macdemux/bridge and the bar. */
+function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEventResult[] | string, tcp: TcpOffloadsRow[] | string): string {
+  const by = (n: PerForwarder['name']) => rows.find((r) => r.name === n);
+  const [br, mv, md, rt] = [by('bridge'), by('macvlan'), by('macdemux'), by('macdemux-realtime')];
+  const ratio = (m: number | null | undefined, b: number | null | undefined): string => (m == null || b == null || b === 0 ? 'n/a' : `${(m / b).toFixed(2)}x`);
+  const verdict = (ok: boolean | null | undefined): string => (ok === undefined ? '' : ok === null ? 'n/a' : ok ? 'met' : 'missed');
+  const le = (a: number | null | undefined, b: number | null | undefined, k: number): boolean | null => (a == null || b == null ? null : a <= k * b);
+  const lines: string[] = [];
+  const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
+    lines.push(`| ${label} | ${b} | ${m} | ${d} | ${r} | ${bar} | ${verdict(ok)} |`);
+  lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | this run |', '|---|---:|---:|---:|---:|---|---|');
+  row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
+  row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
+  const cpu = (r?: PerForwarder) => r?.halfLoad?.cpuNsPerPacket;
+  row(`CPU ns/pkt, all cores, at 50% of bridge max (${fmtPps(bridgeMax === null ? null : bridgeMax / 2)})`, f0(cpu(br)), f0(cpu(mv)), f0(cpu(md)), ratio(cpu(md), cpu(br)), '<= 1.2x', le(cpu(md), cpu(br), 1.2));
+  const half = (r?: PerForwarder) => (r?.halfLoad ? `${fmtPps(r.halfLoad.fwdPps)}, loss ${pct(r.halfLoad.lossRatio)}` : 'n/a');
+  row('... forwarded at that load', half(br), half(mv), half(md), '', '', undefined);
+  // The generator shares the CPUs with the hogs: the rate it reached is shown next to the loss.
+  const loss = (r?: PerForwarder) => r?.busy?.lossRatio;
+  const busy = (r?: PerForwarder) => (r?.busy ? `${pct(r.busy.lossRatio)} @ ${fmtPps(r.busy.offeredPps)}` : 'n/a');
+  row(`busy host loss @ offered (${cpus().length} hogs, target 50% of bridge max)`, busy(br), busy(mv), busy(md), '', '<= bridge', le(loss(md), loss(br), 1));
+  row('busy host loss, macdemux `realtime: true`', '', '', busy(rt), '', '<= bridge', le(loss(rt), loss(br), 1));
+  if (typeof links === 'string') row('flap/delete/replace', '', '', `failed: ${links}`, '', '', null);
+  else
+    for (const e of links) {
+      const idle = Math.max(e.idleWhileGone, e.idleAfter);
+      row(`${e.event}: idle worker ticks/s (gone / after)`, '', '', `${e.idleWhileGone.toFixed(1)} / ${e.idleAfter.toFixed(1)}`, '', `< 5 (${CLK_TCK}/s = a core)`, idle < 5);
+      row(`${e.event}: device back -> traffic (ms)`, '', '', e.recoveryMs === null ? '> 10000' : String(e.recoveryMs), '', '< 1000', e.recoveryMs !== null && e.recoveryMs < 1000);
+    }
+  if (typeof tcp === 'string') row('TCP with offloads', '', '', `failed: ${tcp}`, '', '', null);
+  else {
+    const t = (n: Fwd) => tcp.find((r) => r.name === n);
+    for (const [k, label] of [['p1', '1 stream'], ['p4', '4 streams']] as const) {
+      const [b, m, d] = [t('bridge')?.[k], t('macvlan')?.[k], t('macdemux')?.[k]];
+      const ok = d === undefined || b === undefined ? null : d >= 0.8 * b;
+      row(`TCP with offloads, ${label} (Gbit/s)`, b?.toFixed(2) ?? 'n/a', m?.toFixed(2) ?? 'n/a', d?.toFixed(2) ?? 'n/a', ratio(d, b), '>= 0.8x', ok);
+    }
+  }
+  for (const r of rows) if (r.error) lines.push('', `${r.name}: failed: ${r.error}`);
+  return lines.join('\n');
+}
+
+await main();
