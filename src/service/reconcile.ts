@@ -482,14 +482,12 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    await createLink(want, run.owned);
+    await createLink(want, run.owned); // reads the new device back (throws when it is not there)
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
-    cur = await findLink(want.name, o);
-    if (!cur) throw new Error('created but not found afterwards');
   } else {
     await fixLink(run, want, cur, id);
   }
-  await fixAddressesAndRoutes(run, want, id);
+  await fixAddressesAndRoutes(run, want, id, !cur);
   await run.step();
 }
 
@@ -605,10 +603,11 @@ async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): 
 }
 
 /** Make the link's global addresses exactly the declared ones; add declared routes. */
-async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string): Promise<void> {
+async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, created: boolean): Promise<void> {
   if (want.role === 'tap') return;
   const o = nsOpt(want.netns);
-  const have = (await listAddresses(want.name, o)).filter((a) => a.scope === 'global');
+  // A device this run just created has no global address yet: no dump needed.
+  const have = created ? [] : (await listAddresses(want.name, o)).filter((a) => a.scope === 'global');
   const haveSet = new Set(have.map((a) => canonicalCidr(a.cidr)));
   const wantSet = new Set(want.addresses.map(canonicalCidr));
   for (const a of have) {
