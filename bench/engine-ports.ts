@@ -18,7 +18,7 @@ import { withLab, type Namespace } from '../src/lab/index.ts';
 import { Switch } from '../src/dataplane/index.ts';
 import { formatMac } from '../src/dataplane/mac.ts';
 import { startGenerator } from '../src/io/index.ts';
-import { CLK_TCK, workerTicks } from './worker-ticks.ts';
+import { CLK_TCK, workerTicks } from '../src/measure/worker-ticks.ts';
 
 const M1 = '02:6d:64:00:05:01';
 const M2 = '02:6d:64:00:05:02';

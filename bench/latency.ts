@@ -3,8 +3,7 @@
  * native sinks on the sink interfaces compute one-way latency. Per-sink percentiles are combined as
  * the packet-weighted mean of p50 and the maximum of p99/p999 (conservative).
  */
-import type { Sink, SinkStats } from '../src/io/index.ts';
-import { loadIo } from '../src/demo/deps.ts';
+import { openSink, type Sink, type SinkStats } from '../src/io/index.ts';
 import type { Testbed } from './testbed.ts';
 import { runTrial, type ProgressFn, type TestbedCounters } from './trial.ts';
 import type { LatencyAtLoad, LatencyUs } from './types.ts';
@@ -28,13 +27,12 @@ export async function measureLatency(
   opts: { frameSize: number; ratePps: number; loadPct: number; warmupMs: number; measureMs: number },
   progress?: ProgressFn,
 ): Promise<LatencyAtLoad | null> {
-  const io = await loadIo();
-  if (!io.ok || !tb.latency || tb.sinks.length === 0) return null;
+  if (!tb.latency || tb.sinks.length === 0) return null;
   const sinks: Sink[] = [];
   try {
     // Small blocks with the shortest retire timeout: a TPACKET_V3 block is handed to the sink when it
     // is full or after 1 ms, and that wait is part of what the sink measures.
-    for (const s of tb.sinks) sinks.push(io.mod.openSink({ ifname: s.ifname, netns: s.ns.name, blockSize: 8192, blockCount: 512, retireTovMs: 1 }));
+    for (const s of tb.sinks) sinks.push(openSink({ ifname: s.ifname, netns: s.ns.name, blockSize: 8192, blockCount: 512, retireTovMs: 1 }));
     // Reset once traffic is steady: the warm-up is excluded from the percentiles.
     const resetTimer = setTimeout(() => sinks.forEach((s) => s.reset()), opts.warmupMs);
     let t;

@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/index.ts';
-import { chooseGenerator, type GeneratorKind } from '../src/demo/traffic.ts';
-import { loadIo } from '../src/demo/deps.ts';
+import { chooseGenerator, type GeneratorKind } from '../src/measure/traffic.ts';
 import { describeMachine } from './machine.ts';
 import { Progress, fmtPps } from './progress.ts';
 import { computeRatios } from './report/ratios.ts';
@@ -129,7 +128,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
   const started = Date.now();
   const notes: string[] = [];
   const machine = describeMachine();
-  const choice = await chooseGenerator(opts.generator);
+  const choice = chooseGenerator(opts.generator);
   notes.push(...choice.notes);
   const accs = new Map<string, Acc>();
   const acc = (name: ScenarioName, variant: string, frameSize: number, ports: number): Acc => {
@@ -161,7 +160,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
     }
   }
   const generator = choice.kind;
-  const latencyOk = generator === 'native' && (await loadIo()).ok;
+  const latencyOk = generator === 'native';
   if (!latencyOk && opts.latencyLoads.length) {
     notes.push('latency not measured: it needs the native generator and sink (timestamps in the payload)');
   }
@@ -263,7 +262,7 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
       } catch (err) {
         failed.add(jobKey);
         const msg = (err as Error).message.split('\n')[0]!;
-        // A part missing from the build gets one row; a broken run marks every size it did not finish.
+        // A feature the machine lacks gets one row; a broken run marks every size it did not finish.
         for (const size of isNotBuilt(err) ? sizes.slice(0, 1) : sizes) {
           const a = acc(job.scenario.name, job.variant, size, mainPorts);
           if (a.trials.length === 0) {
@@ -326,10 +325,10 @@ export async function runBench(opts: BenchOptions, progress = new Progress()): P
   };
 }
 
-/** A dependency that this build lacks (e.g. a backend compiled out) rather than a broken run. */
+/** A feature this machine lacks (the kernel answers ENOTSUP/EOPNOTSUPP) rather than a broken run. */
 function isNotBuilt(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === 'ENOTSUP' || e.code === 'EOPNOTSUPP' || /not available in this build|not in this build/i.test(e.message ?? '');
+  const e = err as { code?: string };
+  return e.code === 'ENOTSUP' || e.code === 'EOPNOTSUPP';
 }
 
 function summarize(a: Acc, sinks: number, generator: GeneratorKind | null): ScenarioResult {

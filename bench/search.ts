@@ -3,7 +3,7 @@
  * rate whose trial loses at most `maxLoss` of the frames. Searches between 0 and the generator's
  * maximum, starting at the rate forwarded under max load.
  */
-import type { GeneratorKind } from '../src/demo/traffic.ts';
+import type { GeneratorKind } from '../src/measure/traffic.ts';
 import type { Testbed } from './testbed.ts';
 import { runTrial, type ProgressFn, type TestbedCounters, type TrialResult } from './trial.ts';
 

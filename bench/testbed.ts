@@ -8,7 +8,7 @@
  * (no GSO super-frames). A scenario adds its forwarder in `sw` and says where frames are counted.
  */
 import { Lab, type Namespace } from '../src/lab/index.ts';
-import type { GeneratorKind } from '../src/demo/traffic.ts';
+import type { GeneratorKind } from '../src/measure/traffic.ts';
 
 /** The generator's MAC (source of every test frame). */
 export const GEN_MAC = '02:6d:64:00:00:01';

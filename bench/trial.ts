@@ -5,9 +5,9 @@
  * forwarded = rx_packets at the count points (or the testbed's own counter). Rates and CPU are taken
  * over a steady window after a warm-up; loss is counted over the whole trial after a short drain.
  */
-import { cpuDelta, sampleCpu, type CpuSample } from '../src/demo/cpu.ts';
-import { LinkStatsPool } from '../src/demo/link-stats.ts';
-import { startTraffic, type GeneratorKind } from '../src/demo/traffic.ts';
+import { cpuDelta, sampleCpu, type CpuSample } from '../src/measure/cpu.ts';
+import { LinkCounterPool } from '../src/measure/link-counters.ts';
+import { startTraffic, type GeneratorKind } from '../src/measure/traffic.ts';
 import type { Testbed } from './testbed.ts';
 
 export interface TrialSpec {
@@ -47,7 +47,7 @@ interface Reading {
 
 /** Reads the testbed's counters cheaply (rtnetlink, no processes spawned). */
 export class TestbedCounters {
-  private pool = new LinkStatsPool();
+  private pool = new LinkCounterPool();
   constructor(private tb: Testbed) {}
 
   offered(): number {

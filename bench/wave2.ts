@@ -22,14 +22,14 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, type Namespace } from '../src/lab/index.ts';
-import { chooseGenerator, type GeneratorKind } from '../src/demo/traffic.ts';
+import { chooseGenerator, type GeneratorKind } from '../src/measure/traffic.ts';
 import { describeMachine } from './machine.ts';
 import { Progress, fmtPps } from './progress.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { genCidr, GEN_MAC, sinkCidr, sinkIp, sinkMac, type Testbed } from './testbed.ts';
 import { tcpWithOffloads, type TcpOffloadsRow } from './tcp-offloads.ts';
 import { TestbedCounters, runTrial, type TrialResult } from './trial.ts';
-import { CLK_TCK, workerTicks } from './worker-ticks.ts';
+import { CLK_TCK, workerTicks } from '../src/measure/worker-ticks.ts';
 
 type Fwd = 'bridge' | 'macvlan' | 'macdemux';
 const FORWARDERS: Fwd[] = ['bridge', 'macvlan', 'macdemux'];
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const progress = new Progress();
-  const choice = await chooseGenerator('auto');
+  const choice = chooseGenerator('auto');
   if (choice.kind === null) throw new Error(`no traffic generator: ${choice.notes.join('; ')}`);
   const generator: GeneratorKind = choice.kind;
   const trial = (tb: Testbed, c: TestbedCounters, ratePps: number, tag: string) =>

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/index.ts';
-import { LinkStatsPool } from '../src/demo/link-stats.ts';
+import { LinkCounterPool } from '../src/measure/link-counters.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { GEN_MAC, sinkMac } from './testbed.ts';
 import type { ScenarioName } from './types.ts';
@@ -53,7 +53,7 @@ async function measure(name: ScenarioName): Promise<{ offered: number; fwd: numb
     try {
       await tb.sw.exec('ethtool', ['-K', 'up0', 'gro', 'on'], { timeoutMs: 30_000 });
       await tb.prepare?.();
-      const pool = new LinkStatsPool();
+      const pool = new LinkCounterPool();
       const fwd = () => pool.readSum(tb.countAt).rxPackets + (tb.forwarded ? tb.forwarded() : 0);
       generate(tb.gen.ns.name, 200_000); // warm-up (and a learning bridge learns nothing: static FDB)
       const offered: number[] = [];

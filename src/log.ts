@@ -5,8 +5,15 @@
  * logs only warnings and errors unless asked (--log-level, MACDEMUX_LOG_LEVEL). The data plane
  * counts, it never logs per packet.
  */
-import { pino, destination, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import type PinoPretty from 'pino-pretty';
+
+// pino and pino-pretty (both CommonJS) load on the first log line, not at start-up: a CLI call
+// that logs nothing (most of them) then starts without them (~120 ms of module loading).
+const require = createRequire(import.meta.url);
+const loadPino = (): typeof import('pino') => require('pino') as typeof import('pino');
+const loadPretty = (): typeof PinoPretty => require('pino-pretty') as typeof PinoPretty;
 
 /** pino's levels, quietest last. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -48,9 +55,10 @@ export function logLevel(): LogLevel {
 export function logger(): Logger {
   if (root) return root;
   const level = logLevel();
+  const { pino, destination } = loadPino();
   if (settings.file) root = pino({ level }, destination({ dest: settings.file, sync: true, append: true, mkdir: true }));
   else if (process.stderr.isTTY && !settings.json)
-    root = pino({ level }, pretty({ sync: true, destination: 2, colorize: true, ignore: 'pid,hostname' }));
+    root = pino({ level }, loadPretty()({ sync: true, destination: 2, colorize: true, ignore: 'pid,hostname' }));
   else root = pino({ level }, destination({ dest: 2, sync: true }));
   return root;
 }

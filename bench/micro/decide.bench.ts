@@ -41,7 +41,6 @@ function frames(): { data: Uint8Array; offsets: Uint32Array; lengths: Uint32Arra
 
 export async function run(ctx: MicroContext): Promise<MicroResult[]> {
   const nat = engineNative();
-  if (typeof nat.decideBatch !== 'function') throw new Error('the addon has no decideBatch (engine not in this build)');
   const f = frames();
   const cases: Record<string, () => void> = {};
   let sink = 0;

@@ -8,8 +8,7 @@
  */
 import { userInfo } from 'node:os';
 import { Lab } from '../../src/lab/index.ts';
-import type { SwitchFrameBatch } from '../../src/dataplane/index.ts';
-import { loadDataplane } from '../../src/demo/deps.ts';
+import { Switch, type SwitchFrameBatch } from '../../src/dataplane/index.ts';
 import { batchFrameCount } from '../scenarios/macdemux.ts';
 import type { MicroContext, MicroResult } from '../micro-suite.ts';
 
@@ -34,8 +33,6 @@ function batch(n: number): { data: Uint8Array; offsets: Uint32Array; lengths: Ui
 
 export async function run(ctx: MicroContext): Promise<MicroResult[]> {
   if (userInfo().uid !== 0) throw new Error('needs root (the switch opens an AF_PACKET uplink in a lab namespace)');
-  const dp = await loadDataplane();
-  if (!dp.ok) throw new Error(dp.reason);
   const lab = await Lab.create();
   const results: MicroResult[] = [];
   try {
@@ -44,7 +41,7 @@ export async function run(ctx: MicroContext): Promise<MicroResult[]> {
     for (const size of [64, 256]) {
       let received = 0;
       let batches = 0;
-      const sw = new dp.mod.Switch({ uplink: 'up0', netns: ns.name, name: 'micro-js' });
+      const sw = new Switch({ uplink: 'up0', netns: ns.name, name: 'micro-js' });
       sw.addPort({ name: 'a', mac: A, mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
       sw.addPort({ name: 'b', mac: B, mode: 'bridge', backend: { kind: 'js', onFrames: (b: SwitchFrameBatch) => {
         received += batchFrameCount(b);

@@ -8,9 +8,8 @@
  * Port-count scaling adds JS ports (table entries that receive no traffic).
  * The engine's threads are started with the main thread pinned to the forwarder CPU.
  */
-import type { PortSpec, Switch } from '../../src/dataplane/index.ts';
-import { loadDataplane } from '../../src/demo/deps.ts';
-import { withMainThreadOn } from '../../src/demo/affinity.ts';
+import { Switch, type PortSpec } from '../../src/dataplane/index.ts';
+import { withMainThreadOn } from '../../src/measure/affinity.ts';
 import { buildBase, extraMac, sinkMac, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
 import type { ScenarioName } from '../types.ts';
@@ -28,28 +27,21 @@ export function batchFrameCount(batch: unknown): number {
   return 0;
 }
 
-async function dataplaneUnavailable(): Promise<string | null> {
-  const dp = await loadDataplane();
-  return dp.ok ? null : `the engine is not available: ${dp.reason}`;
-}
-
 function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js', description: string): Scenario {
   return {
     name,
     variants: kind === 'packet' ? ['default', 'blocks'] : ['default'],
     description,
     scalable: true,
-    unavailable: () => dataplaneUnavailable(),
+    unavailable: async () => null,
     async build(ctx: BuildContext): Promise<Testbed> {
-      const dp = await loadDataplane();
-      if (!dp.ok) throw new Error(dp.reason);
       const base = await buildBase(ctx.lab, { sinks: kind === 'js' ? 0 : ctx.sinks, sinkVeths: kind !== 'js' });
       // The fast configuration: TX rings bypass the qdisc layer, the worker pinned to the forwarder CPU
       // (also started from a pinned thread below, for engines without the cpus option).
       // Default: adaptive receive (a TPACKET_V2 ring while the worker keeps up, V3 blocks under load).
       // Variant blocks: TPACKET_V3 rings only (the earlier design: batching, milliseconds of latency).
       const blocks = ctx.variant === 'blocks';
-      const sw: Switch = new dp.mod.Switch({
+      const sw: Switch = new Switch({
         uplink: base.uplink,
         netns: base.sw.name,
         name: `bench-${name}`,

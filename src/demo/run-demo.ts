@@ -4,14 +4,13 @@
  * compare. Everything is torn down at the end, on error and on Ctrl-C.
  */
 import { Lab } from '../lab/index.ts';
-import type { Switch } from '../dataplane/index.ts';
-import { loadDataplane } from './deps.ts';
-import { cpuDelta, sampleCpu } from './cpu.ts';
-import { LinkStatsPool } from './link-stats.ts';
-import { chooseGenerator, startTraffic, type GeneratorKind, type RunningTraffic } from './traffic.ts';
+import { Switch } from '../dataplane/index.ts';
+import { cpuDelta, sampleCpu } from '../measure/cpu.ts';
+import { LinkCounterPool } from '../measure/link-counters.ts';
+import { startTraffic, type GeneratorKind, type RunningTraffic } from '../measure/traffic.ts';
+import { withMainThreadOn } from '../measure/affinity.ts';
 import { buildDemoLab, type DemoLab } from './topology.ts';
 import { LiveView, type LiveSnapshot } from './live-view.ts';
-import { withMainThreadOn } from './affinity.ts';
 
 export interface DemoOptions {
   /** Endpoint namespaces (ports). */
@@ -84,7 +83,7 @@ async function drive(
   drops: (port: string) => number,
   view: LiveView,
 ): Promise<DemoPhase> {
-  const pool = new LinkStatsPool();
+  const pool = new LinkCounterPool();
   const offered = (): number => {
     const c = pool.read(dl.gen.ns.name, dl.gen.ifname);
     return c.txPackets + c.txDropped;
@@ -178,24 +177,18 @@ async function drive(
 /** Run the demo. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const notes: string[] = [];
-  const choice = await chooseGenerator('auto');
+  // The native generator: frames carry sequence numbers, and it is part of every build.
+  const generator: GeneratorKind = 'native';
   const result: DemoResult = {
     date: new Date().toISOString(),
     ports: opts.ports,
     frameSize: opts.frameSize,
-    generator: choice.kind,
+    generator,
     lab: '',
     phases: [],
     ratioVsBridge: null,
     notes,
   };
-  if (choice.kind === null) {
-    notes.push(`no traffic generator: ${choice.notes.join('; ')}`);
-    result.phases.push(skippedPhase('macdemux', 'skipped', notes[0]!), skippedPhase('linux-bridge', 'skipped', notes[0]!));
-    return result;
-  }
-  if (choice.kind === 'trafgen') notes.push(...choice.notes);
-  const generator = choice.kind;
   const view = new LiveView(opts.out ?? process.stderr, !opts.quiet);
   const lab = await Lab.create();
   result.lab = lab.prefix;
@@ -203,14 +196,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const dl = await buildDemoLab(lab, opts.ports);
 
     // 1. The userspace engine.
-    const dp = await loadDataplane();
-    if (!dp.ok) {
-      result.phases.push(skippedPhase('macdemux', 'skipped', `the userspace engine is not available: ${dp.reason}`));
-    } else if (!opts.signal?.aborted) {
+    if (!opts.signal?.aborted) {
       let sw: Switch | undefined;
       try {
         // The benchmark's fast configuration: worker on CPU 1 (the generator has CPU 0), TX rings bypass the qdisc.
-        sw = new dp.mod.Switch({ uplink: dl.uplink, netns: dl.sw.name, name: 'demo', qdiscBypass: true, cpus: [1] });
+        sw = new Switch({ uplink: dl.uplink, netns: dl.sw.name, name: 'demo', qdiscBypass: true, cpus: [1] });
         for (const e of dl.endpoints) sw.addPort({ name: e.port, mac: e.mac, mode: 'bridge', backend: { kind: 'packet', ifname: e.port } });
         const started = sw;
         // Engine threads inherit the main thread's affinity: start them on CPU 1 (the generator has CPU 0).
@@ -237,7 +227,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         await lab.addBridge(dl.sw, 'br0', { ports: [dl.uplink, ...dl.endpoints.map((e) => e.port)] });
         await dl.sw.exec('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0']);
         for (const e of dl.endpoints) await dl.sw.bridge(['fdb', 'add', e.mac, 'dev', e.port, 'master', 'static']);
-        const pool = new LinkStatsPool();
+        const pool = new LinkCounterPool();
         const drops = (port: string): number => pool.read(dl.sw.name, port).txDropped;
         try {
           result.phases.push(await drive('linux-bridge', dl, generator, opts, drops, view));

@@ -54,11 +54,13 @@ for (const workers of [1, 2]) {
             { dst: UNKNOWN, src: REMOTE, size: 64 },
           ],
           ratePps: 0, // as fast as the generator goes: ~1 Mpps on this 2-core VM when it is quiet
-          durationMs: 3000,
+          durationMs: 30_000, // stopped below once the changes are made
         });
         const modes: MacvlanMode[] = ['private', 'vepa', 'bridge', 'source'];
+        // At least 36 changes and at least 2.8 s of them, all while the generator runs: on a loaded
+        // machine each 20 ms pause takes longer, so the count, not the clock, bounds the loop.
         const t0 = Date.now();
-        while (Date.now() - t0 < 2800) {
+        while (changes < 36 || Date.now() - t0 < 2800) {
           const k = changes++ % 6;
           if (k === 0) s.removePort('p3');
           else if (k === 1) s.addPort(port(2, modes[changes % 4]!));
@@ -68,7 +70,7 @@ for (const workers of [1, 2]) {
           else s.removePort('js');
           await new Promise((r) => setTimeout(r, 20));
         }
-        const gs = await g.done;
+        const gs = await g.stop();
         assert.ok(gs.sent > 10_000, `generator sent ${gs.sent}`);
         await new Promise((r) => setTimeout(r, 300));
       } finally {

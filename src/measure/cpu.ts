@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** Clock ticks per second of /proc/stat (USER_HZ; 100 on every Linux architecture we run on). */
-const USER_HZ = 100;
+/** Clock ticks per second of /proc/stat and /proc/PID/stat (USER_HZ; 100 on every Linux architecture we run on). */
+export const USER_HZ = 100;
 
 /** A /proc/stat reading. */
 export interface CpuSample {

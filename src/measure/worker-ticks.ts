@@ -1,11 +1,13 @@
 /**
  * CPU time of this process's engine worker threads (named mdx-worker-N), from
- * /proc/self/task/TID/stat utime + stime (fields 14 and 15, in clock ticks).
+ * /proc/self/task/TID/stat utime + stime (fields 14 and 15, in clock ticks): what the engine's
+ * workers cost, apart from the rest of the process and from softirq work on other cores.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { USER_HZ } from './cpu.ts';
 
-/** Clock ticks per second (USER_HZ; 100 on every Linux architecture node runs on). */
-export const CLK_TCK = 100;
+/** Clock ticks per second of {@link workerTicks} (USER_HZ). */
+export const CLK_TCK = USER_HZ;
 
 /** utime+stime ticks of this process's engine worker threads (all of them summed). */
 export function workerTicks(): number {

@@ -1,7 +1,7 @@
 /**
  * Test traffic for the demo and the benchmark: the native generator (src/io startGenerator, TX ring,
- * frames carry sequence numbers and timestamps) when it is built, otherwise trafgen (netsniff-ng),
- * both pinned to one CPU inside the generator namespace.
+ * frames carry sequence numbers and timestamps), or trafgen (netsniff-ng) when asked for, both
+ * pinned to one CPU inside the generator namespace.
  *
  * Frame sizes are quoted as on the wire including the 4-byte FCS (64, 512, 1518, as in RFC 2544);
  * on a veth there is no FCS, so the buffer handed to the kernel is `frameSize - 4` bytes.
@@ -10,8 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Generator } from '../io/index.ts';
-import { loadIo } from './deps.ts';
+import { startGenerator } from '../io/index.ts';
 
 export type GeneratorKind = 'native' | 'trafgen';
 
@@ -69,7 +68,7 @@ export interface RunningTraffic {
   stop(): Promise<TrafficResult>;
 }
 
-/** Which generator to use, and why not the other one. */
+/** Which generator to use, and notes on the other one. */
 export interface GeneratorChoice {
   kind: GeneratorKind | null;
   notes: string[];
@@ -81,20 +80,14 @@ export function hasTrafgen(): boolean {
 }
 
 /**
- * Pick a generator: `native` when src/io's generator loads (unless `prefer` says trafgen),
- * otherwise trafgen when installed. `kind` is null when neither is available.
+ * Pick a generator: `native` (src/io's generator) unless `prefer` says trafgen; `kind` is null when
+ * trafgen is asked for and not installed.
  */
-export async function chooseGenerator(prefer: GeneratorKind | 'auto' = 'auto'): Promise<GeneratorChoice> {
-  const notes: string[] = [];
-  const io = await loadIo();
+export function chooseGenerator(prefer: GeneratorKind | 'auto' = 'auto'): GeneratorChoice {
   const trafgen = hasTrafgen();
-  if (!io.ok) notes.push(`native generator unavailable (${io.reason})`);
-  if (!trafgen) notes.push('trafgen (netsniff-ng) is not installed');
-  if (prefer === 'trafgen' && trafgen) return { kind: 'trafgen', notes };
-  if (prefer === 'native' && !io.ok) return { kind: null, notes };
-  if (io.ok) return { kind: 'native', notes };
-  if (trafgen) return { kind: 'trafgen', notes: [...notes, 'using trafgen as the generator'] };
-  return { kind: null, notes };
+  const notes = trafgen ? [] : ['trafgen (netsniff-ng) is not installed'];
+  if (prefer === 'trafgen') return { kind: trafgen ? 'trafgen' : null, notes };
+  return { kind: 'native', notes };
 }
 
 /** Start sending. */
@@ -112,10 +105,8 @@ function validate(spec: TrafficSpec): void {
   if (!(spec.durationMs > 0)) throw new RangeError(`durationMs: expected > 0, received ${spec.durationMs}`);
 }
 
-async function startNative(spec: TrafficSpec): Promise<RunningTraffic> {
-  const io = await loadIo();
-  if (!io.ok) throw new Error(`native generator unavailable: ${io.reason}`);
-  const gen: Generator = io.mod.startGenerator({
+function startNative(spec: TrafficSpec): RunningTraffic {
+  const gen = startGenerator({
     ifname: spec.ifname,
     netns: spec.netns,
     templates: spec.dsts.map((dst) => ({ dst, src: spec.src, size: spec.frameSize - 4 })),
