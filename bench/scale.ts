@@ -58,7 +58,7 @@ function removeLeftovers(prefix: string): void {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const max = arg('max', 4096);
+  const max = arg('max', quick ? 1024 : 4096);
   const upBar = arg('up-bar', 60);
   const downBar = arg('down-bar', 30);
   const sizes = (quick ? [256, 1024] : [256, 1024, 4096]).filter((n) => n <= max);
