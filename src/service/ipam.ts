@@ -52,12 +52,14 @@ export class IpPool {
   }
 
   /**
-   * The lowest allocatable address of the range not in `used`, or undefined when the range is
-   * exhausted. Walks past used/excluded addresses, so it costs O(used + excluded).
+   * The lowest allocatable address of the range not in `used` and not below `from`, or undefined
+   * when there is none. Walks past used/excluded addresses from `from`: a caller allocating many
+   * addresses passes the last one it got + 1 (everything below is taken), so n allocations cost
+   * O(n + used) in all instead of O(n * used).
    */
-  allocate(used: ReadonlySet<bigint>): IpAddr | undefined {
+  allocate(used: ReadonlySet<bigint>, from?: bigint): IpAddr | undefined {
     const end = lastAddress(this.range);
-    for (let v = this.range.base; v <= end; v++) {
+    for (let v = from !== undefined && from > this.range.base ? from : this.range.base; v <= end; v++) {
       if (!used.has(v) && !this.excluded.has(v)) return { family: this.family, value: v };
     }
     return undefined;

@@ -98,16 +98,16 @@ export function planLeases(networks: NetworkConfig[], current: LeaseTable): Leas
   const table: LeaseTable = {};
   const stale: Record<string, string[]> = {};
   const changes: string[] = [];
-  const declared = new Map(networks.map((n) => [n.name, n]));
+  const declared = new Map(networks.map((n) => [n.name, new Set(n.endpoints.map((e) => e.name))]));
   const macsInUse = new Set<string>();
   for (const eps of Object.values(current)) for (const l of Object.values(eps)) macsInUse.add(l.mac);
   for (const n of networks) for (const e of n.endpoints) if (e.mac) macsInUse.add(e.mac);
 
   // Stale leases (kept for now).
   for (const [net, eps] of Object.entries(current)) {
-    const n = declared.get(net);
+    const names = declared.get(net);
     for (const [ep, l] of Object.entries(eps)) {
-      if (n && n.endpoints.some((e) => e.name === ep)) continue;
+      if (names?.has(ep)) continue;
       (table[net] ??= {})[ep] = { ...l };
       (stale[net] ??= []).push(ep);
     }
@@ -152,12 +152,15 @@ export function planLeases(networks: NetworkConfig[], current: LeaseTable): Leas
           assigned.set(e.name, formatIp(a));
         }
       }
-      // Pass 2: allocate for the rest, in config order.
+      // Pass 2: allocate for the rest, in config order. `used` only grows here, so the lowest free
+      // address is never below the previous one: resume the walk there (linear in the endpoints).
+      let next: bigint | undefined;
       for (const e of n.endpoints) {
         if (assigned.has(e.name)) continue;
-        const a = pool.allocate(used);
+        const a = pool.allocate(used, next);
         if (!a) throw new PoolExhaustedError(n.name, pool, e.name);
         used.add(a.value);
+        next = a.value + 1n;
         assigned.set(e.name, formatIp(a));
         const prev = current[n.name]?.[e.name]?.[key];
         changes.push(`${n.name}/${e.name}: ${key} ${formatIp(a)} (${prev ? `moved from ${prev}` : 'new'})`);

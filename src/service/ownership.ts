@@ -114,21 +114,47 @@ export class OwnershipStore {
 
   /** Record a resource (before creating it) and persist. */
   async record(r: OwnedResource): Promise<void> {
-    const key = resourceKey(r);
-    if (JSON.stringify(this.resources.get(key)) === JSON.stringify(r)) return;
-    this.resources.set(key, r);
-    await this.save();
+    await this.recordAll([r]);
   }
 
-  /** Forget a resource (after removing it) and persist. */
-  async forget(key: string): Promise<void> {
-    if (!this.resources.delete(key)) return;
-    await this.save();
+  /**
+   * Record resources (before creating any of them) and persist them in one atomic write, so a
+   * batch of n costs one write, not n writes of a growing file.
+   */
+  async recordAll(rs: readonly OwnedResource[]): Promise<void> {
+    let changed = false;
+    for (const r of rs) {
+      const key = resourceKey(r);
+      if (JSON.stringify(this.resources.get(key)) === JSON.stringify(r)) continue;
+      this.resources.set(key, r);
+      changed = true;
+    }
+    if (changed || this.dirty) await this.save();
   }
+
+  /**
+   * Forget a resource (after removing it). Persisted at once, or with `later` at the next write
+   * ({@link flush}): a record whose resource is gone is harmless after a crash (the next run finds
+   * nothing under it and forgets it), so forgets may be batched; records may not.
+   */
+  async forget(key: string, later = false): Promise<void> {
+    if (!this.resources.delete(key)) return;
+    if (later) this.dirty = true;
+    else await this.save();
+  }
+
+  /** Persist forgets made with `later` (no write when there are none). */
+  async flush(): Promise<void> {
+    if (this.dirty) await this.save();
+  }
+
+  /** Forgets not yet persisted. */
+  private dirty = false;
 
   private async save(): Promise<void> {
     const resources = [...this.resources.values()].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
     await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, id: this.id, config: this.configPath, resources }, null, 2)}\n`);
+    this.dirty = false;
   }
 }
 

@@ -31,7 +31,7 @@ import { parentKey } from './config.ts';
 import { type DesiredLink, type DesiredState, desiredState } from './desired.ts';
 import { formatIp, parseCidr, parseIp } from './ipaddr.ts';
 import { LeaseStore, type LeaseTable, planLeases, withoutStale } from './leases.ts';
-import { createNetns, deleteNetns, disableTxOffload, netnsExists } from './netns.ts';
+import { createNetnsAll, deleteNetnsAll, disableTxOffload, netnsExists } from './netns.ts';
 import { type OwnedLink, OwnershipStore, resourceKey } from './ownership.ts';
 
 const logger = () => log('reconcile');
@@ -127,6 +127,7 @@ class Run {
       }
     }
     this.undo.length = 0;
+    await this.owned.flush();
   }
 
   /**
@@ -136,6 +137,14 @@ class Run {
   async removeLink(r: OwnedLink): Promise<void> {
     const key = resourceKey(r);
     try {
+      const going = r.netns !== undefined && !r.peer ? this.dyingNs.get(r.netns) : undefined;
+      if (going && netnsExists(r.netns!)) {
+        const l = await findLink(r.name, nsOpt(r.netns));
+        if (l && this.owned.marked(l, r.netns, r.name)) {
+          going.push(r); // removed with its namespace (see dyingNs)
+          return;
+        }
+      }
       for (const end of [{ netns: r.netns, name: r.name }, ...(r.peer ? [r.peer] : [])]) {
         if (end.netns && !netnsExists(end.netns)) continue;
         const l = await findLink(end.name, nsOpt(end.netns));
@@ -150,34 +159,81 @@ class Run {
         await deleteLink(end.name, nsOpt(end.netns));
         this.note('removed', `link ${where(end.netns, end.name)}`, end === r.peer ? {} : { network: r.network, endpoint: r.endpoint });
       }
-      await this.owned.forget(key);
+      await this.owned.forget(key, true); // persisted by the run's flush (a stale record is harmless)
       await this.step();
     } catch (err) {
       this.fail(`link ${where(r.netns, r.name)}`, err);
     }
   }
 
-  /** Remove an owned namespace when nothing but lo is left in it; then forget it. */
-  async removeNetns(name: string): Promise<void> {
-    const key = resourceKey({ kind: 'netns', name });
-    try {
-      if (netnsExists(name)) {
-        const others = (await listLinks({ netns: name })).filter((l) => l.name !== 'lo');
+  /**
+   * Owned namespaces this run removes, with the marked links in them that go with them: deleting a
+   * namespace unregisters its devices in one batch (net/core/dev.c default_device_exit_batch), where
+   * deleting them one by one waits for an RCU grace period each (unregister_netdevice_many:
+   * synchronize_net), tens of ms per link. Set before the links are removed.
+   */
+  readonly dyingNs = new Map<string, OwnedLink[]>();
+
+  /** Keys of links recorded by this run before creating them (absent when checked): a device found under one is not ours. */
+  readonly prerecorded = new Set<string>();
+
+  /** Remove marked links deferred to their namespace's removal one by one (the namespace stays). */
+  private async removeDeferred(name: string): Promise<void> {
+    const links = this.dyingNs.get(name) ?? [];
+    this.dyingNs.delete(name);
+    for (const r of links) await this.removeLink(r);
+  }
+
+  /**
+   * Remove owned namespaces that hold nothing but lo and links of theirs (one `ip -batch` for all);
+   * then forget them. One that holds other interfaces is not macdemux's to delete: kept, with a warning.
+   */
+  async removeNetns(names: readonly string[]): Promise<void> {
+    const empty: string[] = [];
+    for (const name of names) {
+      try {
+        if (!netnsExists(name)) {
+          await this.removeDeferred(name);
+          await this.owned.forget(resourceKey({ kind: 'netns', name }), true);
+          continue;
+        }
+        const ours = new Set((this.dyingNs.get(name) ?? []).map((r) => r.name));
+        const others = (await listLinks({ netns: name })).filter((l) => l.name !== 'lo' && !(ours.has(l.name) && this.owned.marked(l, name, l.name)));
         if (others.length) {
+          await this.removeDeferred(name);
           logger().warn(
             { event: 'netns.kept', netns: name, links: others.map((l) => l.name) },
             `namespace ${name} was created by macdemux but now holds interfaces it did not create (${others.map((l) => l.name).join(', ')}): left in place`,
           );
-        } else {
-          await deleteNetns(name);
-          this.note('removed', `netns ${name}`);
-        }
+          await this.owned.forget(resourceKey({ kind: 'netns', name }), true);
+        } else empty.push(name);
+      } catch (err) {
+        this.fail(`netns ${name}`, err);
       }
-      await this.owned.forget(key);
-      await this.step();
-    } catch (err) {
-      this.fail(`netns ${name}`, err);
     }
+    let left = new Map<string, string>();
+    try {
+      left = await deleteNetnsAll(empty);
+    } catch (err) {
+      for (const name of empty) this.fail(`netns ${name}`, err);
+      return;
+    }
+    for (const name of empty) {
+      const why = left.get(name);
+      if (why) {
+        this.fail(`netns ${name}`, new Error(why));
+        continue;
+      }
+      for (const r of this.dyingNs.get(name) ?? []) {
+        this.note('removed', `link ${where(r.netns, r.name)}`, { network: r.network, endpoint: r.endpoint, with: `netns ${name}` });
+        await this.owned.forget(resourceKey(r), true);
+      }
+      this.dyingNs.delete(name);
+      this.note('removed', `netns ${name}`);
+      await this.owned.forget(resourceKey({ kind: 'netns', name }), true);
+      await this.step();
+    }
+    await this.owned.flush();
   }
 }
 
@@ -202,8 +258,13 @@ async function step<T>(resource: string, fn: () => Promise<T>): Promise<T> {
 /**
  * What stands in the way of a desired state on the live system, checked before anything is
  * changed: parents (namespace and device), and names taken by devices without macdemux's mark.
+ * Also returns the links it saw, by namespace ('' = own; undefined: the namespace does not exist):
+ * one dump per namespace, read once.
  */
-async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<{ resource: string; message: string }[]> {
+async function preflight(
+  desired: DesiredState,
+  owned: OwnershipStore,
+): Promise<{ problems: { resource: string; message: string }[]; live: Map<string, Map<string, LinkInfo> | undefined> }> {
   const problems: { resource: string; message: string }[] = [];
   const links = new Map<string, Map<string, LinkInfo> | undefined>();
   /** The links of a namespace by name (undefined: the namespace does not exist yet). */
@@ -228,7 +289,7 @@ async function preflight(desired: DesiredState, owned: OwnershipStore): Promise<
         problems.push({ resource: `link ${where(want.peer.netns, want.peer.name)}`, message: `${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours` });
     }
   }
-  return problems;
+  return { problems, live: links };
 }
 
 /**
@@ -246,6 +307,14 @@ export async function apply(
   const leaseStore = opts.leases ?? (await LeaseStore.open(stateDir));
   const run = new Run(owned, opts);
   const t0 = process.hrtime.bigint();
+  const phaseMs: Record<string, number> = {};
+  let tPhase = t0;
+  /** Time spent since the previous phase ended (logged with apply.done: where the time goes at scale). */
+  const phase = (name: string) => {
+    const now = process.hrtime.bigint();
+    phaseMs[name] = Number(now - tPhase) / 1e6;
+    tPhase = now;
+  };
 
   // 1. Plan.
   const before = leaseStore.all();
@@ -259,9 +328,11 @@ export async function apply(
   }
   const wantedLinks = new Map(desired.links.map((l) => [l.key, l]));
   const wantedNs = new Set(desired.namespaces);
+  phase('plan');
 
   // 2. Check.
-  const problems = await preflight(desired, owned);
+  const { problems, live } = await preflight(desired, owned);
+  phase('check');
   if (problems.length) {
     for (const p of problems) run.fail(p.resource, new Error(p.message));
     run.report.preflight = true;
@@ -289,8 +360,17 @@ export async function apply(
         }
       });
     }
-    for (const ns of desired.namespaces) await step(`netns ${ns}`, () => ensureNetns(run, ns));
+    phase('leases');
+    await ensureNetnsAll(run, desired.namespaces);
+    phase('namespaces');
+    // Write-ahead in one write: every link that does not exist yet is recorded before the first
+    // is created (a record without its device is harmless: the next run creates or forgets it).
+    const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
+    await owned.recordAll(absent);
+    for (const rec of absent) run.prerecorded.add(resourceKey(rec));
+    for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
     for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    phase('links');
   } catch (err) {
     const e = err as StepError;
     run.fail(e.resource ?? 'apply', e.reason ?? err);
@@ -301,45 +381,74 @@ export async function apply(
   }
 
   // 4. Remove owned objects no longer declared (or whose type/peer changed: recreated above).
+  for (const r of owned.list()) if (r.kind === 'netns' && !wantedNs.has(r.name)) run.dyingNs.set(r.name, []);
   for (const r of owned.list()) {
     if (r.kind !== 'link') continue;
     const want = wantedLinks.get(resourceKey(r));
     const same = want && want.type === r.type && JSON.stringify(want.peer ?? null) === JSON.stringify(r.peer ?? null);
     if (!same) await run.removeLink(r);
   }
-  for (const r of owned.list()) {
-    if (r.kind === 'netns' && !wantedNs.has(r.name)) await run.removeNetns(r.name);
-  }
+  await run.removeNetns(owned.list().flatMap((r) => (r.kind === 'netns' && !wantedNs.has(r.name) ? [r.name] : [])));
+  await owned.flush();
   // Leases of removed endpoints are released only now that their devices are gone.
   if (!run.report.errors.length) await leaseStore.commit(withoutStale(plan.table, plan.stale));
+  phase('remove');
 
   run.report.leases = leaseStore.all();
   run.report.desired = desired;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   logger().info(
-    { event: 'apply.done', created: run.report.created.length, changed: run.report.changed.length, removed: run.report.removed.length, errors: run.report.errors.length, ms: Math.round(ms) },
+    { event: 'apply.done', created: run.report.created.length, changed: run.report.changed.length, removed: run.report.removed.length, errors: run.report.errors.length, ms: Math.round(ms), phaseMs },
     `apply: ${run.report.created.length} created, ${run.report.changed.length} changed, ${run.report.removed.length} removed, ${run.report.errors.length} failed`,
   );
   if (run.report.errors.length) throw new ReconcileError(run.report);
   return run.report;
 }
 
-/** Make a namespace exist (created ones are recorded first, and rolled back on failure). */
-async function ensureNetns(run: Run, ns: string): Promise<void> {
-  if (!netnsExists(ns)) {
-    await run.owned.record({ kind: 'netns', name: ns });
-    run.onRollback(`netns ${ns}`, () => run.removeNetns(ns));
-    await createNetns(ns);
+/**
+ * Make the namespaces exist: the missing ones are recorded first (one write), then created with
+ * one `ip -batch`, and rolled back on failure. Throws a StepError naming the first that failed.
+ */
+async function ensureNetnsAll(run: Run, names: readonly string[]): Promise<void> {
+  const missing = names.filter((ns) => !netnsExists(ns));
+  const created = new Set(missing);
+  if (missing.length) {
+    await run.owned.recordAll(missing.map((name) => ({ kind: 'netns', name })));
+    run.onRollback(`${missing.length} namespace(s)`, () => run.removeNetns(missing));
+  }
+  const failed = await step(`${missing.length} namespace(s)`, () => createNetnsAll(missing));
+  for (const ns of missing) {
+    if (failed.has(ns)) continue;
     run.note('created', `netns ${ns}`);
     await run.step();
-  } else if (run.owned.has(resourceKey({ kind: 'netns', name: ns }))) {
-    // Ours: lo must be up (a crash may have hit between `ip netns add` and `lo up`).
-    const lo = await findLink('lo', { netns: ns });
-    if (lo && !lo.up) {
-      await setLink('lo', { up: true }, { netns: ns });
-      run.note('changed', `netns ${ns} lo up`);
-    }
   }
+  const first = missing.find((ns) => failed.has(ns));
+  if (first) throw new StepError(`netns ${first}`, new Error(failed.get(first)));
+  for (const ns of names) {
+    if (created.has(ns) || !run.owned.has(resourceKey({ kind: 'netns', name: ns }))) continue;
+    await step(`netns ${ns}`, async () => {
+      // Ours: lo must be up (a crash may have hit between `ip netns add` and `lo up`).
+      const lo = await findLink('lo', { netns: ns });
+      if (lo && !lo.up) {
+        await setLink('lo', { up: true }, { netns: ns });
+        run.note('changed', `netns ${ns} lo up`);
+      }
+    });
+  }
+}
+
+/** The ownership record of a desired link. */
+function ownedRecord(want: DesiredLink): OwnedLink {
+  return {
+    kind: 'link',
+    ...(want.netns ? { netns: want.netns } : {}),
+    name: want.name,
+    role: want.role,
+    network: want.network,
+    ...(want.endpoint ? { endpoint: want.endpoint } : {}),
+    type: want.type,
+    ...(want.peer ? { peer: want.peer } : {}),
+  };
 }
 
 /** Make one desired link exist as declared. */
@@ -348,7 +457,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
   let cur = await findLink(want.name, o);
-  const foreign = cur && foreignReason(run.owned, want, cur);
+  const foreign = cur && foreignReason(run.owned, want, cur, run.prerecorded);
   if (foreign) throw new Error(foreign);
   if (cur) {
     const why = await mismatch(want, cur);
@@ -363,17 +472,8 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
     }
   }
   if (!cur) {
-    const rec: OwnedLink = {
-      kind: 'link',
-      ...(want.netns ? { netns: want.netns } : {}),
-      name: want.name,
-      role: want.role,
-      network: want.network,
-      ...(want.endpoint ? { endpoint: want.endpoint } : {}),
-      type: want.type,
-      ...(want.peer ? { peer: want.peer } : {}),
-    };
-    await run.owned.record(rec); // write-ahead: recorded before it exists
+    const rec = ownedRecord(want);
+    await run.owned.record(rec); // write-ahead: recorded before it exists (no write when recorded already)
     run.onRollback(id, () => run.removeLink(rec));
     if (want.peer) {
       // A port end left with our deterministic name (its endpoint end gone) goes first -- if ours.
@@ -382,21 +482,19 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    await createLink(want, run.owned);
+    await createLink(want, run.owned); // reads the new device back (throws when it is not there)
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
-    cur = await findLink(want.name, o);
-    if (!cur) throw new Error('created but not found afterwards');
   } else {
     await fixLink(run, want, cur, id);
   }
-  await fixAddressesAndRoutes(run, want, id);
+  await fixAddressesAndRoutes(run, want, id, !cur);
   await run.step();
 }
 
 /** Why an existing device under a desired link's name is not ours to change, or undefined. */
-function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo): string | undefined {
+function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo, prerecorded?: ReadonlySet<string>): string | undefined {
   const place = want.netns ? `namespace ${want.netns}` : 'this namespace';
-  if (!owned.has(want.key)) return `${want.name} already exists in ${place} and was not created by macdemux: rename it or set ifname`;
+  if (!owned.has(want.key) || prerecorded?.has(want.key)) return `${want.name} already exists in ${place} and was not created by macdemux: rename it or set ifname`;
   if (!owned.marked(cur, want.netns, want.name))
     return `${want.name} in ${place} is recorded as created by macdemux but does not carry its mark (alias ${owned.mark(want.netns, want.name)}): another device took the name; rename or delete it by hand`;
   return undefined;
@@ -505,10 +603,11 @@ async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): 
 }
 
 /** Make the link's global addresses exactly the declared ones; add declared routes. */
-async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string): Promise<void> {
+async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, created: boolean): Promise<void> {
   if (want.role === 'tap') return;
   const o = nsOpt(want.netns);
-  const have = (await listAddresses(want.name, o)).filter((a) => a.scope === 'global');
+  // A device this run just created has no global address yet: no dump needed.
+  const have = created ? [] : (await listAddresses(want.name, o)).filter((a) => a.scope === 'global');
   const haveSet = new Set(have.map((a) => canonicalCidr(a.cidr)));
   const wantSet = new Set(want.addresses.map(canonicalCidr));
   for (const a of have) {
@@ -555,12 +654,18 @@ export async function teardown(stateDir: string, opts: ApplyOptions & { owned?: 
   const owned = opts.owned ?? (await OwnershipStore.open(stateDir));
   const leaseStore = opts.leases ?? (await LeaseStore.open(stateDir));
   const run = new Run(owned, opts);
+  const t0 = process.hrtime.bigint();
+  for (const r of owned.list()) if (r.kind === 'netns') run.dyingNs.set(r.name, []);
   for (const r of owned.list()) if (r.kind === 'link') await run.removeLink(r);
-  for (const r of owned.list()) if (r.kind === 'netns') await run.removeNetns(r.name);
+  const t1 = process.hrtime.bigint();
+  await run.removeNetns(owned.list().flatMap((r) => (r.kind === 'netns' ? [r.name] : [])));
+  await owned.flush();
+  const t2 = process.hrtime.bigint();
   if (run.report.errors.length === 0) await leaseStore.commit({});
+  const phaseMs = { links: Number(t1 - t0) / 1e6, namespaces: Number(t2 - t1) / 1e6, leases: Number(process.hrtime.bigint() - t2) / 1e6 };
   run.report.leases = leaseStore.all();
   logger().info(
-    { event: 'teardown.done', removed: run.report.removed.length, errors: run.report.errors.length },
+    { event: 'teardown.done', removed: run.report.removed.length, errors: run.report.errors.length, phaseMs },
     `teardown: ${run.report.removed.length} removed, ${run.report.errors.length} failed`,
   );
   if (run.report.errors.length) throw new ReconcileError(run.report);
