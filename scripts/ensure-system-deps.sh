@@ -13,7 +13,7 @@ set -u
 # On every fresh machine of this project's kind (../shared/reference/base-image-packages.txt):
 # never installed here, listed so that the test knows where each program comes from.
 BASE='
-coreutils           cat sleep timeout rm mknod ln env # tests (lab exec, sleepers, env for podman), bench/micro (timeout)
+coreutils           cat sleep timeout rm mknod ln env nice # tests (lab exec, sleepers, env for podman), bench/micro (timeout)
 curl                curl                     # service-daemon.test (raw HTTP over the control socket)
 bash                bash                     # xdp-skeleton.test (scripts/build-xdp.sh)
 tar                 tar                      # container-helpers (busybox rootfs tarball)
