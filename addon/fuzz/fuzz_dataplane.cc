@@ -13,67 +13,23 @@
 #include <string>
 #include <vector>
 
-// Both layouts of addon/: by layer (dataplane/) and flat.
-#if __has_include("dataplane/decision.h")
 #include "dataplane/decision.h"
 #include "dataplane/frame_parse.h"
 #include "dataplane/port_table.h"
-#else
-#include "demux.h"
-#include "frame_parse.h"
-#include "port_table.h"
-#endif
+#include "test/table_builder.h"  // the blob encoder the C++ unit tests use
 
 namespace {
 
-void Put32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int i = 0; i < 4; i++) b.push_back(uint8_t(v >> (8 * i)));
-}
-void Put16(std::vector<uint8_t>& b, uint16_t v) {
-  b.push_back(uint8_t(v));
-  b.push_back(uint8_t(v >> 8));
-}
-void PutMac(std::vector<uint8_t>& b, uint64_t mac) {
-  for (int i = 5; i >= 0; i--) b.push_back(uint8_t(mac >> (8 * i)));
-}
-
-// The serialized format of port_table.h: header, then per port slot, mac, vlan, mode, flags,
-// sourceCount, groupCount, pad, sources, groups.
+// A fixed table with every mode, VLANs, a passthru VLAN and source/group lists (slot 0 is the uplink's).
 std::vector<uint8_t> FixedBlob() {
-  struct P {
-    uint32_t slot;
-    uint64_t mac;
-    uint16_t vlan;
-    uint8_t mode;
-    std::vector<uint64_t> sources, groups;
-  };
-  const std::vector<P> ports = {  // slot 0 is the uplink's
-      {1, 0x020000000001, 0, mdx::kModeBridge, {}, {0x01005e000001}},
-      {2, 0x020000000002, 0, mdx::kModePrivate, {}, {}},
-      {3, 0x020000000003, 0, mdx::kModeVepa, {}, {}},
-      {4, 0x020000000004, 10, mdx::kModeBridge, {}, {}},
-      {5, 0x020000000005, 10, mdx::kModeSource, {0x020000000099, 0x0200000000aa}, {}},
-      {6, 0x020000000006, 20, mdx::kModePassthru, {}, {}},
-  };
-  std::vector<uint8_t> b;
-  Put32(b, 0x5458444d);
-  Put32(b, 1);
-  Put32(b, uint32_t(ports.size()));
-  Put32(b, 1514);
-  for (const auto& p : ports) {
-    Put32(b, p.slot);
-    PutMac(b, p.mac);
-    Put16(b, p.vlan);
-    b.push_back(p.mode);
-    b.push_back(0);
-    Put16(b, uint16_t(p.sources.size()));
-    Put16(b, uint16_t(p.groups.size()));
-    b.push_back(0);
-    b.push_back(0);
-    for (uint64_t m : p.sources) PutMac(b, m);
-    for (uint64_t m : p.groups) PutMac(b, m);
-  }
-  return b;
+  return mdxtest::TableBlob({
+      {1, 0x020000000001, 0, mdx::kModeBridge, 0, {}, {0x01005e000001}},
+      {2, 0x020000000002, 0, mdx::kModePrivate, 0, {}, {}},
+      {3, 0x020000000003, 0, mdx::kModeVepa, 0, {}, {}},
+      {4, 0x020000000004, 10, mdx::kModeBridge, 0, {}, {}},
+      {5, 0x020000000005, 10, mdx::kModeSource, 0, {0x020000000099, 0x0200000000aa}, {}},
+      {6, 0x020000000006, 20, mdx::kModePassthru, 0, {}, {}},
+  });
 }
 
 const mdx::PortTable& FixedTable() {

@@ -7,17 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUT = join(ROOT, 'build', 'fuzz');
 const SECONDS = Number(process.env.MDX_FUZZ_SECONDS ?? 30);
 
-/** The core's sources the harness links, in either layout of addon/ (flat, or by layer). */
+/** The core's sources the harness links. */
 function coreSources(): string[] {
-  const candidates = ['addon/dataplane/port_table.cc', 'addon/dataplane/epochs.cc', 'addon/dataplane/fdb.cc', 'addon/port_table.cc'];
-  return candidates.map((p) => join(ROOT, p)).filter((p) => existsSync(p));
+  return ['addon/dataplane/port_table.cc', 'addon/dataplane/epochs.cc', 'addon/dataplane/fdb.cc'].map((p) => join(ROOT, p));
 }
 
 test('libFuzzer: PortTable::Build, ParseFrame and Decide under ASan/UBSan', { timeout: (SECONDS + 240) * 1000 }, () => {
