@@ -358,6 +358,8 @@ void Engine::Run(Worker* wp) {
         RxVisitorFn<decltype(fn)> v(fn);
         got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
         v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
+      } else if (tag == kTagXsk) {  // XDP backend: what the program sent up (engine_xdp.cc)
+        got = XskReceive(w, *t, now);
       } else {  // RX queue of a port: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;
@@ -390,6 +392,7 @@ void Engine::RefreshRingDrops(Worker& w) {
     w.uplinkFast->UpdateKernelStats();
     drops += Read(w.uplinkFast->counters().rxDrops);
   }
+  if (w.xsk) drops += w.xsk->KernelDrops();
   __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], drops, __ATOMIC_RELAXED);
   for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {
     PortBackend* b = ports_[slot].load(std::memory_order_acquire);

@@ -32,6 +32,14 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   int error = 0;
   uint32_t slot = 0;
   int32_t queue = -1;
+  if (tag == kTagXsk) {
+    // The AF_XDP socket's device went away (net/xdp/xsk.c xsk_notifier: sk_err = ENETDOWN, the
+    // socket unbound for good): out of the poll set until ReplaceUplink brings a new one.
+    epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.xsk->fd(), nullptr);
+    Bump(w.wc[kWFdDisarmed]);
+    Emit({FdEventKind::kDisarmed, 0, -1, ENETDOWN, w.idx});
+    return false;
+  }
   if (tag == kTagUplink || tag == kTagUplinkFast) {
     const bool fast = tag == kTagUplinkFast;
     fd = fast ? w.uplinkFast->fd() : w.uplink->fd();
