@@ -17,6 +17,12 @@ namespace mdx {
 
 namespace {
 constexpr int kSwapTimeoutMs = 3000;
+// The selector program picks the ring; with the rollover flag the kernel itself moves a frame to
+// the other member when the selected ring is nearly full (net/packet/af_packet.c,
+// fanout_demux_rollover: a V2 ring with less than a quarter of its slots free, a V3 ring with less
+// than a quarter of its blocks, packet_rcv_has_room). A worker that is not scheduled cannot switch
+// to V3 itself: the kernel fills the V3 ring behind the full V2 one instead of dropping.
+constexpr int kUplinkFanoutMode = PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER;
 }  // namespace
 
 RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
@@ -53,7 +59,7 @@ int Engine::OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* e
     fo.promisc = opts_.promisc;
     fo.vnetHdr = true;
     fo.fanoutUniqueId = true;
-    fo.fanoutMode = PACKET_FANOUT_CBPF;
+    fo.fanoutMode = kUplinkFanoutMode;
     int rc = FrameRing::Open(fo, v2, &step);
     if (rc == 0) {
       rc = SetFanoutTarget((*v2)->fd(), 0);
@@ -65,7 +71,7 @@ int Engine::OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* e
       return rc;
     }
     ro.fanoutGroup = (*v2)->fanoutId();
-    ro.fanoutMode = PACKET_FANOUT_CBPF;
+    ro.fanoutMode = kUplinkFanoutMode;
     // Between bind() and the fanout join the V3 socket would receive copies of what the V2 ring
     // receives: it drops everything until it is in the group.
     ro.filter = {sock_filter{BPF_RET | BPF_K, 0, 0, 0}};

@@ -187,3 +187,10 @@ int SetFanoutTarget(int fd, uint32_t k) {
   sock_fprog prog{1, &insn};
   return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) == 0 ? 0 : -errno;
 }
+
+int64_t FanoutRollovers(int fd) {
+  tpacket_rollover_stats st{};
+  socklen_t len = sizeof(st);
+  if (getsockopt(fd, SOL_PACKET, PACKET_ROLLOVER_STATS, &st, &len) != 0) return -errno;
+  return int64_t(st.tp_all);
+}

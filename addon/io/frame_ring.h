@@ -34,6 +34,10 @@ struct FrameRingOptions {
 // The kernel swaps the program under RCU (af_packet.c, fanout_set_data_cbpf): no frame is lost.
 int SetFanoutTarget(int fd, uint32_t k);
 
+// Frames the kernel moved from this member to another one because this one's ring was (nearly)
+// full (PACKET_FANOUT_FLAG_ROLLOVER; PACKET_ROLLOVER_STATS tp_all, cumulative), or -errno.
+int64_t FanoutRollovers(int fd);
+
 class FrameRing {
  public:
   static int Open(const FrameRingOptions& o, std::unique_ptr<FrameRing>* out, const char** failedStep = nullptr);

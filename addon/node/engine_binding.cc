@@ -270,6 +270,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("rxMode", Num(env, kWRxMode));
   wf.Set("sleeps", Num(env, kWSleeps));
   wf.Set("rxRemaps", Num(env, kWRxRemaps));
+  wf.Set("rxV2Drops", Num(env, kWRxV2Drops));
+  wf.Set("rxV3Drops", Num(env, kWRxV3Drops));
+  wf.Set("rxRollovers", Num(env, kWRxRollovers));
+  wf.Set("spins", Num(env, kWSpins));
   o.Set("workerFields", wf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("rxPackets", Num(env, kSRxPackets));
