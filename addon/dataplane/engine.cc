@@ -304,6 +304,7 @@ void Engine::Run(Worker* wp) {
   snprintf(tname, sizeof(tname), "mdx-worker-%d", w.idx);
   pthread_setname_np(pthread_self(), tname);
   if (!opts_.cpus.empty()) PinThisThread(opts_.cpus[size_t(w.idx) % opts_.cpus.size()]);
+  if (opts_.sliceUs) SetThisThreadSlice(opts_.sliceUs);  // best effort: only the latency on a busy host depends on it
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();

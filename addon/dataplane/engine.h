@@ -58,6 +58,9 @@ struct EngineOptions {
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
   uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+  // Fair-scheduler slice of the workers (SetThisThreadSlice; 0: the kernel's default, ~3 ms): a
+  // short slice lets a waking worker preempt CPU hogs on a busy host without real-time priority.
+  uint32_t sliceUs = 100;
   // Real-time priority of the workers (SCHED_FIFO 1..99; 0: the normal scheduler). On a busy host
   // a normal-priority worker waits behind other tasks while the kernel keeps filling its rings;
   // a FIFO worker runs as soon as its ring has frames (it sleeps in epoll when idle, and the
