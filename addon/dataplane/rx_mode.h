@@ -48,7 +48,7 @@ class RxModeController {
   // One worker pass: frames taken from each ring, whether the V2 drain stopped at its cap.
   Action Pass(int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs) {
     const uint64_t frames = uint64_t(v2Frames + v3Frames);
-    if (Misrouted(v2Frames, v3Frames, nowUs)) return kRemap;
+    if (Misrouted(v2Frames, v3Frames, v2Capped, nowUs)) return kRemap;
     if (mode_ == kFrames) {
       // (Frames rolled over to V3 come with a V2 ring at least 3/4 full: capped drains.)
       if (!v2Capped) {
@@ -86,15 +86,18 @@ class RxModeController {
 
  private:
   // A wrong mapping sends every frame to the other ring: only then (over a whole grace period,
-  // after leftovers of a switch) is it remapped. Rolled-over frames come with frames on the
-  // selected ring, so they never look misrouted.
-  bool Misrouted(int v2Frames, int v3Frames, uint64_t nowUs) {
+  // after leftovers of a switch) is it remapped. Rolled-over frames come with a full selected
+  // ring: a check period with a capped V2 drain (a starved worker on a busy host sees V3 full and
+  // its frames rolled over to V2) is never counted as misrouted.
+  bool Misrouted(int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs) {
     if (nowUs - switchedUs_ <= kGraceUs) return false;
+    if (v2Capped) behindInCheck_ = true;
     wrong_ += uint64_t(mode_ == kFrames ? v3Frames : v2Frames);
     right_ += uint64_t(mode_ == kFrames ? v2Frames : v3Frames);
     if (nowUs - checkedUs_ <= kGraceUs) return false;
-    misrouted_ = wrong_ > 0 && right_ == 0 ? misrouted_ + 1 : 0;
+    misrouted_ = wrong_ > 0 && right_ == 0 && !behindInCheck_ ? misrouted_ + 1 : 0;
     wrong_ = right_ = 0;
+    behindInCheck_ = false;
     checkedUs_ = nowUs;
     if (misrouted_ < kMisroutedChecks) return false;  // persistent, not a late leftover of a stalled worker
     misrouted_ = 0;
@@ -113,6 +116,7 @@ class RxModeController {
   Mode mode_ = kFrames;
   uint32_t v2Index_ = 0;  // the V2 ring joins the group first
   int misrouted_ = 0;
+  bool behindInCheck_ = false;
   uint64_t behindSinceUs_ = 0, behindFrames_ = 0;
   uint64_t windowStartUs_ = 0, windowFrames_ = 0, upRate_ = 0, quietSinceUs_ = 0, switchedUs_ = 0;
   uint64_t switches_ = 0, wrong_ = 0, right_ = 0, checkedUs_ = 0;

@@ -119,6 +119,18 @@ TEST("rx mode: frames only on the other ring for 5 grace periods remaps; leftove
   // Rolled-over frames come with frames on the selected ring: no remap.
   Run(c, &t, 200000, 1000, 100, 20, false, nullptr, &rm);
   CHECK_EQ(rm, 0);
+  // A starved worker on V3 (the V3 ring full, frames rolled over to V2, drained at the cap, no
+  // V3 block retired within a check period): not a swapped order.
+  {
+    RxModeController d;
+    uint64_t u = 1000000;
+    int sw = 0, rm2 = 0;
+    Run(d, &u, RxModeController::kBehindUs + 1000, 100, 128, 0, true, &sw);
+    CHECK_EQ(int(d.mode()), int(RxModeController::kBlocks));
+    Run(d, &u, 300000, 100, 128, 0, true, nullptr, &rm2);
+    CHECK_EQ(rm2, 0);
+    CHECK_EQ(d.target(), 1u);
+  }
   // After a flap swapped the member order every frame lands on V3 while V2 is selected.
   Run(c, &t, 200000, 1000, 0, 5, false, nullptr, &rm);
   CHECK_EQ(rm, 1);
