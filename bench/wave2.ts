@@ -13,10 +13,11 @@
  * Rows 1-4 use the bench's testbeds (bench/scenarios, 2 sinks, 64-byte frames, veth offloads off as in
  * the 64-byte rows of `macdemux bench`) and its generator (pinned to CPU 0, forwarder threads to CPU 1).
  *
- * Also one-way latency (native generator and sink, p50/p99) at 50% of the bridge's maximum.
+ * Also one-way latency (native generator and sink, p50/p99) at 50% of the bridge's maximum, and
+ * each forwarder's 64-byte maximum (the >= 1.25x bridge bar) in the same run.
  *
  * Usage (root): node --import tsx bench/wave2.ts [--quick] [--bridge-max PPS] [--json FILE]
- *   [--only bridge,macdemux] [--skip ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
+ *   [--only bridge,macdemux] [--skip max,ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
  * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json. --only/--skip run a subset (to
  * compare receive settings quickly); --switch adds macdemux Switch options (e.g. '{"spinUs":0}').
  * macdemux's worker counters (mode switches, per-ring drops, rollovers, sleeps) are printed per trial.
@@ -40,7 +41,7 @@ import { CLK_TCK, workerTicks } from '../src/measure/worker-ticks.ts';
 
 type Fwd = 'bridge' | 'macvlan' | 'macdemux';
 const FORWARDERS: Fwd[] = ['bridge', 'macvlan', 'macdemux'];
-const STEPS = ['ping', 'latency', 'half', 'busy', 'links', 'realtime', 'tcp'] as const;
+const STEPS = ['max', 'ping', 'latency', 'half', 'busy', 'links', 'realtime', 'tcp'] as const;
 type Step = (typeof STEPS)[number];
 const SINKS = 2;
 const FORWARDER_CPU = 1;
@@ -270,6 +271,11 @@ async function main(): Promise<void> {
         }
         if (!bridgeMax) throw new Error('no bridge maximum');
         const bm = bridgeMax;
+        if (run('max') && !row.maxLoad) {
+          const t = await diag(tb, `[${name} max]`, () => trial(tb, c, 0, `[${name} max]`));
+          row.maxLoad = pick(t);
+          progress.line(`[${name} max] ${fmtPps(t.fwdPps)} forwarded (offered ${fmtPps(t.offeredPps)})`);
+        }
         if (run('ping')) {
           const p = await diag(tb, `[${name} ping]`, () => pingRtt(tb.gen.ns, sinkIp(1), opts.pingCount));
           row.ping = p;
@@ -376,6 +382,8 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
     lines.push(`| ${label} | ${b} | ${m} | ${d} | ${r} | ${bar} | ${verdict(ok)} |`);
   lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | this run |', '|---|---:|---:|---:|---:|---|---|');
+  const mx = (r?: PerForwarder) => r?.maxLoad?.fwdPps;
+  row('64-byte forwarded at max load (pps)', f0(mx(br)), f0(mx(mv)), f0(mx(md)), ratio(mx(md), mx(br)), '>= 1.25x', mx(md) == null || mx(br) == null ? null : mx(md)! >= 1.25 * mx(br)!);
   row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
   row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
   const lat50 = `at 50% of bridge max (${fmtPps(bridgeMax === null ? null : bridgeMax / 2)})`;
