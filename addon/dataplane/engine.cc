@@ -82,7 +82,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       return -EINVAL;
     }
     Worker::UplinkRings rings;
-    const int rc = e->OpenUplink(o.fanoutGroup, &rings, err);
+    const int rc = e->OpenUplink(i, o.fanoutGroup, &rings, err);
     if (rc < 0) return rc;
     w->uplink = std::move(rings.v3);
     w->uplinkFast = std::move(rings.v2);

@@ -12,6 +12,7 @@
 // Ownership as for V3 (packet_ring.h), per frame: a slot is user space's while tp_status has
 // TP_STATUS_USER (acquire), handed back with a release store of TP_STATUS_KERNEL.
 #pragma once
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ struct FrameRingOptions {
   bool promisc = false, ignoreOutgoing = true, vnetHdr = false;
   int fanoutGroup = -1, fanoutMode = 0;  // as RingOptions
   bool fanoutUniqueId = false;           // let the kernel pick the group id (PACKET_FANOUT_FLAG_UNIQUEID)
+  std::vector<sock_filter> filter;       // classic BPF socket filter, attached before bind()
 };
 
 // Point a PACKET_FANOUT_CBPF group at member k: its program becomes "return k" (fd: any member).
