@@ -94,10 +94,12 @@ export interface EndpointVm {
   mtu?: number;
 }
 
-/** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 and a route to the range. */
+/** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 (ipv6/128) and a
+ * route to each family's range through it. */
 export interface HostShimConfig {
   name: string;
-  ip: IpAddr;
+  /** One address per family (IPv4 first), each inside that family's subnet. */
+  ips: IpAddr[];
 }
 
 /** One network. */
@@ -281,7 +283,7 @@ const NETWORK_KEYS = [
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
 const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'vm', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
 const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode', 'mtu'] as const;
-const SHIM_KEYS = ['name', 'ip'] as const;
+const SHIM_KEYS = ['name', 'ip', 'ipv6'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
 function parseParent(c: Checker, v: unknown, path: string): ParentRef | undefined {
@@ -464,24 +466,35 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
   }
   let hostShim: HostShimConfig | undefined;
   if (o['host-shim'] !== undefined) {
-    const s = c.map(o['host-shim'], join(path, 'host-shim'), SHIM_KEYS, ['name', 'ip']);
+    const s = c.map(o['host-shim'], join(path, 'host-shim'), SHIM_KEYS, ['name']);
     if (s) {
       const sname = s.name === undefined ? undefined : c.string(s.name, `${path}.host-shim.name`);
       if (sname !== undefined && !isIfname(sname))
         c.add(`${path}.host-shim.name`, `${show(sname)} is not a valid interface name (1-15 characters)`);
-      const sip = s.ip === undefined ? undefined : c.ip(s.ip, `${path}.host-shim.ip`);
-      if (sip) {
-        const fam = sip.family === 4 ? v4 : ipv6;
-        if (!fam) {
-          if (!subnetInvalid) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+      if (s.ip === undefined && s.ipv6 === undefined) c.add(join(path, 'host-shim'), 'needs ip, ipv6 or both');
+      const ips: IpAddr[] = [];
+      let ok = true;
+      for (const key of ['ip', 'ipv6'] as const) {
+        if (s[key] === undefined) continue;
+        const where = `${path}.host-shim.${key}`;
+        const sip = c.ip(s[key], where, key === 'ipv6' ? 6 : undefined);
+        if (!sip) {
+          ok = false;
+          continue;
         }
-        else if (!cidrContains(fam.subnet, sip))
-          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
-        else if (fam.gateway?.value === sip.value)
-          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is the network's gateway`);
+        const fam = sip.family === 4 ? v4 : ipv6;
+        const before = c.issues.length;
+        if (ips.some((x) => x.family === sip.family)) c.add(where, `the shim already has an IPv${sip.family} address (${formatIp(ips[0])})`);
+        else if (!fam) {
+          if (!subnetInvalid) c.add(where, `needs an IPv${sip.family} subnet on the network`);
+        } else if (!cidrContains(fam.subnet, sip)) c.add(where, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
+        else if (fam.gateway?.value === sip.value) c.add(where, `${formatIp(sip)} is the network's gateway`);
+        if (c.issues.length > before || !fam) ok = false;
+        else ips.push(sip);
       }
       if (mode === 'passthru') c.add(join(path, 'host-shim'), 'a passthru network has a single port: no room for a host shim');
-      if (sname && isIfname(sname) && sip) hostShim = { name: sname, ip: sip };
+      ips.sort((a, b) => a.family - b.family);
+      if (sname && isIfname(sname) && ok && ips.length) hostShim = { name: sname, ips };
     }
   }
   const endpoints: EndpointConfig[] = [];
@@ -711,7 +724,7 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
     }
     const ips = new Map<string, string>();
     const macs = new Map<string, string>();
-    const shimIps = [n.hostShim?.ip].filter((x): x is IpAddr => !!x).map((a) => formatIp(a));
+    const shimIps = (n.hostShim?.ips ?? []).map((a) => formatIp(a));
     n.endpoints.forEach((e, j) => {
       const ep = `${np}.endpoints[${j}]`;
       const prev = epNames.get(e.name);

@@ -123,7 +123,9 @@ export function networkView(n: NetworkConfig, leases: Pick<LeaseStore, 'get'> | 
     ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
     ...(n.ipv4 ? { ipv4: ipamSummary(n.ipv4) } : {}),
     ...(n.ipv6 ? { ipv6: ipamSummary(n.ipv6) } : {}),
-    ...(n.hostShim ? { hostShim: { name: n.hostShim.name, ip: formatIp(n.hostShim.ip) } } : {}),
+    ...(n.hostShim
+      ? { hostShim: { name: n.hostShim.name, ...Object.fromEntries(n.hostShim.ips.map((a) => [a.family === 4 ? 'ip' : 'ipv6', formatIp(a)])) } }
+      : {}),
     endpoints: n.endpoints.map((e) => e.name),
     members: n.endpoints.map((e) => {
       const lease = leases?.get(n.name, e.name);

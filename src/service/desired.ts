@@ -198,8 +198,9 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
 
 function shimLink(n: NetworkConfig): DesiredLink {
   const shim = n.hostShim!;
-  const fam = shim.ip.family === 4 ? n.ipv4! : n.ipv6!;
-  const routes = [formatCidr(fam.ipRange ?? fam.subnet)];
+  // Per family: the address alone (/32, /128) and a route to that family's range through the shim.
+  const fams = shim.ips.map((ip) => ({ ip, fam: ip.family === 4 ? n.ipv4! : n.ipv6! }));
+  const routes = fams.map(({ fam }) => formatCidr(fam.ipRange ?? fam.subnet));
   const mac = derivedMac(n.name, '#host-shim');
   const base = {
     key: resourceKey({ kind: 'link', netns: n.parent.netns, name: shim.name }),
@@ -208,7 +209,7 @@ function shimLink(n: NetworkConfig): DesiredLink {
     role: 'shim' as const,
     network: n.name,
     mac,
-    addresses: [`${formatIp(shim.ip)}/${shim.ip.family === 4 ? 32 : 128}`],
+    addresses: fams.map(({ ip }) => `${formatIp(ip)}/${ip.family === 4 ? 32 : 128}`),
     routes,
     gateways: [],
   };

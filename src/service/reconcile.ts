@@ -44,7 +44,8 @@ export interface ReconcileReport {
   removed: string[];
   /** Per-resource failures (the rest was still applied). */
   errors: { resource: string; message: string }[];
-  /** The leases after the run. */
+  /** The leases after the run, as the endpoints have them: a kernel passthru endpoint shows its
+   * device's MAC (inherited from the parent; its lease's MAC is not used). */
   leases: LeaseTable;
   /** The desired state that was applied (apply only). */
   desired?: DesiredState;
@@ -90,6 +91,8 @@ function canonicalDst(text: string): string {
 /** Runs one apply or teardown, collecting the report. */
 class Run {
   readonly report: ReconcileReport = { created: [], changed: [], removed: [], errors: [], leases: {} };
+  /** The device MAC of each inheritMac (kernel passthru) endpoint, by `network/endpoint`. */
+  readonly inheritedMacs = new Map<string, string>();
   /** How to take back what this run did, newest last (apply only). */
   private readonly undo: { what: string; run: () => Promise<void> }[] = [];
   constructor(
@@ -404,7 +407,7 @@ export async function apply(
   if (!run.report.errors.length) await leaseStore.commit(withoutStale(plan.table, plan.stale));
   phase('remove');
 
-  run.report.leases = leaseStore.all();
+  run.report.leases = withDeviceMacs(leaseStore.all(), run.inheritedMacs);
   run.report.desired = desired;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   logger().info(
@@ -413,6 +416,15 @@ export async function apply(
   );
   if (run.report.errors.length) throw new ReconcileError(run.report);
   return run.report;
+}
+
+/** A copy of the lease table with the given `network/endpoint` MACs in place of the leases'. */
+function withDeviceMacs(table: LeaseTable, macs: ReadonlyMap<string, string>): LeaseTable {
+  if (!macs.size) return table;
+  const out: LeaseTable = {};
+  for (const [net, eps] of Object.entries(table))
+    out[net] = Object.fromEntries(Object.entries(eps).map(([ep, l]) => [ep, { ...l, mac: macs.get(`${net}/${ep}`) ?? l.mac }]));
+  return out;
 }
 
 /**
@@ -467,6 +479,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
   let cur = await findLink(want.name, o);
+  let created = false;
   const foreign = cur && foreignReason(run.owned, want, cur, run.prerecorded);
   if (foreign) throw new Error(foreign);
   if (cur) {
@@ -492,12 +505,14 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    await createLink(want, run.owned); // reads the new device back (throws when it is not there)
+    cur = await createLink(want, run.owned); // reads the new device back (throws when it is not there)
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
+    created = true;
   } else {
     await fixLink(run, want, cur, id);
   }
-  await fixAddressesAndRoutes(run, want, id, !cur);
+  if (want.inheritMac && want.endpoint && cur?.mac) run.inheritedMacs.set(`${want.network}/${want.endpoint}`, cur.mac);
+  await fixAddressesAndRoutes(run, want, id, created);
   await run.step();
 }
 
@@ -536,8 +551,12 @@ async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | unde
   return undefined;
 }
 
-/** Create a link and mark it at once (before anything else can fail, so a rollback can remove it). */
-async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<void> {
+/**
+ * Create a link and mark it at once (before anything else can fail, so a rollback can remove it).
+ * Resolves to a macvlan/macvtap as read back after creation (a veth pair: undefined, its endpoint
+ * end is not read).
+ */
+async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<LinkInfo | undefined> {
   // The kernel does not take an alias in the create request (rtnl_create_link): set it right after.
   const mark = async () => {
     await setLink(want.name, { alias: owned.mark(want.netns, want.name) }, nsOpt(want.netns));
@@ -573,10 +592,10 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<voi
     await mark();
     // Frames of this end cross AF_PACKET: no partial checksums.
     await disableTxOffload(want.name, want.netns);
-    return;
+    return undefined;
   }
   const parent = want.parent!;
-  await createMacvlan(
+  const link = await createMacvlan(
     {
       name: want.name,
       parent: parent.dev,
@@ -591,6 +610,7 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<voi
     nsOpt(parent.netns),
   );
   await mark();
+  return link;
 }
 
 /** The MTU of a VM port's tap: vm.mtu, else the switch's frame limit (the network's mtu, else the uplink's MTU). */
