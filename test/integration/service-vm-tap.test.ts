@@ -4,7 +4,8 @@
  * device, and the test plays the hypervisor (two queues opened by name on /dev/net/tun with
  * IFF_VNET_HDR | IFF_MULTI_QUEUE, as QEMU does). An ICMP echo from the "guest" to a veth endpoint
  * of the same network is answered back through the engine; the API reports the tap and its QEMU
- * options; the tap and the path survive a daemon restart; `macdemux down` removes the tap.
+ * options; one added and deleted through the API comes and goes with its tap; the tap and the path
+ * survive a daemon restart; `macdemux down` removes the tap.
  * Also: the CLI switch records and marks the VM taps it creates so `down` removes them, and leaves
  * a tap it merely adopted (made by someone else) alone; VM tap MTUs above the switch's frame limit
  * are refused before anything is made.
@@ -140,6 +141,16 @@ test('daemon config: a vm: endpoint on a userspace network is a marked vnet_hdr 
     const c = (await apiRequest(socket, 'GET', '/counters')).body as any;
     const pc = c.ports.find((p: any) => p.port === 'vm1');
     assert.ok(pc.rxPackets >= 1 && pc.txPackets >= 1, JSON.stringify(pc));
+
+    // Through the API: a vm: endpoint added is a marked tap served by the switch; deleted, it goes.
+    const added = await apiRequest(socket, 'POST', '/endpoints', { network: 'vmnet', name: 'vm3', vm: { tap: 'tvm3' } });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal((added.body as any).vm?.tap, 'tvm3');
+    const t3 = await vmTapInfo('tvm3', sw.name);
+    assert.ok(t3?.vnetHdr && !t3.multiQueue, JSON.stringify(t3));
+    assert.match(alias(sw.name, 'tvm3') ?? '', /^macdemux:[0-9a-f]+:.*\/tvm3$/);
+    assert.equal((await apiRequest(socket, 'DELETE', '/endpoints/vm3')).status, 200);
+    assert.equal(await vmTapInfo('tvm3', sw.name), undefined, 'an endpoint deleted through the API takes its tap along');
 
     // Restart: the tap (and the guest's queues on it) survives; the new daemon adopts and serves it.
     assert.equal(await d.stop(), 0);
