@@ -553,8 +553,8 @@ async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | unde
 
 /**
  * Create a link and mark it at once (before anything else can fail, so a rollback can remove it).
- * Resolves to a macvlan/macvtap as read back after creation (a veth pair: undefined, its endpoint
- * end is not read).
+ * Resolves to a macvlan/macvtap as read back after creation (a veth pair or a VM tap: undefined,
+ * not read back here).
  */
 async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<LinkInfo | undefined> {
   // The kernel does not take an alias in the create request (rtnl_create_link): set it right after.
@@ -573,7 +573,7 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<Lin
       multiQueue: v.queues > 1,
     });
     await mark();
-    return;
+    return undefined;
   }
   if (want.type === 'veth') {
     const peer = want.peer!;
