@@ -26,6 +26,7 @@ import {
   type LinkInfo,
 } from '../devices/index.ts';
 import { log } from '../log.ts';
+import { withSocketPool } from '../netlink/socket.ts';
 import type { MacvlanMode, ServiceConfig } from './config.ts';
 import { parentKey } from './config.ts';
 import { type DesiredLink, type DesiredState, desiredState } from './desired.ts';
@@ -364,15 +365,19 @@ export async function apply(
       });
     }
     phase('leases');
-    await ensureNetnsAll(run, desired.namespaces);
-    phase('namespaces');
-    // Write-ahead in one write: every link that does not exist yet is recorded before the first
-    // is created (a record without its device is harmless: the next run creates or forgets it).
-    const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
-    await owned.recordAll(absent);
-    for (const rec of absent) run.prerecorded.add(resourceKey(rec));
-    for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
-    for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    // Netlink sockets are reused per namespace while namespaces and links are made (nothing is
+    // deleted and re-created under the same name in between): most requests then cost no socket.
+    await withSocketPool(async () => {
+      await ensureNetnsAll(run, desired.namespaces);
+      phase('namespaces');
+      // Write-ahead in one write: every link that does not exist yet is recorded before the first
+      // is created (a record without its device is harmless: the next run creates or forgets it).
+      const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
+      await owned.recordAll(absent);
+      for (const rec of absent) run.prerecorded.add(resourceKey(rec));
+      for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
+      for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    });
     phase('links');
   } catch (err) {
     const e = err as StepError;
