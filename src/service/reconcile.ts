@@ -27,6 +27,7 @@ import {
 } from '../devices/index.ts';
 import { ensureVmTap, vmTapInfo } from '../devices/vm-tap.ts';
 import { log } from '../log.ts';
+import { withSocketPool } from '../netlink/socket.ts';
 import type { MacvlanMode, ServiceConfig } from './config.ts';
 import { parentKey } from './config.ts';
 import { type DesiredLink, type DesiredState, type DesiredVmTap, desiredState } from './desired.ts';
@@ -180,6 +181,13 @@ class Run {
 
   /** Keys of links recorded by this run before creating them (absent when checked): a device found under one is not ours. */
   readonly prerecorded = new Set<string>();
+
+  /**
+   * Namespaces this run created, each with the default routes (by family) this run added in it:
+   * nothing else has devices or routes there, so their links need no look-up before creation and
+   * no route dump (two netlink round trips less per endpoint at scale).
+   */
+  readonly freshNs = new Map<string, Set<string>>();
 
   /** Remove marked links deferred to their namespace's removal one by one (the namespace stays). */
   private async removeDeferred(name: string): Promise<void> {
@@ -374,15 +382,19 @@ export async function apply(
       });
     }
     phase('leases');
-    await ensureNetnsAll(run, desired.namespaces);
-    phase('namespaces');
-    // Write-ahead in one write: every link that does not exist yet is recorded before the first
-    // is created (a record without its device is harmless: the next run creates or forgets it).
-    const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
-    await owned.recordAll(absent);
-    for (const rec of absent) run.prerecorded.add(resourceKey(rec));
-    for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
-    for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    // Netlink sockets are reused per namespace while namespaces and links are made (nothing is
+    // deleted and re-created under the same name in between): most requests then cost no socket.
+    await withSocketPool(async () => {
+      await ensureNetnsAll(run, desired.namespaces);
+      phase('namespaces');
+      // Write-ahead in one write: every link that does not exist yet is recorded before the first
+      // is created (a record without its device is harmless: the next run creates or forgets it).
+      const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
+      await owned.recordAll(absent);
+      for (const rec of absent) run.prerecorded.add(resourceKey(rec));
+      for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
+      for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    });
     phase('links');
   } catch (err) {
     const e = err as StepError;
@@ -446,6 +458,7 @@ async function ensureNetnsAll(run: Run, names: readonly string[]): Promise<void>
   }
   const first = missing.find((ns) => failed.has(ns));
   if (first) throw new StepError(`netns ${first}`, new Error(failed.get(first)));
+  for (const ns of missing) run.freshNs.set(ns, new Set());
   for (const ns of names) {
     if (created.has(ns) || !run.owned.has(resourceKey({ kind: 'netns', name: ns }))) continue;
     await step(`netns ${ns}`, async () => {
@@ -478,7 +491,7 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const id = `link ${where(want.netns, want.name)}`;
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
-  let cur = await findLink(want.name, o);
+  let cur = want.netns !== undefined && run.freshNs.has(want.netns) ? undefined : await findLink(want.name, o);
   let created = false;
   const foreign = cur && foreignReason(run.owned, want, cur, run.prerecorded);
   if (foreign) throw new Error(foreign);
@@ -505,7 +518,14 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    cur = await createLink(want, run.owned); // reads the new device back (throws when it is not there)
+    try {
+      cur = await createLink(want, run.owned); // reads the new device back (throws when it is not there)
+    } catch (err) {
+      // Not looked up first in a namespace this run made: a device that appeared there since is
+      // reported as what it is (someone else's), like one found by the look-up.
+      const there = (err as { code?: string }).code === 'EEXIST' ? await findLink(want.name, o).catch(() => undefined) : undefined;
+      throw there ? new Error(foreignReason(run.owned, want, there, run.prerecorded) ?? (err as Error).message) : err;
+    }
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
     created = true;
   } else {
@@ -693,7 +713,8 @@ async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, cr
     }
   }
   if (want.routes.length || want.gateways.length) {
-    const routes = await listRoutes(o);
+    const fresh = want.netns !== undefined && !want.routes.length ? run.freshNs.get(want.netns) : undefined;
+    const routes = fresh ? [...fresh].map((family) => ({ dst: 'default', family, dev: undefined as string | undefined })) : await listRoutes(o);
     for (const dst of want.routes) {
       if (!routes.some((r) => canonicalDst(r.dst) === canonicalDst(dst) && r.dev === want.name)) {
         await addRoute({ dst, dev: want.name }, o);
@@ -705,6 +726,7 @@ async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, cr
       if (!routes.some((r) => r.dst === 'default' && r.family === family)) {
         try {
           await addRoute({ dst: 'default', via: gw, dev: want.name }, o);
+          fresh?.add(family);
           run.note('changed', `${id} default via ${gw}`);
         } catch (err) {
           logger().warn({ event: 'route.skipped', resource: id, gateway: gw, err: (err as Error).message }, `${id}: default route via ${gw} not added: ${(err as Error).message}`);
