@@ -62,9 +62,11 @@ struct {
   __type(value, struct mdx_xdp_config);
 } mdx_config SEC(".maps");
 
-// slot -> ifindex of the port's kernel device
+// slot -> ifindex of the port's kernel device. An array devmap (slots are dense small integers):
+// its lookup in bpf_redirect_map is an index (kernel/bpf/devmap.c __dev_map_lookup_elem), where the
+// hash variant hashes and walks a bucket per frame.
 struct {
-  __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+  __uint(type, BPF_MAP_TYPE_DEVMAP);
   __uint(max_entries, MDX_XDP_MAX_SLOTS);
   __type(key, __u32);
   __type(value, __u32);
