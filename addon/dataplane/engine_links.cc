@@ -33,11 +33,15 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   uint32_t slot = 0;
   int32_t queue = -1;
   if (tag == kTagXsk) {
-    // The AF_XDP socket's device went away (net/xdp/xsk.c xsk_notifier: sk_err = ENETDOWN, the
-    // socket unbound for good): out of the poll set until ReplaceUplink brings a new one.
-    epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.xsk->fd(), nullptr);
-    Bump(w.wc[kWFdDisarmed]);
-    Emit({FdEventKind::kDisarmed, 0, -1, ENETDOWN, w.idx});
+    // The AF_XDP socket's device went away (net/xdp/xsk.c xsk_notifier: sk_err = ENETDOWN, unbound
+    // for good; kernels whose xsk_poll uses datagram_poll report it as EPOLLERR). Reading SO_ERROR
+    // clears it, and an unbound socket is quiet, so it stays in the poll set until ReplaceUplink
+    // swaps in a new one (the event may also be a stale one of the socket just swapped out).
+    const int e = w.xsk ? w.xsk->PendingError() : 0;
+    if (e != 0) {
+      Bump(w.wc[kWFdErrors]);
+      Emit({FdEventKind::kError, 0, -1, e, w.idx});
+    }
     return false;
   }
   if (tag == kTagUplink || tag == kTagUplinkFast) {

@@ -73,6 +73,7 @@ int Engine::XskOpen(int worker, std::unique_ptr<XskSocket>* out, std::string* er
 // Frames the program redirected to this worker's socket: no offload metadata (an XDP frame has
 // complete checksums and no GSO), VLAN tags inline, as the program saw them.
 int Engine::XskReceive(Worker& w, const PortTable& t, uint32_t nowMs) {
+  if (!w.xsk) return 0;  // a stale event: the new device has no queue for this worker
   return w.xsk->Receive(
       [&](const XskFrame& x) {
         Frame f;

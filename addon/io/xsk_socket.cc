@@ -137,6 +137,12 @@ XskSocket::~XskSocket() {
   if (umem_) munmap(umem_, umemLen_);
 }
 
+int XskSocket::PendingError() const {
+  int e = 0;
+  socklen_t len = sizeof(e);
+  return getsockopt(fd_, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ? errno : e;
+}
+
 uint64_t XskSocket::KernelDrops() const {
   xdp_statistics st{};
   socklen_t len = sizeof(st);

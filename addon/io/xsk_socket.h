@@ -75,6 +75,8 @@ class XskSocket {
   // (rx_dropped) or the RX ring full (rx_ring_full).
   uint64_t KernelDrops() const;
   uint64_t invalidDescs() const { return invalid_; }
+  // SO_ERROR: the pending error (read and cleared), 0 when none.
+  int PendingError() const;
 
  private:
   XskSocket() = default;
