@@ -308,7 +308,7 @@ int XdpProgram::Attach(int ifindex, bool generic, std::string* err) {
         *err = "an XDP program is attached to the device in the other (native/generic) mode";
         break;
       case -ERANGE:
-        *err = "the device's MTU needs multi-buffer XDP (jumbo frames), which this program does not handle";
+        *err = "the device's MTU is larger than its driver runs XDP at";
         break;
       case -EOPNOTSUPP:
         *err = "the device's driver has no native XDP";

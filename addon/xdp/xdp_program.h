@@ -40,7 +40,7 @@ class XdpProgram {
 
   // Attach to ifindex (in the caller's namespace) with a BPF link, native mode unless generic.
   // -EBUSY: another XDP program is attached; -EEXIST: one in the other mode; -ERANGE: the device's
-  // MTU needs multi-buffer XDP; -EOPNOTSUPP: the driver has no native XDP.
+  // MTU is too large for the driver's XDP; -EOPNOTSUPP: the driver has no native XDP.
   int Attach(int ifindex, bool generic, std::string* err);
   void Detach();
   bool attached() const { return linkFd_ >= 0; }
