@@ -41,7 +41,7 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   ro.vnetHdr = true;
   if (o.workers > 1) {
     ro.fanoutGroup = fanoutGroup & 0xffff;
-    ro.fanoutMode = 0;  // PACKET_FANOUT_HASH: both directions of a flow on one worker
+    ro.fanoutMode = 0;  // rx 'blocks': PACKET_FANOUT_HASH, both directions of a flow on one worker (else OpenUplink's groups)
   }
   return ro;
 }

@@ -63,7 +63,7 @@ export interface SwitchOptions {
   /**
    * Receive design (docs/dataplane.md "Receive: latency and batching"): 'adaptive' (default; the
    * uplink receives on a TPACKET_V2 ring while the worker keeps up and on TPACKET_V3 blocks once it
-   * falls behind; one worker only, more workers use V3), 'frames' (V2 rings only) or 'blocks' (V3
+   * falls behind; per worker, flows split between workers), 'frames' (V2 rings only) or 'blocks' (V3
    * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
    */
   rx?: 'adaptive' | 'frames' | 'blocks';
