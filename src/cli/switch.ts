@@ -350,12 +350,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   // --teardown-on-exit removes only the taps macdemux made: created by this run, or carrying the
   // state's mark (made by an earlier switch run); a tap someone else made is adopted and left alone.
-  const removable: VmPortTap[] = [];
+  const kept = new Map<VmPortTap, string>(); // tap -> why --teardown-on-exit leaves it
   for (const t of args.vmTaps) {
     try {
       const existed = (await vmTapInfo(t.name, t.netns)) !== undefined;
       const { info, owned, why } = await ensureSwitchTap(args.stateDir, { ...t, multiQueue: t.queues > 1 });
-      if (owned || !existed) removable.push(t);
+      if (existed && !owned) kept.set(t, why ?? 'it existed already');
       process.stderr.write(
         `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}; ${owned ? `recorded in ${args.stateDir}: \`macdemux down\` removes it` : `not recorded: ${why}`}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
       );
@@ -367,8 +367,8 @@ export async function run(argv: string[]): Promise<number> {
   const teardownTaps = async (): Promise<void> => {
     if (!args.teardownOnExit) return;
     for (const t of args.vmTaps) {
-      if (!removable.includes(t)) {
-        process.stderr.write(`macdemux switch: leaving tap ${t.name}: it existed without macdemux's mark (not made by macdemux)\n`);
+      if (kept.has(t)) {
+        process.stderr.write(`macdemux switch: leaving tap ${t.name}: ${kept.get(t)}\n`);
         continue;
       }
       await deleteVmTap(t.name, t.netns)

@@ -417,7 +417,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   /**
    * Open the uplink again (its device was re-created: a new ifindex, or its MTU changed in place:
    * the rings read the MTU at open) and swap the new rings into the running workers; a frame limit
-   * that follows the uplink takes the new MTU. Throws, with the switch unchanged, when the uplink cannot be opened.
+   * that follows the uplink takes the new MTU. Throws, with the switch unchanged, when the uplink
+   * cannot be opened.
    * Called by the link watch; callable directly (e.g. with `watchLinks: false`).
    */
   reattachUplink(): void {

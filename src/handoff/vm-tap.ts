@@ -56,7 +56,8 @@ export async function openVmTapQueues(l: VmTapLink, queues: number): Promise<num
     const fds = qs.map((q) => q.detachFd());
     try {
       const after = await vmTapInfo(l.name, l.netns);
-      if (after?.queuesAttached !== queues) throw busyError(where, after ?? before, queues);
+      if (after?.queuesAttached !== queues)
+        throw refuse('EBUSY', `${where} changed while attaching (${after ? `${after.queuesAttached} queue(s) attached, ${queues} of them these` : 'it vanished'}): another hypervisor or a re-create; try again`);
       return fds;
     } catch (err) {
       for (const fd of fds) closeSync(fd);
@@ -65,9 +66,8 @@ export async function openVmTapQueues(l: VmTapLink, queues: number): Promise<num
   });
 }
 
-function busyError(where: string, t: VmTapInfo, mine = 0): Error {
-  const other = t.queuesAttached - mine;
-  return refuse('EBUSY', `${where} is in use: ${other} hypervisor queue(s) attached already (one hypervisor per tap; a multiqueue tap would take more queues and split the guest's frames between them): stop that hypervisor first`);
+function busyError(where: string, t: VmTapInfo): Error {
+  return refuse('EBUSY', `${where} is in use: ${t.queuesAttached} hypervisor queue(s) attached already (one hypervisor per tap; a multiqueue tap would take more queues and split the guest's frames between them): stop that hypervisor first`);
 }
 
 /** The hand-off view of the userspace VM port of `endpoint` among `links`, or undefined. */

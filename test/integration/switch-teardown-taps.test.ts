@@ -22,7 +22,7 @@ test('switch --teardown-on-exit deletes the VM tap it created and leaves an adop
     const r = cli(['switch', '-n', sw.name, '--uplink', 'up0', '--port', 'vm:tmine,mac=02:6d:64:00:1c:01', '--port', 'vm:tforeign,mac=02:6d:64:00:1c:02', '--duration', '1', '--teardown-on-exit', '--state-dir', join(dir, 'state')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /VM tap tforeign ready \(queues attached: 0; not recorded: it existed already without macdemux's mark/);
-    assert.match(r.stderr, /leaving tap tforeign: it existed without macdemux's mark/);
+    assert.match(r.stderr, /leaving tap tforeign: it existed already without macdemux's mark/);
     assert.equal(await vmTapInfo('tmine', sw.name), undefined, 'the tap the switch created is deleted');
     const foreign = await vmTapInfo('tforeign', sw.name);
     assert.ok(foreign?.vnetHdr, 'the tap someone else made is still there');
