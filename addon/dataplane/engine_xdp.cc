@@ -85,7 +85,7 @@ int Engine::XskReceive(Worker& w, const PortTable& t, uint32_t nowMs) {
 }
 
 void Engine::XskSwapIn(Worker& w, Worker::UplinkRings* next) {
-  if (w.xsk) epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.xsk->fd(), nullptr);  // ENOENT when disarmed: fine
+  if (w.xsk) epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.xsk->fd(), nullptr);
   std::swap(w.xsk, next->xsk);  // the old socket closes with the old rings (its xskmap entry goes too)
   if (w.xsk) {
     epoll_event ev{};
