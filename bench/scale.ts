@@ -6,14 +6,14 @@
  * prints endpoints/s. Exit 1 when the largest size is above the bars (up <= --up-bar s,
  * down <= --down-bar s at 4096 endpoints, scaled linearly for other sizes) or a run fails.
  *
- *   npm run bench:scale -- [--max 4096] [--quick] [--up-bar 60] [--down-bar 30] [--cli bin/macdemux.js]
+ *   npm run bench:scale -- [--max 4096] [--quick] [--sizes 1024,4096] [--up-bar 60] [--down-bar 30] [--cli bin/macdemux.js]
  *
- * Sizes: 256, 1024, 4096 up to --max; --quick = 256 and 1024. Everything (the lab, the endpoint
+ * Sizes: 256, 1024, 4096 up to --max; --quick = 256 and 1024; --sizes N,M,... exactly those. Everything (the lab, the endpoint
  * namespaces, the state directory) is removed at the end, also on failure.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Lab } from '../src/lab/index.ts';
@@ -61,8 +61,10 @@ async function main(): Promise<void> {
   const max = arg('max', quick ? 1024 : 4096);
   const upBar = arg('up-bar', 60);
   const downBar = arg('down-bar', 30);
-  const sizes = (quick ? [256, 1024] : [256, 1024, 4096]).filter((n) => n <= max);
-  if (!sizes.length || !sizes.includes(max)) sizes.push(max);
+  const sizesArg = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1]! : undefined;
+  const sizes = sizesArg ? sizesArg.split(',').map(Number) : (quick ? [256, 1024] : [256, 1024, 4096]).filter((n) => n <= max);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 65000)) throw new Error(`--sizes: expected endpoint counts 1..65000, got ${sizesArg}`);
+  if (!sizesArg && (!sizes.length || !sizes.includes(max))) sizes.push(max);
   const lab = await Lab.create();
   const dir = mkdtempSync(join(tmpdir(), 'macdemux-scale-bench-'));
   let failed = false;
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
         const fmt = (p?: Record<string, number>) => (p ? Object.entries(p).map(([k, v]) => `${k}=${Math.round(v)}`).join(' ') : '-');
         const phases = `${fmt(up.phases)} | ${fmt(down.phases)}`;
         console.log(
-          `${String(n).padStart(9)}  ${up.s.toFixed(1).padStart(5)}  ${(n / up.s).toFixed(0).padStart(6)}  ${down.s.toFixed(1).padStart(6)}  ${(n / down.s).toFixed(0).padStart(8)}  ${phases}`,
+          `${String(n).padStart(9)}  ${up.s.toFixed(1).padStart(5)}  ${(n / up.s).toFixed(0).padStart(6)}  ${down.s.toFixed(1).padStart(6)}  ${(n / down.s).toFixed(0).padStart(8)}  ${phases}  (${((up.s * 1000) / n).toFixed(1)} / ${((down.s * 1000) / n).toFixed(1)} ms per endpoint; load ${loadavg()[0]!.toFixed(1)})`,
         );
         rows.push({ n, up: up.s, down: down.s });
       } finally {

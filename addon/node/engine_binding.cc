@@ -154,8 +154,7 @@ Napi::Value EngineAttachJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = EngineArg(info);
   if (!e || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsFunction()) return Num(env, -EINVAL);
-  Napi::ThreadSafeFunction tsfn =
-      Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "macdemux-js-port", 256, 1);
+  JsBatchCallback tsfn = JsBatchCallback::New(env, info[2].As<Napi::Function>(), "macdemux-js-port", 256, 1);
   tsfn.Unref(env);
   std::string err;
   // The backend owns the callback from here (released when the port is detached or fails to attach).

@@ -43,6 +43,14 @@ void DeliverJsBatch(napi_env env, napi_value cb, JsBatch* batch) {
 
 }  // namespace
 
+void CallJsBatch(Napi::Env env, Napi::Function cb, std::nullptr_t*, JsBatch* batch) {
+  if (env == nullptr || cb.IsEmpty()) {
+    delete batch;
+    return;
+  }
+  DeliverJsBatch(env, cb, batch);
+}
+
 void JsPortBackend::Send(const Frame& fr, TxTally* t) {
   const uint8_t* f = fr.data;
   const uint32_t len = fr.len;
@@ -64,13 +72,7 @@ void JsPortBackend::Flush(TxTally* t) {
   JsBatch* b = pending_.release();
   const size_t frames = b->offsets.size();
   const size_t bytes = b->data.size();
-  napi_status st = tsfn_.NonBlockingCall(b, [](Napi::Env env, Napi::Function cb, JsBatch* batch) {
-    if (env == nullptr || cb.IsEmpty()) {
-      delete batch;
-      return;
-    }
-    DeliverJsBatch(env, cb, batch);
-  });
+  napi_status st = tsfn_.NonBlockingCall(b);
   if (st != napi_ok) {
     delete b;
     t->dropped += frames;

@@ -15,9 +15,16 @@ struct JsBatch {
   std::vector<uint32_t> offsets, lengths;
 };
 
+// Runs on the JS thread for each queued batch; also with a null env when the environment is torn
+// down with batches still queued (node_api.cc empties the queue that way), which frees them. The
+// untyped Napi::ThreadSafeFunction skips its per-call callback in that case and so leaked every
+// queued batch (up to 256 x 512 KiB) at each worker.terminate().
+void CallJsBatch(Napi::Env env, Napi::Function cb, std::nullptr_t* context, JsBatch* batch);
+using JsBatchCallback = Napi::TypedThreadSafeFunction<std::nullptr_t, JsBatch, CallJsBatch>;
+
 class JsPortBackend final : public PortBackend {
  public:
-  explicit JsPortBackend(Napi::ThreadSafeFunction tsfn) : tsfn_(tsfn) {}
+  explicit JsPortBackend(JsBatchCallback tsfn) : tsfn_(tsfn) {}
   ~JsPortBackend() override { tsfn_.Release(); }
   bool carriesVnetHdr() const override { return false; }  // JS gets complete frames
   void Send(const Frame& f, TxTally* t) override;
@@ -25,7 +32,7 @@ class JsPortBackend final : public PortBackend {
   void Flush(TxTally* t) override;
 
  private:
-  Napi::ThreadSafeFunction tsfn_;
+  JsBatchCallback tsfn_;
   std::unique_ptr<JsBatch> pending_;
 };
 

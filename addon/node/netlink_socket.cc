@@ -3,8 +3,12 @@
 // one request, receive one datagram. Message encoding and decoding live in src/netlink/; this
 // file only moves bytes.
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,12 +38,45 @@ static int OpenNetlinkSocket(int protocol) {
   return fd;
 }
 
+// Open the socket inside a namespace on the calling thread: enter it, create the socket (which
+// keeps that namespace for its life), and go back. setns(CLONE_NEWNET) changes only the calling
+// thread (nsproxy is per task; kernel/nsproxy.c) and this runs synchronously, so no other code on
+// this thread ever runs in the other namespace. io/netns.cc's RunInNetns does the same on a fresh
+// thread, which costs a thread create + join per socket: most of a small request's cost when `up`
+// makes thousands of requests in thousands of namespaces.
+static int OpenNetlinkSocketIn(const std::string& ns, int protocol) {
+  if (ns.empty()) return OpenNetlinkSocket(protocol);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return -errno;
+  int target = open(ResolveNetnsPath(ns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int e = -errno;
+    close(home);
+    return e;
+  }
+  int fd;
+  if (setns(target, CLONE_NEWNET) != 0) {
+    fd = -errno;
+  } else {
+    fd = OpenNetlinkSocket(protocol);
+    if (setns(home, CLONE_NEWNET) != 0) {
+      // Cannot happen (the thread's own namespace, entered with the capability just used); if it
+      // did, every later socket of this thread would silently live in the wrong namespace.
+      perror("macdemux: setns back to the thread's own network namespace");
+      abort();
+    }
+  }
+  close(target);
+  close(home);
+  return fd;
+}
+
 // nlOpen(netns?: string, protocol?: number): fd or -errno. protocol: NETLINK_ROUTE (default) or
 // NETLINK_GENERIC; anything else is -EPROTONOSUPPORT.
 static Napi::Value NlOpen(const Napi::CallbackInfo& info) {
   int protocol = static_cast<int>(OptInt(info, 1, NETLINK_ROUTE));
   if (protocol != NETLINK_ROUTE && protocol != NETLINK_GENERIC) return Num(info.Env(), -EPROTONOSUPPORT);
-  return Num(info.Env(), RunInNetns(OptString(info, 0), [protocol] { return OpenNetlinkSocket(protocol); }));
+  return Num(info.Env(), OpenNetlinkSocketIn(OptString(info, 0), protocol));
 }
 
 // nlSend(fd, buf: Uint8Array): bytes sent or -errno.

@@ -107,6 +107,11 @@ interface PortState extends ValidPort {
 export type SwitchRingOptions = Pick<RingOptions, 'blockSize' | 'blockCount' | 'txFrameCount'>;
 const SWITCH_RING_KEYS = ['blockSize', 'blockCount', 'txFrameCount'] as const;
 
+/** The frame limit of a switch whose limit follows its uplink: MTU + 14, at least the default. */
+function uplinkFrameLimit(mtu: number | undefined): number {
+  return Math.max(DEFAULT_MAX_FRAME_LEN, Math.min(65535, (mtu ?? 0) + 14));
+}
+
 /**
  * A running (or configured) userspace switch. Emits `link` ({@link SwitchLinkEvent}) when one of
  * its devices goes down, comes up, is deleted or re-created, and when a worker sees an fd error.
@@ -312,7 +317,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.backendDecision = backend;
     const layout = this.n.engineLayout(created);
     this.view = new CounterView(this.n.engineCounters(created), layout);
-    this.frameLimit = this.frameLimitFollowsUplink ? Math.max(DEFAULT_MAX_FRAME_LEN, Math.min(65535, (layout.uplinkMtu ?? 0) + 14)) : this.opts.maxFrameLen;
+    this.frameLimit = this.frameLimitFollowsUplink ? uplinkFrameLimit(layout.uplinkMtu) : this.opts.maxFrameLen;
     this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
       for (const s of this.ports.values()) this.attach(s);
@@ -410,6 +415,14 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const detail: NativeErrorDetail = {};
     const rc = this.n.engineReplaceUplink(this.engine, detail);
     if (rc < 0) throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
+    // The new device may have another MTU (ReplaceUplink reads it): a limit that follows the uplink follows it.
+    const limit = uplinkFrameLimit(this.n.engineLayout(this.engine).uplinkMtu);
+    if (this.frameLimitFollowsUplink && limit !== this.frameLimit) {
+      const was = this.frameLimit;
+      this.frameLimit = limit;
+      this.publish(this.buildTable(this.ports));
+      this.logger.info({ event: 'switch.frame-limit', switch: this.name, from: was, to: limit }, `uplink re-created with MTU ${limit - 14}: frame limit ${was} -> ${limit} bytes`);
+    }
   }
 
   /**

@@ -2,8 +2,11 @@
  * A netlink client over the addon's nlOpen/nlSend/nlRecv: request/ACK with extended-ack errors,
  * and dumps (NLM_F_MULTI ... NLMSG_DONE, NLM_F_DUMP_INTR retried). NETLINK_ROUTE by default;
  * NETLINK_GENERIC for genetlink families (src/netlink/genetlink.ts). One socket per operation (see
- * {@link withRtnl}): a cached socket would keep a deleted namespace alive.
+ * {@link withRtnl}): a cached socket would keep a deleted namespace alive. Inside
+ * {@link withSocketPool} (a bounded run such as one `up`) sockets are reused per namespace instead,
+ * and all closed when the scope ends.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { native } from '../native.ts';
 import { systemError, MacdemuxSystemError } from '../errors.ts';
 import { NLM_F, NLMSG, rtmName } from './constants.ts';
@@ -156,8 +159,58 @@ export function ackError(ack: NetlinkAck, syscall: string, ctx: ErrorContext): M
   });
 }
 
-/** Run `fn` with a socket in `netns` (or the current namespace) and always close it. */
+/**
+ * Open sockets of one {@link withSocketPool} scope by protocol and namespace, least recently used
+ * first. Opening a socket in a namespace costs a thread (io/netns.cc) and is most of the cost of a
+ * small request; reuse is safe because every request and dump is sent and fully read in one
+ * synchronous call, so users of one socket never interleave.
+ */
+class SocketPool {
+  private readonly sockets = new Map<string, RtnlSocket>();
+  constructor(private readonly max: number) {}
+
+  get(netns: string | undefined, protocol: typeof NETLINK_ROUTE | typeof NETLINK_GENERIC): RtnlSocket {
+    const key = `${protocol} ${netns ?? ''}`;
+    let s = this.sockets.get(key);
+    if (s) this.sockets.delete(key); // re-inserted below: now the most recently used
+    else s = RtnlSocket.open(netns, protocol);
+    this.sockets.set(key, s);
+    if (this.sockets.size > this.max) {
+      const [oldest, old] = this.sockets.entries().next().value as [string, RtnlSocket];
+      this.sockets.delete(oldest);
+      old.close();
+    }
+    return s;
+  }
+
+  closeAll(): void {
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}
+
+const poolScope = new AsyncLocalStorage<SocketPool>();
+
+/**
+ * Run `fn` with netlink sockets reused per namespace by every {@link withRtnl} / {@link withGenl}
+ * inside it (at most `max` open; the least recently used is closed first), and close them all
+ * when it settles. For runs that make many requests in few namespaces at a time (`up` with
+ * thousands of endpoints). A namespace deleted and re-created under the same name inside the
+ * scope would be reached through its old socket: the caller must not do that.
+ */
+export async function withSocketPool<T>(fn: () => Promise<T>, max = 64): Promise<T> {
+  const pool = new SocketPool(max);
+  try {
+    return await poolScope.run(pool, fn);
+  } finally {
+    pool.closeAll();
+  }
+}
+
+/** Run `fn` with a socket in `netns` (or the current namespace) and always close it (in a {@link withSocketPool} scope: the scope's socket, left open). */
 export async function withRtnl<T>(netns: string | undefined, fn: (s: RtnlSocket) => T | Promise<T>): Promise<T> {
+  const pool = poolScope.getStore();
+  if (pool) return fn(pool.get(netns, NETLINK_ROUTE));
   const s = RtnlSocket.open(netns);
   try {
     return await fn(s);
@@ -168,6 +221,8 @@ export async function withRtnl<T>(netns: string | undefined, fn: (s: RtnlSocket)
 
 /** Run `fn` with a NETLINK_GENERIC socket in `netns` (or the current namespace) and always close it. */
 export async function withGenl<T>(netns: string | undefined, fn: (s: RtnlSocket) => T | Promise<T>): Promise<T> {
+  const pool = poolScope.getStore();
+  if (pool) return fn(pool.get(netns, NETLINK_GENERIC));
   const s = RtnlSocket.open(netns, NETLINK_GENERIC);
   try {
     return await fn(s);

@@ -56,7 +56,10 @@ export interface EndpointConfig {
   netns?: string;
   /** Interface name inside `netns` (default `eth0`). */
   ifname: string;
-  /** Name of the VM tap (kernel: a macvtap device in the parent's namespace). */
+  /**
+   * Name of the VM tap in the parent's namespace: kernel data plane, a macvtap device; userspace,
+   * a persistent vnet_hdr tap whose network device is the switch port (the hypervisor opens it by name).
+   */
   tap?: string;
   /** `vm:` endpoints: who may open the tap's character device / receive its queue fds. */
   vm?: EndpointVm;
@@ -82,14 +85,21 @@ export interface EndpointVm {
   owner?: number;
   /** gid whose members may. */
   group?: number;
-  /** Permission bits of the character device macdemux makes (default 0600; 0660 with a group). */
+  /** Permission bits of the character device macdemux makes (default 0600; 0660 with a group). Kernel data plane only. */
   mode: number;
+  /**
+   * Userspace data plane: the tap's MTU (default: the switch's frame limit, the network's mtu or
+   * else the parent's MTU); never above that limit, whose larger frames the switch drops.
+   */
+  mtu?: number;
 }
 
-/** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 and a route to the range. */
+/** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 (ipv6/128) and a
+ * route to each family's range through it. */
 export interface HostShimConfig {
   name: string;
-  ip: IpAddr;
+  /** One address per family (IPv4 first), each inside that family's subnet. */
+  ips: IpAddr[];
 }
 
 /** One network. */
@@ -272,8 +282,8 @@ const NETWORK_KEYS = [
 ] as const;
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
 const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'vm', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
-const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode'] as const;
-const SHIM_KEYS = ['name', 'ip'] as const;
+const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode', 'mtu'] as const;
+const SHIM_KEYS = ['name', 'ip', 'ipv6'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
 function parseParent(c: Checker, v: unknown, path: string): ParentRef | undefined {
@@ -456,24 +466,35 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
   }
   let hostShim: HostShimConfig | undefined;
   if (o['host-shim'] !== undefined) {
-    const s = c.map(o['host-shim'], join(path, 'host-shim'), SHIM_KEYS, ['name', 'ip']);
+    const s = c.map(o['host-shim'], join(path, 'host-shim'), SHIM_KEYS, ['name']);
     if (s) {
       const sname = s.name === undefined ? undefined : c.string(s.name, `${path}.host-shim.name`);
       if (sname !== undefined && !isIfname(sname))
         c.add(`${path}.host-shim.name`, `${show(sname)} is not a valid interface name (1-15 characters)`);
-      const sip = s.ip === undefined ? undefined : c.ip(s.ip, `${path}.host-shim.ip`);
-      if (sip) {
-        const fam = sip.family === 4 ? v4 : ipv6;
-        if (!fam) {
-          if (!subnetInvalid) c.add(`${path}.host-shim.ip`, `needs an IPv${sip.family} subnet on the network`);
+      if (s.ip === undefined && s.ipv6 === undefined) c.add(join(path, 'host-shim'), 'needs ip, ipv6 or both');
+      const ips: IpAddr[] = [];
+      let ok = true;
+      for (const key of ['ip', 'ipv6'] as const) {
+        if (s[key] === undefined) continue;
+        const where = `${path}.host-shim.${key}`;
+        const sip = c.ip(s[key], where, key === 'ipv6' ? 6 : undefined);
+        if (!sip) {
+          ok = false;
+          continue;
         }
-        else if (!cidrContains(fam.subnet, sip))
-          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
-        else if (fam.gateway?.value === sip.value)
-          c.add(`${path}.host-shim.ip`, `${formatIp(sip)} is the network's gateway`);
+        const fam = sip.family === 4 ? v4 : ipv6;
+        const before = c.issues.length;
+        if (ips.some((x) => x.family === sip.family)) c.add(where, `the shim already has an IPv${sip.family} address (${formatIp(ips[0])})`);
+        else if (!fam) {
+          if (!subnetInvalid) c.add(where, `needs an IPv${sip.family} subnet on the network`);
+        } else if (!cidrContains(fam.subnet, sip)) c.add(where, `${formatIp(sip)} is outside the subnet ${formatCidr(fam.subnet)}`);
+        else if (fam.gateway?.value === sip.value) c.add(where, `${formatIp(sip)} is the network's gateway`);
+        if (c.issues.length > before || !fam) ok = false;
+        else ips.push(sip);
       }
       if (mode === 'passthru') c.add(join(path, 'host-shim'), 'a passthru network has a single port: no room for a host shim');
-      if (sname && isIfname(sname) && sip) hostShim = { name: sname, ip: sip };
+      ips.sort((a, b) => a.family - b.family);
+      if (sname && isIfname(sname) && ok && ips.length) hostShim = { name: sname, ips };
     }
   }
   const endpoints: EndpointConfig[] = [];
@@ -496,6 +517,13 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     mtu = c.int(o.mtu, join(path, 'mtu'), 68, 65521, 'an MTU');
     if (mtu !== undefined && dataplane !== 'userspace') c.add(join(path, 'mtu'), 'mtu applies to dataplane: userspace (kernel macvlan links take their parent\'s)');
   }
+  // A VM tap's MTU above the switch's frame limit would let the guest send frames the switch drops
+  // as oversized: refused here when the limit is in the config (else checked against the parent's MTU at apply).
+  if (mtu !== undefined)
+    endpoints.forEach((e, i) => {
+      if (e.vm?.mtu !== undefined && e.vm.mtu > mtu!)
+        c.add(`${path}.endpoints[${i}].vm.mtu`, `${e.vm.mtu} is above the network's mtu ${mtu} (the switch's frame limit: larger frames are dropped as oversized); raise the network's mtu or lower this one`);
+    });
   if (c.issues.length > before || !name || !parent) return undefined;
   const net: NetworkConfig = { name, parent, mode, dataplane, nopromisc, endpoints };
   if (mtu !== undefined) net.mtu = mtu;
@@ -544,7 +572,14 @@ function parseEndpoint(
         const m = typeof v.mode === 'string' && /^0?[0-7]{3}$/.test(v.mode) ? parseInt(v.mode, 8) : typeof v.mode === 'number' && Number.isInteger(v.mode) && v.mode >= 0 && v.mode <= 0o777 ? v.mode : undefined;
         if (m === undefined) c.add(join(p, 'mode'), `${show(v.mode)} is not permission bits (e.g. "0660")`);
         else vm.mode = m;
+        if (net.dataplane === 'userspace')
+          c.add(join(p, 'mode'), 'only applies to dataplane: kernel (a macvtap\'s character device); a userspace VM tap is opened through /dev/net/tun by root, owner or group');
       } else if (vm.group !== undefined) vm.mode = 0o660;
+      if (v.mtu !== undefined) {
+        const n = c.int(v.mtu, join(p, 'mtu'), 68, 65521, 'an MTU');
+        if (n !== undefined && net.dataplane !== 'userspace') c.add(join(p, 'mtu'), 'only applies to dataplane: userspace (a macvtap takes its parent\'s MTU)');
+        else if (n !== undefined) vm.mtu = n;
+      }
     }
   }
   if (tapValue !== undefined) {
@@ -563,8 +598,6 @@ function parseEndpoint(
     if (s !== undefined && !isIfname(s)) c.add(join(path, 'ifname'), `${show(s)} is not a valid interface name (1-15 characters)`);
     else if (s !== undefined) ifname = s;
   }
-  if (tap !== undefined && net.dataplane === 'userspace')
-    c.add(join(path, 'tap'), 'tap endpoints are supported on dataplane: kernel (macvtap) only');
   let mac: string | undefined;
   if (o.mac !== undefined) {
     const m = checkMac(o.mac);
@@ -691,7 +724,7 @@ function crossCheck(c: Checker, networks: NetworkConfig[]): void {
     }
     const ips = new Map<string, string>();
     const macs = new Map<string, string>();
-    const shimIps = [n.hostShim?.ip].filter((x): x is IpAddr => !!x).map((a) => formatIp(a));
+    const shimIps = (n.hostShim?.ips ?? []).map((a) => formatIp(a));
     n.endpoints.forEach((e, j) => {
       const ep = `${np}.endpoints[${j}]`;
       const prev = epNames.get(e.name);

@@ -114,7 +114,7 @@ export function planLeases(networks: NetworkConfig[], current: LeaseTable): Leas
   }
 
   for (const n of networks) {
-    const shim = n.hostShim ? [{ addr: n.hostShim.ip, why: `the host shim's address` }] : [];
+    const shim = (n.hostShim?.ips ?? []).map((addr) => ({ addr, why: `the host shim's address` }));
     const pools = {
       ipv4: n.ipv4 ? new IpPool(n.ipv4, shim.filter((s) => s.addr.family === 4)) : undefined,
       ipv6: n.ipv6 ? new IpPool(n.ipv6, shim.filter((s) => s.addr.family === 6)) : undefined,

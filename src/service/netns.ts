@@ -4,6 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { setLink } from '../devices/links.ts';
 import { setOffloads } from '../devices/offloads.ts';
@@ -54,14 +55,31 @@ function ipBatch(lines: string[]): Promise<string> {
 }
 
 /**
- * Create many named namespaces with one `ip -batch` (one process, not two per namespace: at
+ * Run `ip -batch` over the lines split into one part per CPU (at most 4), in parallel: setting up
+ * or tearing down a network namespace runs its pernet init/exit code (net/core/net_namespace.c)
+ * outside the RTNL lock, so namespaces are made side by side. The first line runs alone: the first
+ * `ip netns add` on a machine turns /run/netns into a shared mount point, which two at once would
+ * both do. Resolves to the joined stderr.
+ */
+async function ipBatchParallel(lines: string[]): Promise<string> {
+  const parts = Math.max(1, Math.min(4, availableParallelism(), Math.floor(lines.length / 64)));
+  if (parts === 1) return ipBatch(lines);
+  const first = await ipBatch(lines.slice(0, 1));
+  const rest = lines.slice(1);
+  const size = Math.ceil(rest.length / parts);
+  const chunks = Array.from({ length: parts }, (_, i) => rest.slice(i * size, (i + 1) * size)).filter((c) => c.length);
+  return first + (await Promise.all(chunks.map(ipBatch))).join('');
+}
+
+/**
+ * Create many named namespaces with `ip -batch` (a few processes, not two per namespace: at
  * thousands of endpoints the spawns were most of the cost), then set each one's `lo` up over
  * rtnetlink. Resolves to the names that could not be created, with ip's reason.
  */
 export async function createNetnsAll(names: readonly string[]): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
   if (!names.length) return failed;
-  const stderr = await ipBatch(names.map((n) => `netns add ${n}`));
+  const stderr = await ipBatchParallel(names.map((n) => `netns add ${n}`));
   for (const n of names) {
     if (!netnsExists(n)) {
       failed.set(n, `ip netns add ${n}: ${stderr.split('\n').find((l) => l.includes(n))?.trim() || stderr.trim() || 'not created'}`);
@@ -81,7 +99,7 @@ export async function deleteNetnsAll(names: readonly string[]): Promise<Map<stri
   const left = new Map<string, string>();
   const there = names.filter((n) => netnsExists(n));
   if (!there.length) return left;
-  const stderr = await ipBatch(there.map((n) => `netns del ${n}`));
+  const stderr = await ipBatchParallel(there.map((n) => `netns del ${n}`));
   for (const n of there) if (netnsExists(n)) left.set(n, `ip netns del ${n}: ${stderr.split('\n').find((l) => l.includes(n))?.trim() || stderr.trim() || 'still there'}`);
   return left;
 }

@@ -25,10 +25,12 @@ import {
   setSourceMacs,
   type LinkInfo,
 } from '../devices/index.ts';
+import { ensureVmTap, vmTapInfo } from '../devices/vm-tap.ts';
 import { log } from '../log.ts';
+import { withSocketPool } from '../netlink/socket.ts';
 import type { MacvlanMode, ServiceConfig } from './config.ts';
 import { parentKey } from './config.ts';
-import { type DesiredLink, type DesiredState, desiredState } from './desired.ts';
+import { type DesiredLink, type DesiredState, type DesiredVmTap, desiredState } from './desired.ts';
 import { formatIp, parseCidr, parseIp } from './ipaddr.ts';
 import { LeaseStore, type LeaseTable, planLeases, withoutStale } from './leases.ts';
 import { createNetnsAll, deleteNetnsAll, disableTxOffload, netnsExists } from './netns.ts';
@@ -43,7 +45,8 @@ export interface ReconcileReport {
   removed: string[];
   /** Per-resource failures (the rest was still applied). */
   errors: { resource: string; message: string }[];
-  /** The leases after the run. */
+  /** The leases after the run, as the endpoints have them: a kernel passthru endpoint shows its
+   * device's MAC (inherited from the parent; its lease's MAC is not used). */
   leases: LeaseTable;
   /** The desired state that was applied (apply only). */
   desired?: DesiredState;
@@ -89,6 +92,8 @@ function canonicalDst(text: string): string {
 /** Runs one apply or teardown, collecting the report. */
 class Run {
   readonly report: ReconcileReport = { created: [], changed: [], removed: [], errors: [], leases: {} };
+  /** The device MAC of each inheritMac (kernel passthru) endpoint, by `network/endpoint`. */
+  readonly inheritedMacs = new Map<string, string>();
   /** How to take back what this run did, newest last (apply only). */
   private readonly undo: { what: string; run: () => Promise<void> }[] = [];
   constructor(
@@ -176,6 +181,13 @@ class Run {
 
   /** Keys of links recorded by this run before creating them (absent when checked): a device found under one is not ours. */
   readonly prerecorded = new Set<string>();
+
+  /**
+   * Namespaces this run created, each with the default routes (by family) this run added in it:
+   * nothing else has devices or routes there, so their links need no look-up before creation and
+   * no route dump (two netlink round trips less per endpoint at scale).
+   */
+  readonly freshNs = new Map<string, Set<string>>();
 
   /** Remove marked links deferred to their namespace's removal one by one (the namespace stays). */
   private async removeDeferred(name: string): Promise<void> {
@@ -283,6 +295,15 @@ async function preflight(
     const cur = (await linksIn(want.netns))?.get(want.name);
     const foreign = cur && foreignReason(owned, want, cur);
     if (foreign) problems.push({ resource: `link ${where(want.netns, want.name)}`, message: foreign });
+    if (want.vmTap?.mtu !== undefined && want.vmTap.networkMtu === undefined) {
+      // The switch's frame limit is the uplink's MTU: a larger tap MTU lets the guest send frames it drops.
+      const up = (await linksIn(want.vmTap.uplink.netns))?.get(want.vmTap.uplink.dev);
+      if (up && want.vmTap.mtu > up.mtu)
+        problems.push({
+          resource: `link ${where(want.netns, want.name)}`,
+          message: `vm.mtu ${want.vmTap.mtu} is above the switch's frame limit (the uplink ${parentKey(want.vmTap.uplink)} has MTU ${up.mtu}; larger frames are dropped as oversized): set the network's mtu or lower vm.mtu`,
+        });
+    }
     if (want.peer) {
       const p = (await linksIn(want.peer.netns))?.get(want.peer.name);
       if (p && !owned.marked(p, want.peer.netns, want.peer.name))
@@ -361,15 +382,19 @@ export async function apply(
       });
     }
     phase('leases');
-    await ensureNetnsAll(run, desired.namespaces);
-    phase('namespaces');
-    // Write-ahead in one write: every link that does not exist yet is recorded before the first
-    // is created (a record without its device is harmless: the next run creates or forgets it).
-    const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
-    await owned.recordAll(absent);
-    for (const rec of absent) run.prerecorded.add(resourceKey(rec));
-    for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
-    for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    // Netlink sockets are reused per namespace while namespaces and links are made (nothing is
+    // deleted and re-created under the same name in between): most requests then cost no socket.
+    await withSocketPool(async () => {
+      await ensureNetnsAll(run, desired.namespaces);
+      phase('namespaces');
+      // Write-ahead in one write: every link that does not exist yet is recorded before the first
+      // is created (a record without its device is harmless: the next run creates or forgets it).
+      const absent = desired.links.filter((want) => !live.get(want.netns ?? '')?.has(want.name)).map(ownedRecord);
+      await owned.recordAll(absent);
+      for (const rec of absent) run.prerecorded.add(resourceKey(rec));
+      for (const rec of absent) run.onRollback(`link ${where(rec.netns, rec.name)}`, () => run.removeLink(rec));
+      for (const want of desired.links) await step(`link ${where(want.netns, want.name)}`, () => ensureLink(run, want));
+    });
     phase('links');
   } catch (err) {
     const e = err as StepError;
@@ -383,7 +408,7 @@ export async function apply(
   // 4. Remove owned objects no longer declared (or whose type/peer changed: recreated above).
   for (const r of owned.list()) if (r.kind === 'netns' && !wantedNs.has(r.name)) run.dyingNs.set(r.name, []);
   for (const r of owned.list()) {
-    if (r.kind !== 'link') continue;
+    if (r.kind !== 'link' || r.origin === 'switch') continue; // a CLI switch's VM tap: only `down` removes it
     const want = wantedLinks.get(resourceKey(r));
     const same = want && want.type === r.type && JSON.stringify(want.peer ?? null) === JSON.stringify(r.peer ?? null);
     if (!same) await run.removeLink(r);
@@ -394,7 +419,7 @@ export async function apply(
   if (!run.report.errors.length) await leaseStore.commit(withoutStale(plan.table, plan.stale));
   phase('remove');
 
-  run.report.leases = leaseStore.all();
+  run.report.leases = withDeviceMacs(leaseStore.all(), run.inheritedMacs);
   run.report.desired = desired;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   logger().info(
@@ -403,6 +428,15 @@ export async function apply(
   );
   if (run.report.errors.length) throw new ReconcileError(run.report);
   return run.report;
+}
+
+/** A copy of the lease table with the given `network/endpoint` MACs in place of the leases'. */
+function withDeviceMacs(table: LeaseTable, macs: ReadonlyMap<string, string>): LeaseTable {
+  if (!macs.size) return table;
+  const out: LeaseTable = {};
+  for (const [net, eps] of Object.entries(table))
+    out[net] = Object.fromEntries(Object.entries(eps).map(([ep, l]) => [ep, { ...l, mac: macs.get(`${net}/${ep}`) ?? l.mac }]));
+  return out;
 }
 
 /**
@@ -424,6 +458,7 @@ async function ensureNetnsAll(run: Run, names: readonly string[]): Promise<void>
   }
   const first = missing.find((ns) => failed.has(ns));
   if (first) throw new StepError(`netns ${first}`, new Error(failed.get(first)));
+  for (const ns of missing) run.freshNs.set(ns, new Set());
   for (const ns of names) {
     if (created.has(ns) || !run.owned.has(resourceKey({ kind: 'netns', name: ns }))) continue;
     await step(`netns ${ns}`, async () => {
@@ -456,7 +491,8 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
   const id = `link ${where(want.netns, want.name)}`;
   const o = nsOpt(want.netns);
   const ownedRec = run.owned.get(want.key);
-  let cur = await findLink(want.name, o);
+  let cur = want.netns !== undefined && run.freshNs.has(want.netns) ? undefined : await findLink(want.name, o);
+  let created = false;
   const foreign = cur && foreignReason(run.owned, want, cur, run.prerecorded);
   if (foreign) throw new Error(foreign);
   if (cur) {
@@ -482,12 +518,21 @@ async function ensureLink(run: Run, want: DesiredLink): Promise<void> {
         throw new Error(`${want.peer.name} (the switch port of ${want.name}) already exists and does not carry macdemux's mark: not ours, left in place`);
       if (stale) await deleteLink(want.peer.name, nsOpt(want.peer.netns));
     }
-    await createLink(want, run.owned); // reads the new device back (throws when it is not there)
+    try {
+      cur = await createLink(want, run.owned); // reads the new device back (throws when it is not there)
+    } catch (err) {
+      // Not looked up first in a namespace this run made: a device that appeared there since is
+      // reported as what it is (someone else's), like one found by the look-up.
+      const there = (err as { code?: string }).code === 'EEXIST' ? await findLink(want.name, o).catch(() => undefined) : undefined;
+      throw there ? new Error(foreignReason(run.owned, want, there, run.prerecorded) ?? (err as Error).message) : err;
+    }
     run.note('created', id, { network: want.network, endpoint: want.endpoint, type: want.type });
+    created = true;
   } else {
     await fixLink(run, want, cur, id);
   }
-  await fixAddressesAndRoutes(run, want, id, !cur);
+  if (want.inheritMac && want.endpoint && cur?.mac) run.inheritedMacs.set(`${want.network}/${want.endpoint}`, cur.mac);
+  await fixAddressesAndRoutes(run, want, id, created);
   await run.step();
 }
 
@@ -503,6 +548,14 @@ function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo, 
 /** Why an existing link cannot be fixed in place (then it is recreated), or undefined. */
 async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | undefined> {
   if (cur.kind !== want.type) return `is a ${cur.kind ?? 'device'}, want ${want.type}`;
+  if (want.vmTap) {
+    const t = await vmTapInfo(want.name, want.netns).catch((err: Error) => err);
+    if (t instanceof Error || !t) return t ? t.message : 'vanished';
+    const v = want.vmTap;
+    if (!t.vnetHdr) return 'tap without vnet_hdr';
+    if (t.multiQueue !== v.queues > 1) return t.multiQueue ? 'multi_queue tap, want one queue' : 'single-queue tap, want multi_queue';
+    if (t.owner !== v.owner || t.group !== v.group) return `owner/group ${t.owner ?? '-'}/${t.group ?? '-'}, want ${v.owner ?? '-'}/${v.group ?? '-'}`;
+  }
   if (want.parent) {
     const p = await findLink(want.parent.dev, nsOpt(want.parent.netns));
     if (!p || cur.parentIndex !== p.ifindex) return `lower device is not ${parentKey(want.parent)}`;
@@ -518,13 +571,30 @@ async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | unde
   return undefined;
 }
 
-/** Create a link and mark it at once (before anything else can fail, so a rollback can remove it). */
-async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<void> {
+/**
+ * Create a link and mark it at once (before anything else can fail, so a rollback can remove it).
+ * Resolves to a macvlan/macvtap as read back after creation (a veth pair or a VM tap: undefined,
+ * not read back here).
+ */
+async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<LinkInfo | undefined> {
   // The kernel does not take an alias in the create request (rtnl_create_link): set it right after.
   const mark = async () => {
     await setLink(want.name, { alias: owned.mark(want.netns, want.name) }, nsOpt(want.netns));
     if (want.peer) await setLink(want.peer.name, { alias: owned.mark(want.peer.netns, want.peer.name) }, nsOpt(want.peer.netns));
   };
+  if (want.type === 'tun') {
+    const v = want.vmTap!;
+    await ensureVmTap({
+      name: want.name,
+      ...nsOpt(want.netns),
+      ...(v.owner !== undefined ? { owner: v.owner } : {}),
+      ...(v.group !== undefined ? { group: v.group } : {}),
+      mtu: await vmTapMtu(v),
+      multiQueue: v.queues > 1,
+    });
+    await mark();
+    return undefined;
+  }
   if (want.type === 'veth') {
     const peer = want.peer!;
     // Created in the parent's namespace (the switch port end), the endpoint end directly in its namespace.
@@ -542,10 +612,10 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<voi
     await mark();
     // Frames of this end cross AF_PACKET: no partial checksums.
     await disableTxOffload(want.name, want.netns);
-    return;
+    return undefined;
   }
   const parent = want.parent!;
-  await createMacvlan(
+  const link = await createMacvlan(
     {
       name: want.name,
       parent: parent.dev,
@@ -560,12 +630,30 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<voi
     nsOpt(parent.netns),
   );
   await mark();
+  return link;
 }
 
-/** Fix MAC, mode, source list and up state of an owned link in place. */
+/** The MTU of a VM port's tap: vm.mtu, else the switch's frame limit (the network's mtu, else the uplink's MTU). */
+async function vmTapMtu(v: DesiredVmTap): Promise<number> {
+  if (v.mtu !== undefined) return v.mtu;
+  if (v.networkMtu !== undefined) return v.networkMtu;
+  const up = await findLink(v.uplink.dev, nsOpt(v.uplink.netns));
+  if (!up) throw new Error(`uplink ${parentKey(v.uplink)} does not exist`);
+  return up.mtu;
+}
+
+/** Fix MAC, MTU, mode, source list and up state of an owned link in place. */
 async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): Promise<void> {
   const o = nsOpt(want.netns);
-  if (!want.inheritMac && cur.mac !== want.mac) {
+  if (want.vmTap) {
+    // The tap's own MAC is not the guest's (the guest's is the port's): never set. Its MTU follows the config.
+    const mtu = await vmTapMtu(want.vmTap);
+    if (cur.mtu !== mtu) {
+      await setLink(want.name, { mtu }, o);
+      run.onRollback(`${id} mtu`, () => setLink(want.name, { mtu: cur.mtu }, o));
+      run.note('changed', `${id} mtu ${cur.mtu} -> ${mtu}`);
+    }
+  } else if (!want.inheritMac && cur.mac !== want.mac) {
     await setLink(want.name, { mac: want.mac }, o);
     run.onRollback(`${id} mac`, () => setLink(want.name, { mac: cur.mac }, o));
     run.note('changed', `${id} mac ${cur.mac} -> ${want.mac}`);
@@ -625,7 +713,8 @@ async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, cr
     }
   }
   if (want.routes.length || want.gateways.length) {
-    const routes = await listRoutes(o);
+    const fresh = want.netns !== undefined && !want.routes.length ? run.freshNs.get(want.netns) : undefined;
+    const routes = fresh ? [...fresh].map((family) => ({ dst: 'default', family, dev: undefined as string | undefined })) : await listRoutes(o);
     for (const dst of want.routes) {
       if (!routes.some((r) => canonicalDst(r.dst) === canonicalDst(dst) && r.dev === want.name)) {
         await addRoute({ dst, dev: want.name }, o);
@@ -637,6 +726,7 @@ async function fixAddressesAndRoutes(run: Run, want: DesiredLink, id: string, cr
       if (!routes.some((r) => r.dst === 'default' && r.family === family)) {
         try {
           await addRoute({ dst: 'default', via: gw, dev: want.name }, o);
+          fresh?.add(family);
           run.note('changed', `${id} default via ${gw}`);
         } catch (err) {
           logger().warn({ event: 'route.skipped', resource: id, gateway: gw, err: (err as Error).message }, `${id}: default route via ${gw} not added: ${(err as Error).message}`);

@@ -322,18 +322,28 @@ test('open errors: ENODEV names the interface, bad options name the field', { sk
   });
 });
 
-test('env cleanup hook: a worker thread terminated with open ports, a running generator and sink leaves no thread behind', { skip: needsRoot, timeout: 30_000 }, async () => {
+test('env cleanup hook: a worker thread terminated with open ports, a running generator and sink leaves no thread behind', { skip: needsRoot, timeout: 120_000 }, async () => {
   const { Worker } = await import('node:worker_threads');
   await withLab(async (lab) => {
     const { a, b } = await pair(lab);
     const worker = new Worker(new URL('./fixtures/io-cleanup-worker.mjs', import.meta.url), {
       workerData: { nsA: a.name, nsB: b.name, macA: MAC_A, macB: MAC_B },
     });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-      setTimeout(() => reject(new Error('worker did not report traffic')), 10_000);
-    });
+    // The worker compiles its TypeScript first: slow under ASan on a loaded machine. On a failure
+    // it is terminated too, so that its threads do not keep this file's process alive.
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('error', reject);
+        timer = setTimeout(() => reject(new Error('worker did not report traffic')), 60_000);
+      });
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     const threadsBefore = Number((await import('node:fs')).readdirSync('/proc/self/task').length);
     await worker.terminate(); // env teardown: cleanup hooks stop and join poll, generator and sink threads
     await new Promise((r) => setTimeout(r, 200));

@@ -139,3 +139,24 @@ export function ping(ns: string, addr: string, count = 1, timeoutS = 2): boolean
   const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', ...(addr.includes(':') ? ['-6'] : []), '-c', String(count), '-W', String(timeoutS), addr], { encoding: 'utf8' });
   return r.status === 0;
 }
+
+/**
+ * One TCP exchange: a server in `serverNs` listens on addr:port and answers with the addresses it
+ * sees ("<local> <- <remote>"); a client in `clientNs` connects and returns that answer ('' when
+ * the connection failed).
+ */
+export async function tcpExchange(serverNs: string, clientNs: string, addr: string, port = 5099): Promise<string> {
+  const serve = `require('net').createServer((s) => s.end(s.localAddress + ' <- ' + s.remoteAddress)).listen(${port}, ${JSON.stringify(addr)}, () => console.log('ready'))`;
+  const server = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', serve], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once('data', () => resolve());
+      server.once('exit', (code) => reject(new Error(`TCP server in ${serverNs} on ${addr} exited (${code})`)));
+    });
+    const connect = `const s = require('net').connect(${port}, ${JSON.stringify(addr)}); let d = ''; s.on('data', (x) => (d += x)); s.on('end', () => process.stdout.write(d)); s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+    const r = spawnSync('ip', ['netns', 'exec', clientNs, process.execPath, '-e', connect], { encoding: 'utf8', timeout: 10_000 });
+    return r.status === 0 ? r.stdout : '';
+  } finally {
+    server.kill('SIGKILL');
+  }
+}

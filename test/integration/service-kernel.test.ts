@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Lab } from '../../src/lab/index.ts';
 import { listNetns } from '../../src/service/netns.ts';
 import { needsRoot } from '../support.ts';
-import { cli, labConfig, nsDump, ping, removeNamespacesWithPrefix, tempDir } from './service-helpers.ts';
+import { cli, labConfig, nsDump, ping, removeNamespacesWithPrefix, tcpExchange, tempDir } from './service-helpers.ts';
 
 test('scenario 1: endpoints on two hosts ping each other; re-apply changes nothing; teardown restores the namespaces', { skip: needsRoot }, async () => {
   const lab = await Lab.create();
@@ -121,6 +121,11 @@ test('scenario 5: addresses from the ip-range skip the aux address; the host shi
     // The host reaches its own macvlan endpoints through the shim.
     assert.ok(ping(host.name, '10.0.36.192'), 'host -> web1 via the shim');
     assert.ok(ping(host.name, '10.0.36.200'), 'host -> db1 via the shim');
+    // And over IPv6: fd00:36::223/128 on the shim, a route to the IPv6 range through it.
+    assert.ok(shim.addr_info.some((a: any) => a.local === 'fd00:36::223' && a.prefixlen === 128));
+    assert.match(await host.ip(['-6', 'route', 'show', 'fd00:36::100/120']), /dev mac0/);
+    assert.ok(ping(host.name, 'fd00:36::100'), 'host -> web1 over IPv6 via the shim');
+    assert.equal(await tcpExchange(`${lab.prefix}-web1`, host.name, 'fd00:36::100'), 'fd00:36::100 <- fd00:36::223', 'TCP host -> web1 over IPv6 from the shim address');
     // And the endpoints reach the router on the wire (the gateway) and each other over IPv6.
     assert.ok(ping(`${lab.prefix}-web1`, '10.0.36.254'), 'web1 -> gateway on the LAN');
     assert.ok(ping(`${lab.prefix}-web2`, 'fd00:36::100'), 'web2 -> web1 over IPv6');
@@ -189,8 +194,13 @@ test('VM taps become macvtap devices, source-mode endpoints get their allow-list
     // passthru: the port inherits the parent's MAC; the parent's MAC is never changed.
     const pt = JSON.parse(spawnSync('ip', ['-n', `${lab.prefix}-p1`, '-d', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout)[0];
     assert.equal(pt.linkinfo.info_data.mode, 'passthru');
-    assert.equal(pt.address, JSON.parse(await host.ip(['-j', 'link', 'show', 'eth2']))[0].address);
-    assert.match(cli(['up', cfg, '--state-dir', st]).stdout, /nothing to do/, 'passthru re-apply is a no-op');
+    const eth2Mac = JSON.parse(await host.ip(['-j', 'link', 'show', 'eth2']))[0].address;
+    assert.equal(pt.address, eth2Mac);
+    // `up` reports the device's real MAC for it (the parent's), not the unused lease MAC.
+    assert.equal(leases.pt.p1.mac, eth2Mac, 'up --json: passthru endpoint shows the device MAC');
+    const reapply = cli(['up', cfg, '--state-dir', st]).stdout;
+    assert.match(reapply, /nothing to do/, 'passthru re-apply is a no-op');
+    assert.ok(reapply.includes(`pt/p1: 10.6.0.1 ${eth2Mac}`), `up text output shows the device MAC ${eth2Mac}:\n${reapply}`);
 
     // Change the mode and the allow-list: fixed in place (same device), not recreated.
     cfg = write('vepa', ['02:00:00:00:00:03']);

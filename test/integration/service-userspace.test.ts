@@ -14,7 +14,7 @@ import { Lab } from '../../src/lab/index.ts';
 import { apiRequest } from '../../src/service/control-client.ts';
 import { listNetns } from '../../src/service/netns.ts';
 import { needsRoot } from '../support.ts';
-import { cli, DaemonProcess, labConfig, nsDump, ping, removeNamespacesWithPrefix, tempDir } from './service-helpers.ts';
+import { cli, DaemonProcess, labConfig, nsDump, ping, removeNamespacesWithPrefix, tcpExchange, tempDir } from './service-helpers.ts';
 
 test('scenario 2: VLAN networks on the userspace data plane: same VLAN reaches across hosts, different VLANs isolated', { skip: needsRoot }, async () => {
   const lab = await Lab.create();
@@ -127,6 +127,9 @@ test('scenario 5 on the userspace data plane: the host shim (a veth into the eng
     assert.match(await host.ip(['route', 'show', '10.0.36.192/27']), /dev mac0/);
     assert.ok(ping(host.name, '10.0.36.192', 2), 'host -> web1 through the shim port');
     assert.ok(ping(host.name, '10.0.36.200', 1), 'host -> db1 through the shim port');
+    assert.match(await host.ip(['-6', 'route', 'show', 'fd00:36::100/120']), /dev mac0/);
+    assert.ok(ping(host.name, 'fd00:36::100', 2), 'host -> web1 over IPv6 through the shim port');
+    assert.equal(await tcpExchange(`${lab.prefix}-web1`, host.name, 'fd00:36::100'), 'fd00:36::100 <- fd00:36::223', 'TCP host -> web1 over IPv6');
     assert.ok(ping(`${lab.prefix}-web2`, '10.0.36.254', 1), 'web2 -> the router on the wire');
     assert.ok(ping(`${lab.prefix}-web1`, '10.0.36.193', 1), 'web1 -> web2 (bridge mode, switched in the engine)');
     const ports = (await apiRequest(join(state, 'macdemuxd.sock'), 'GET', '/ports')).body as any[];

@@ -80,7 +80,13 @@ const rows: Row[] = [
   ['shim name', (d) => (d.networks[0]['host-shim'].name = 'x'.repeat(16)), 'networks[0].host-shim.name', /not a valid interface name/],
   ['shim ip outside', (d) => (d.networks[0]['host-shim'].ip = '192.168.1.1'), 'networks[0].host-shim.ip', /outside the subnet/],
   ['shim ip gateway', (d) => (d.networks[0]['host-shim'].ip = '10.0.36.254'), 'networks[0].host-shim.ip', /gateway/],
-  ['shim ip missing', (d) => delete d.networks[0]['host-shim'].ip, 'networks[0].host-shim.ip', /is required/],
+  ['shim ip missing', (d) => delete d.networks[0]['host-shim'].ip, 'networks[0].host-shim', /needs ip, ipv6 or both/],
+  ['shim ipv6 not v6', (d) => { d.networks[0].ipv6 = { subnet: 'fd00::/64' }; d.networks[0]['host-shim'].ipv6 = '10.0.36.224'; }, 'networks[0].host-shim.ipv6', /expected an IPv6 address/],
+  ['shim ipv6 without subnet', (d) => (d.networks[0]['host-shim'].ipv6 = 'fd00::fe'), 'networks[0].host-shim.ipv6', /needs an IPv6 subnet/],
+  ['shim ipv6 outside', (d) => { d.networks[0].ipv6 = { subnet: 'fd00::/64' }; d.networks[0]['host-shim'].ipv6 = 'fd01::fe'; }, 'networks[0].host-shim.ipv6', /outside the subnet/],
+  ['shim ipv6 gateway', (d) => { d.networks[0].ipv6 = { subnet: 'fd00::/64', gateway: 'fd00::1' }; d.networks[0]['host-shim'].ipv6 = 'fd00::1'; }, 'networks[0].host-shim.ipv6', /gateway/],
+  ['shim two IPv6', (d) => { d.networks[0].ipv6 = { subnet: 'fd00::/64' }; delete d.networks[0].subnet; for (const k of ['gateway', 'ip-range', 'aux-addresses']) delete d.networks[0][k]; d.networks[0].endpoints = []; d.networks[0]['host-shim'] = { name: 'mac0', ip: 'fd00::fd', ipv6: 'fd00::fe' }; }, 'networks[0].host-shim.ipv6', /already has an IPv6 address/],
+  ['endpoint ipv6 shim', (d) => { d.networks[0].ipv6 = { subnet: 'fd00::/64' }; d.networks[0]['host-shim'].ipv6 = 'fd00::fe'; d.networks[0].endpoints[0].ipv6 = 'fd00::fe'; }, 'networks[0].endpoints[0].ipv6', /host shim's address/],
   ['shim passthru', (d) => { d.networks[0].mode = 'passthru'; d.networks[0].endpoints.pop(); }, 'networks[0].host-shim', /passthru/],
   ['passthru with a MAC', (d) => { d.networks[0].mode = 'passthru'; delete d.networks[0]['host-shim']; d.networks[0].endpoints.shift(); }, 'networks[0].endpoints[0].mac', /inherits the parent's MAC/],
   ['endpoints not list', (d) => (d.networks[0].endpoints = {}), 'networks[0].endpoints', /expected a list of endpoints/],
@@ -92,7 +98,9 @@ const rows: Row[] = [
   ['endpoint both', (d) => (d.networks[0].endpoints[0].tap = 'tap0'), 'networks[0].endpoints[0]', /both netns and tap/],
   ['endpoint netns bad', (d) => (d.networks[0].endpoints[0].netns = '../etc'), 'networks[0].endpoints[0].netns', /not a namespace name/],
   ['endpoint tap bad', (d) => { delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].tap = 'a b'; }, 'networks[0].endpoints[0].tap', /not a valid interface name/],
-  ['endpoint tap userspace', (d) => { d.networks[0].dataplane = 'userspace'; delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].tap = 'tap0'; }, 'networks[0].endpoints[0].tap', /kernel \(macvtap\) only/],
+  ['endpoint vm mode userspace', (d) => { d.networks[0].dataplane = 'userspace'; delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].vm = { tap: 'tap0', mode: '0660' }; }, 'networks[0].endpoints[0].vm.mode', /only applies to dataplane: kernel/],
+  ['endpoint vm mtu kernel', (d) => { delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].vm = { tap: 'tap0', mtu: 9000 }; }, 'networks[0].endpoints[0].vm.mtu', /only applies to dataplane: userspace/],
+  ['endpoint vm mtu above network', (d) => { d.networks[0].dataplane = 'userspace'; d.networks[0].mtu = 1500; delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].vm = { tap: 'tap0', mtu: 9000 }; }, 'networks[0].endpoints[0].vm.mtu', /above the network's mtu 1500 \(the switch's frame limit/],
   ['endpoint ifname bad', (d) => (d.networks[0].endpoints[0].ifname = 'abcdefghijklmnop'), 'networks[0].endpoints[0].ifname', /not a valid interface name/],
   ['endpoint ifname with tap', (d) => { delete d.networks[0].endpoints[0].netns; d.networks[0].endpoints[0].tap = 't0'; d.networks[0].endpoints[0].ifname = 'eth1'; }, 'networks[0].endpoints[0].ifname', /only applies to netns endpoints/],
   ['endpoint mac bad', (d) => (d.networks[0].endpoints[0].mac = '02:42:zz:00:00:01'), 'networks[0].endpoints[0].mac', /expected a MAC address/],
@@ -130,6 +138,17 @@ test('the base document is valid and normalized', () => {
   assert.equal(formatIp(n.ipv4!.auxAddresses.host), '10.0.36.223');
   assert.equal(n.endpoints[0].ifname, 'eth0');
   assert.equal(n.endpoints[1].mac, '02:42:0a:00:24:0b');
+});
+
+test('a host shim takes one address per family: ip and ipv6', () => {
+  const d = base();
+  d.networks[0].ipv6 = { subnet: 'fd00:36::/64', 'ip-range': 'fd00:36::100/120' };
+  d.networks[0]['host-shim'].ipv6 = 'fd00:36::223';
+  const n = validateConfig(d).networks[0];
+  assert.deepEqual(n.hostShim!.ips.map(formatIp), ['10.0.36.223', 'fd00:36::223']);
+  // An IPv6-only network may give its shim's address as ip (as before).
+  const v6 = validateConfig({ networks: [{ name: 'n6', parent: 'eth0', subnet: 'fd00::/64', 'host-shim': { name: 'm0', ip: 'fd00::fe' } }] }).networks[0];
+  assert.deepEqual(v6.hostShim!.ips.map(formatIp), ['fd00::fe']);
 });
 
 for (const [title, patch, path, reason] of rows) {
