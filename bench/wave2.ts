@@ -251,10 +251,13 @@ async function main(): Promise<void> {
   // Counter changes over a trial, e.g. "rxModeSwitches +2 rxV2Drops +0 ... rxMode 3".
   const diag = async <T>(tb: Testbed, tag: string, f: () => Promise<T>): Promise<T> => {
     const before = tb.diagnostics?.();
+    const ticks0 = before ? workerTicks() : 0;
     const r = await f();
     const after = tb.diagnostics?.();
+    // The workers' own CPU (their threads' utime + stime): unlike all-core /proc/stat, not inflated by other work on a shared machine.
+    const workerMs = before ? ((workerTicks() - ticks0) * 1000) / CLK_TCK : 0;
     if (before && after)
-      progress.line(`${tag} counters: ${Object.keys(after).map((k) => (k === 'rxMode' ? `${k} ${after[k]}` : `${k} +${after[k]! - (before[k] ?? 0)}`)).join(' ')}`);
+      progress.line(`${tag} counters: ${Object.keys(after).map((k) => (k === 'rxMode' ? `${k} ${after[k]}` : `${k} +${after[k]! - (before[k] ?? 0)}`)).join(' ')} workerCpuMs +${workerMs.toFixed(0)}`);
     return r;
   };
   if (opts.only.includes('bridge') === false && bridgeMax === null) throw new Error('--only without bridge needs --bridge-max');
