@@ -53,6 +53,10 @@ struct EngineOptions {
   // it finishes what the kernel can and passes the rest to the rings. xdpGeneric: skb-mode XDP.
   bool xdp = false;
   bool xdpGeneric = false;
+  // Backend 'tc' (with xdp = true, xdpSockets = false): the same program's maps, but its tc ingress
+  // program (tcx) forwards known unicast to kernel ports as whole skbs, and the uplink sockets carry
+  // its socket filter (engine_xdp.cc). One worker only.
+  bool tc = false;
   // With xdp: what userspace must see comes up through an AF_XDP socket per worker (RX queue =
   // worker index, io/xsk_socket.h) instead of XDP_PASS to the AF_PACKET rings.
   bool xdpSockets = true;
@@ -177,6 +181,8 @@ class Engine {
   // XDP backend (engine_xdp.cc)
   int XdpCreate(std::string* err);
   int XdpAttach(std::string* err);
+  int TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err);  // backend 'tc'
+
   int XdpSyncLocked(std::string* err);  // controlMu_ held
   void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
   // AF_XDP sockets: one per worker whose index is an RX queue of the uplink (queue 0 always).

@@ -23,8 +23,19 @@ inline void Add(uint64_t& c, uint64_t v) {
 }  // namespace
 
 int Engine::XdpCreate(std::string* err) {
+  if (opts_.tc && workers_.size() > 1) {
+    // The uplink filter replaces the classic per-worker flow filter (rx_flow_filter.h), and its
+    // per-CPU verdict assumes one filter run per frame (one fanout group).
+    *err = "backend 'tc' runs one worker";
+    return -EINVAL;
+  }
   int rc = XdpProgram::Load(&xdp_, err);
   if (rc < 0) return rc;
+  for (size_t i = 0; rc == 0 && opts_.tc && i < workers_.size(); i++) rc = TcFilterRings(workers_[i]->uplink.get(), workers_[i]->uplinkFast.get(), err);
+  if (rc < 0) {
+    xdp_.reset();
+    return rc;
+  }
   xdp_->SetLive(false);  // until Start
   xdpSlotLast_.assign(size_t(opts_.maxSlots) * 2, 0);
   rc = XdpAttach(err);
@@ -100,6 +111,10 @@ void Engine::XskSwapIn(Worker& w, Worker::UplinkRings* next) {
 // program and its maps stay (devmaps hold the ports' devices, not the uplink's); it is attached to
 // the new device and new sockets are registered in its xskmap before the workers take the rings.
 int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* rings, std::string* err) {
+  for (size_t i = 0; opts_.tc && i < rings->size(); i++) {  // before the tc program is on the new device
+    const int rc = TcFilterRings((*rings)[i]->v3.get(), (*rings)[i]->v2.get(), err);
+    if (rc < 0) return rc;
+  }
   if (opts_.xdpSockets) {
     for (size_t i = 0; i < rings->size(); i++) {
       const int rc = XskOpen(int(i), &(*rings)[i]->xsk, err);
@@ -127,6 +142,16 @@ int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* 
   return 0;
 }
 
+// Backend 'tc': the uplink filter on both rings of the group (whichever the fanout picks runs it).
+// It replaces the V3 ring's drop-all join filter (engine_uplink.cc OpenUplink): one worker, so there
+// is no flow filter to keep.
+int Engine::TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err) {
+  int rc = v2 ? xdp_->AttachUplinkFilter(v2->fd()) : 0;
+  if (rc == 0 && v3) rc = xdp_->AttachUplinkFilter(v3->fd());
+  if (rc < 0) *err = "uplink \"" + opts_.uplink + "\": SO_ATTACH_BPF (tc fast path filter): " + strerror(-rc);
+  return rc;
+}
+
 int Engine::XdpAttach(std::string* err) {
   std::string why;
   const int rc = RunInNetns(opts_.netns, [&] {
@@ -135,9 +160,9 @@ int Engine::XdpAttach(std::string* err) {
       why = "no such device";
       return -ENODEV;
     }
-    return xdp_->Attach(ifindex, opts_.xdpGeneric, &why);
+    return opts_.tc ? xdp_->AttachTc(ifindex, &why) : xdp_->Attach(ifindex, opts_.xdpGeneric, &why);
   });
-  if (rc < 0) *err = "uplink \"" + opts_.uplink + "\": XDP: " + (why.empty() ? "cannot enter the namespace" : why);
+  if (rc < 0) *err = "uplink \"" + opts_.uplink + (opts_.tc ? "\": tc: " : "\": XDP: ") + (why.empty() ? "cannot enter the namespace" : why);
   return rc;
 }
 
@@ -219,6 +244,7 @@ std::string Engine::xdpState() {
   std::lock_guard<std::mutex> g(xdpMu_);
   if (!xdpError_.empty()) return "passing every frame to the rings: " + xdpError_;
   if (!xdp_->attached()) return "detached (engine stopped)";
+  if (opts_.tc) return "tc";
   return opts_.xdpGeneric ? "generic" : "native";
 }
 

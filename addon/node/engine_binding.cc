@@ -48,9 +48,10 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.promisc = GetBool(o, "promisc", true);
   eo.qdiscBypass = GetBool(o, "qdiscBypass", false);
   eo.portTxCopy = GetBool(o, "portTxCopy", false);
-  eo.xdp = GetStr(o, "backend") == "xdp";
+  eo.tc = GetStr(o, "backend") == "tc";
+  eo.xdp = GetStr(o, "backend") == "xdp" || eo.tc;
   eo.xdpGeneric = GetBool(o, "xdpGeneric", false);
-  eo.xdpSockets = GetBool(o, "xdpSockets", true);
+  eo.xdpSockets = !eo.tc && GetBool(o, "xdpSockets", true);
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);

@@ -292,3 +292,119 @@ int mdx_demux(struct xdp_md* ctx) {
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+// ---- tc fast path (backend 'tc', addon/dataplane/engine_xdp.cc) ----
+// On veth an XDP program sees every skb linearised into a page and loses its GSO and checksum state;
+// a tc ingress program (tcx) sees the skb itself, and bpf_redirect to a port device keeps it whole
+// (GSO super-frames, CHECKSUM_PARTIAL). It only ever redirects known unicast to a port on a kernel
+// device; every other frame (and every drop) is the engine's, as with the packet backend.
+//
+// The ordering trap: the engine's uplink sockets are ETH_P_ALL taps (ptype_all), which
+// __netif_receive_skb_core (net/core/dev.c) runs BEFORE tc ingress, so they would get a copy of
+// every frame tc redirects. Their socket filter, mdx_uplink_filter, drops exactly what will be
+// redirected. The two programs must never disagree on a frame, also while the engine rewrites the
+// maps (a sync is several updates; each program's lookups could see different states). So the
+// decision is taken once, by the filter, which runs first: it stores its verdict per CPU
+// (mdx_tc_verdicts), and the tc program, which runs next for the same skb on the same CPU (one
+// softirq pass, no other frame in between), executes that verdict instead of looking up again. A frame
+// in flight during a table swap thus goes to the engine or to its port once, never both and never
+// neither. The tc program decides on its own only when no filter verdict matches the frame (no
+// engine socket saw it: then it has no userspace copy either).
+
+#define MDX_TC_ACT_OK 0
+#define MDX_TC_ACT_REDIRECT 7
+#define MDX_PACKET_OUTGOING 4
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct mdx_tc_verdict);
+} mdx_tc_verdicts SEC(".maps");
+
+// The (vlan, destination) key of an skb at the uplink (headers from the MAC header: tc ingress pushes
+// back to it, net/core/dev.c tcx_run; af_packet does before run_filter). The tag is already out of
+// the frame (skb_vlan_untag runs before both). Returns -1 for a frame the engine must see anyway.
+static __always_inline int skb_key(struct __sk_buff* skb, __u8* hdr, __u64* key) {
+  if (bpf_skb_load_bytes(skb, 0, hdr, 12)) return -1;
+  if (skb->protocol == bpf_htons(ETH_P_8021Q) || skb->protocol == bpf_htons(ETH_P_8021AD)) return -1;
+  const __u32 vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
+  if (vlan == 0x0fff) return -1;
+  *key = ((__u64)vlan << 48) | mac48(hdr);
+  return 0;
+}
+
+// Decide for the skb, as mdx_demux does for known unicast; 1 with *out = the port to redirect to.
+// Only the redirect case is decided here: misses, floods, drops, source mode go to the engine.
+static __always_inline int skb_fast_target(struct __sk_buff* skb, const __u8* hdr, __u64 key,
+                                           struct mdx_xdp_port* out) {
+  __u32 zero = 0;
+  const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
+  if (!cfg || !cfg->enabled) return 0;
+  // an oversized frame is the engine's to drop; a GSO super-frame is not one (its segments fit)
+  if (skb->gso_size == 0 && skb->len > cfg->maxFrameLen) return 0;
+  if ((hdr[0] & 1) || (hdr[6] & 1)) return 0;
+  __u32 vlan = (__u32)(key >> 48);
+  const struct mdx_xdp_domain* dom = bpf_map_lookup_elem(&mdx_domains, &vlan);
+  if (!dom || !(dom->flags & MDX_DOM_PRESENT)) return 0;
+  if (cfg->hasSources) {
+    __u64 skey = ((__u64)vlan << 48) | mac48(hdr + 6);
+    if (bpf_map_lookup_elem(&mdx_sources, &skey)) return 0;
+  }
+  const struct mdx_xdp_port* t;
+  if (dom->flags & MDX_DOM_PASSTHRU) {
+    t = &dom->passthru;
+  } else {
+    t = bpf_map_lookup_elem(&mdx_ports, &key);
+    if (!t) return 0;
+  }
+  if (t->mode == MODE_SOURCE || t->ifindex == 0 || t->slot >= MDX_XDP_MAX_SLOTS) return 0;
+  *out = *t;
+  return 1;
+}
+
+// SO_ATTACH_BPF on the engine's uplink sockets: 0 drops the frame for this socket (the tc program
+// forwards it), anything else keeps it whole (net/packet/af_packet.c run_filter: the snap length).
+SEC("socket")
+int mdx_uplink_filter(struct __sk_buff* skb) {
+  if (skb->pkt_type == MDX_PACKET_OUTGOING) return -1;  // never reaches tc ingress
+  __u8 hdr[12];
+  __u64 key = 0;
+  struct mdx_xdp_port p = {};
+  const int hit = skb_key(skb, hdr, &key) == 0 && skb_fast_target(skb, hdr, key, &p);
+  __u32 zero = 0;
+  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
+  if (v) {
+    v->key = key;
+    v->len = skb->len;
+    v->ifindex = skb->ifindex;
+    v->target = hit ? p.ifindex : 0;
+    v->slot = p.slot;
+    v->valid = 1;
+  }
+  return hit ? 0 : -1;
+}
+
+SEC("tc")
+int mdx_tc_ingress(struct __sk_buff* skb) {
+  __u8 hdr[12];
+  __u64 key;
+  if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
+  __u32 zero = 0;
+  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
+  struct mdx_xdp_port p = {};
+  if (v && v->valid && v->key == key && v->len == skb->len && v->ifindex == skb->ifindex) {
+    v->valid = 0;
+    if (!v->target) return MDX_TC_ACT_OK;  // the engine's socket kept it
+    p.ifindex = v->target;
+    p.slot = v->slot;
+  } else if (!skb_fast_target(skb, hdr, key, &p)) {
+    return MDX_TC_ACT_OK;
+  }
+  const __u32 len = skb->len;
+  // ports see their VLAN's frames untagged (engine.cc Process)
+  if (skb->vlan_present && bpf_skb_vlan_pop(skb)) return MDX_TC_ACT_OK;
+  count_rx(stats(), MDX_ST_FORWARDED, len);
+  count_tx(&mdx_slot_stats, p.slot, len);
+  return bpf_redirect(p.ifindex, 0);
+}

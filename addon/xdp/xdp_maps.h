@@ -49,6 +49,18 @@ struct mdx_xdp_config {
   mdx_u32 hasSources;   // mdx_sources is not empty (else its lookup is skipped)
 };
 
+// mdx_tc_verdict (per CPU, one entry): the uplink socket filter's decision for the frame it just saw,
+// which the tc program on the same CPU follows (demux.bpf.c, "tc fast path").
+struct mdx_tc_verdict {
+  mdx_u64 key;      // (vlan, destination MAC) as in mdx_ports
+  mdx_u32 len;      // skb->len when the filter ran
+  mdx_u32 ifindex;  // device the frame arrived on
+  mdx_u32 valid;    // set by the filter, cleared by the tc program that consumes it
+  mdx_u32 target;   // ifindex to redirect to (the filter dropped the frame), 0: the engine has it
+  mdx_u32 slot;     // the target port's slot (counters)
+  mdx_u32 pad;
+};
+
 // mdx_stats (per CPU) indexes: drops by reason (addon/frame_parse.h DropReason) 0..15, then these.
 #define MDX_ST_DROPS 0
 #define MDX_ST_RX_FRAMES 16    // frames the program finished (redirected or dropped)

@@ -3,6 +3,7 @@
 
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,6 +12,11 @@
 #include <cstring>
 
 #include "xdp_skel.h"
+
+// Linux 6.6 include/uapi/linux/bpf.h enum bpf_attach_type (older libc headers lack it).
+#ifndef MDX_BPF_TCX_INGRESS
+#define MDX_BPF_TCX_INGRESS 46
+#endif
 
 namespace mdx {
 
@@ -90,6 +96,8 @@ int XdpProgram::Load(std::unique_ptr<XdpProgram>* out, std::string* err) {
     return e;
   }
   p->fds_.prog = f.prog;
+  p->fds_.tcProg = f.tcProg;
+  p->fds_.uplinkFilter = f.uplinkFilter;
   p->fds_.config = f.config;
   p->fds_.domains = f.domains;
   p->fds_.sources = f.sources;
@@ -322,6 +330,33 @@ int XdpProgram::Attach(int ifindex, bool generic, std::string* err) {
     return rc;
   }
   linkFd_ = rc;
+  return 0;
+}
+
+int XdpProgram::AttachTc(int ifindex, std::string* err) {
+  if (linkFd_ >= 0) {
+    *err = "tc program already attached";
+    return -EALREADY;
+  }
+  bpf_attr a;
+  memset(&a, 0, sizeof(a));
+  a.link_create.prog_fd = uint32_t(fds_.tcProg);
+  a.link_create.target_ifindex = uint32_t(ifindex);
+  a.link_create.attach_type = bpf_attach_type(MDX_BPF_TCX_INGRESS);  // appended after any other tcx program (kernel/bpf/tcx.c)
+  const int rc = Bpf(BPF_LINK_CREATE, &a);
+  if (rc < 0) {
+    if (rc == -EPERM) *err = "attaching the tc program needs CAP_NET_ADMIN and CAP_BPF";
+    else if (rc == -EINVAL || rc == -EOPNOTSUPP) *err = "the kernel has no tcx links (Linux 6.6+): " + Errno(rc);
+    else *err = "attaching the tc program (tcx ingress): " + Errno(rc);
+    return rc;
+  }
+  linkFd_ = rc;
+  return 0;
+}
+
+int XdpProgram::AttachUplinkFilter(int sockFd) const {
+  const int fd = fds_.uplinkFilter;
+  if (setsockopt(sockFd, SOL_SOCKET, SO_ATTACH_BPF, &fd, sizeof(fd)) != 0) return -errno;
   return 0;
 }
 

@@ -42,6 +42,12 @@ class XdpProgram {
   // -EBUSY: another XDP program is attached; -EEXIST: one in the other mode; -ERANGE: the device's
   // MTU is too large for the driver's XDP; -EOPNOTSUPP: the driver has no native XDP.
   int Attach(int ifindex, bool generic, std::string* err);
+  // Backend 'tc': attach the tc program (mdx_tc_ingress) to ifindex's ingress with a tcx link
+  // (BPF_TCX_INGRESS, no qdisc; kernel 6.6+: -EINVAL/-EOPNOTSUPP before). Detach releases it too.
+  int AttachTc(int ifindex, std::string* err);
+  // Backend 'tc': put the uplink filter (mdx_uplink_filter) on a packet socket (SO_ATTACH_BPF; it
+  // replaces any classic filter there). Returns 0 or -errno.
+  int AttachUplinkFilter(int sockFd) const;
   void Detach();
   bool attached() const { return linkFd_ >= 0; }
 
@@ -67,7 +73,7 @@ class XdpProgram {
 
   void* skel_ = nullptr;
   struct Fds {
-    int prog = -1, config = -1, domains = -1, sources = -1, ports = -1, tx = -1, xsks = -1, stats = -1,
+    int prog = -1, tcProg = -1, uplinkFilter = -1, config = -1, domains = -1, sources = -1, ports = -1, tx = -1, xsks = -1, stats = -1,
         slotStats = -1, floodStats = -1;
     int flood[MDX_XDP_FLOOD_MAPS];
   } fds_;

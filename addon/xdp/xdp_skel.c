@@ -23,6 +23,8 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
     return NULL;
   }
   fds->prog = s->progs.mdx_demux.prog_fd;
+  fds->tcProg = s->progs.mdx_tc_ingress.prog_fd;
+  fds->uplinkFilter = s->progs.mdx_uplink_filter.prog_fd;
   fds->config = s->maps.mdx_config.map_fd;
   fds->domains = s->maps.mdx_domains.map_fd;
   fds->sources = s->maps.mdx_sources.map_fd;

@@ -11,10 +11,13 @@
  * virtual link kind (a NIC) and AF_PACKET for veth and the other virtual kinds.
  */
 
-export type Backend = 'packet' | 'xdp';
+/** 'tc' (opt-in, never chosen by 'auto'): a tc ingress program (tcx) forwards known unicast to ports on
+ * kernel devices as whole skbs (GSO and checksum offload state kept, which XDP on veth loses); the
+ * rest reaches the rings as with 'packet' (../docs/dataplane.md, "tc fast path"). One worker. */
+export type Backend = 'packet' | 'xdp' | 'tc';
 export type BackendChoice = Backend | 'auto';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['packet', 'xdp', 'auto'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['packet', 'xdp', 'tc', 'auto'];
 
 /** The backend used and why (for logs and status). */
 export interface BackendDecision {
@@ -26,6 +29,7 @@ export interface BackendDecision {
 export async function resolveBackend(choice: BackendChoice, uplink: string, netns?: string): Promise<BackendDecision> {
   if (choice === 'packet') return { backend: 'packet', reason: 'requested' };
   if (choice === 'xdp') return { backend: 'xdp', reason: 'requested' };
+  if (choice === 'tc') return { backend: 'tc', reason: 'requested' };
   const { getLink } = await import('../devices/links.ts'); // config validation imports this file: keep it light
   const link = await getLink(uplink, netns !== undefined ? { netns } : {});
   if (link.kind) {

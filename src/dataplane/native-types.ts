@@ -73,7 +73,7 @@ export interface EngineCreateOptions {
   qdiscBypass?: boolean;
   portTxCopy?: boolean;
   /** Uplink RX backend: 'xdp' puts the XDP program in front of the rings (addon/engine_xdp.cc). */
-  backend?: 'packet' | 'xdp';
+  backend?: 'packet' | 'xdp' | 'tc';
   xdpGeneric?: boolean;
   /** With backend 'xdp': frames for userspace come up through AF_XDP sockets (default), or with
    * XDP_PASS to the AF_PACKET rings when false. */

@@ -46,7 +46,8 @@ export interface SwitchOptions {
    * AF_PACKET TX ring (measured ~10% less worker CPU per frame on veth). Default true. */
   portTxCopy?: boolean;
   /** Uplink RX backend (src/dataplane/backend.ts): 'packet' (AF_PACKET rings), 'xdp' (an XDP
-   * program steering by (VLAN, MAC) in the kernel, the rest to the rings), or 'auto'. Default 'packet'. */
+   * program steering by (VLAN, MAC) in the kernel, the rest to the rings), 'tc' (a tc ingress program
+   * forwarding known unicast to kernel ports as whole skbs; one worker), or 'auto'. Default 'packet'. */
   backend?: BackendChoice;
   /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
   xdpGeneric?: boolean;
@@ -159,6 +160,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (opts.backend !== undefined && !BACKEND_CHOICES.includes(opts.backend))
       throw new InvalidArgumentError('backend', `one of ${BACKEND_CHOICES.join(', ')}`, opts.backend);
     if (!Number.isInteger(workers) || workers < 1 || workers > 32) throw new InvalidArgumentError('workers', 'an integer 1..32', opts.workers);
+    if (opts.backend === 'tc' && workers !== 1) throw new InvalidArgumentError('workers', "1 with backend 'tc'", opts.workers);
     const maxPorts = opts.maxPorts ?? 8191;
     if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 65535) throw new InvalidArgumentError('maxPorts', 'an integer 1..65535', opts.maxPorts);
     if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65521))
@@ -277,7 +279,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
    * or why it hands every frame to the rings). */
   backend(): (BackendDecision & { xdpState?: string }) | undefined {
     if (!this.backendDecision) return undefined;
-    if (this.backendDecision.backend !== 'xdp' || !this.engine) return { ...this.backendDecision };
+    if (this.backendDecision.backend === 'packet' || !this.engine) return { ...this.backendDecision };
     return { ...this.backendDecision, xdpState: this.n.engineXdpState(this.engine) };
   }
 
