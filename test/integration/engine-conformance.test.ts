@@ -8,7 +8,8 @@
  *                injection on mv1..mv3)
  * macdemux side: ext0 ─ [wire ns: br0 (hairpin on wire)] ─ wire ══ up ─ engine ─ p1..p3 ══ e1..e3
  *                (captures and injection on e1..e3), once per uplink backend: AF_PACKET rings, and
- *                the XDP program on "up" (kernel-finished frames never reach the engine)
+ *                the XDP program on "up", the tc program on "up" (kernel-finished frames never
+ *                reach the engine)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,8 +21,9 @@ import { needsRoot } from '../support.ts';
 import type { Backend } from '../../src/dataplane/backend.ts';
 import { XDP_STAT } from '../../src/dataplane/xdp-program.ts';
 
-/** Uplink backends under test: AF_PACKET rings, and the XDP program in front of them. */
-const BACKENDS: Backend[] = ['packet', 'xdp'];
+/** Uplink backends under test: AF_PACKET rings, the XDP program in front of them, and the tc fast path
+ * (tcx ingress redirecting known unicast; its socket filter keeps those frames out of the rings). */
+const BACKENDS: Backend[] = ['packet', 'xdp', 'tc'];
 const PORT_MACS = ['02:6d:64:00:02:01', '02:6d:64:00:02:02', '02:6d:64:00:02:03'];
 const EXT = '02:6d:64:00:02:ee';
 const UNKNOWN = '02:6d:64:00:02:99';
@@ -212,6 +214,15 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[], backend: Backend
       assert.equal(x[XDP_STAT.toXsk], x[XDP_STAT.toUser], `every frame for userspace went into the AF_XDP socket: ${x.join(',')}`);
       await new Promise((r) => setTimeout(r, 300)); // worker 0 folds the program's counters every 200 ms
       assert.ok(s.counters().uplink.rxPackets >= x[XDP_STAT.rxFrames]!, 'XDP-finished frames counted as uplink RX');
+    }
+    if (backend === 'tc') {
+      // Known unicast to the ports went by tc redirect (every config sends some); a frame the engine
+      // also forwarded would show up twice at a receiver, which the receiver comparison catches.
+      assert.equal(s.backend()?.xdpState, 'tc', 'tc program attached and in sync');
+      const x = s.xdpStats()!;
+      assert.ok(x[XDP_STAT.forwarded]! > 0, `tc redirected frames in the kernel: ${x.join(',')}`);
+      await new Promise((r) => setTimeout(r, 300)); // worker 0 folds the program's counters every 200 ms
+      assert.ok(s.counters().uplink.forwarded >= x[XDP_STAT.forwarded]!, 'tc-forwarded frames counted as uplink forwards');
     }
     return got;
   } finally {
