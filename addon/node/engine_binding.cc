@@ -57,6 +57,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.rxMode = int(GetU32(o, "rxMode", 0));
   eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
   eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
+  eo.uplinkRollover = GetU32(o, "rxRollover", eo.uplinkRollover ? 1 : 0) != 0;
   eo.sliceUs = GetU32(o, "sliceUs", eo.sliceUs);
   eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
