@@ -71,6 +71,8 @@ export interface Testbed {
   /** Use this generator instead of the run's (e.g. trafgen as a cross-check). */
   generatorOverride?: GeneratorKind;
   notes: string[];
+  /** Forwarder counters worth printing next to a trial (bench/wave2.ts): cumulative numbers by name. */
+  diagnostics?: () => Record<string, number>;
   /** Stop the forwarder (the lab is destroyed after). */
   stop(): Promise<void>;
 }

@@ -46,7 +46,7 @@ try {
     await l.hv.ip(['link', 'set', 'dev', 'mvt12', 'up']);
     const node = await makeMacvtapNode({ ifname: 'mvt12', netns: l.hv.name, dir });
     const macvtap = bench(await macvtapNic(l, { queues: 1, ifname: 'eth1', node: node.path }));
-    const { nic, sw } = await vmPortPath(lab, l, { queues: 1, ifname: 'eth2', user: { uid: 0, gid: 0 }, extra: ['--teardown-on-exit'] });
+    const { nic, sw } = await vmPortPath(lab, l, { queues: 1, ifname: 'eth2', user: { uid: 0, gid: 0 }, extra: ['--teardown-on-exit', '--state-dir', join(dir, 'switch-state')] });
     const vmport = bench(nic);
     const peer = await PeerServer.start(l.peer, PORT);
     const nics: [string, GuestNic][] = [['Linux bridge + tap', bridge], ['kernel macvtap', macvtap], ['macdemux VM port', vmport]];

@@ -13,8 +13,14 @@
  * Rows 1-4 use the bench's testbeds (bench/scenarios, 2 sinks, 64-byte frames, veth offloads off as in
  * the 64-byte rows of `macdemux bench`) and its generator (pinned to CPU 0, forwarder threads to CPU 1).
  *
+ * Also one-way latency (native generator and sink, p50/p99) at 50% of the bridge's maximum, and
+ * each forwarder's 64-byte maximum (the >= 1.25x bridge bar) in the same run.
+ *
  * Usage (root): node --import tsx bench/wave2.ts [--quick] [--bridge-max PPS] [--json FILE]
- * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json.
+ *   [--only bridge,macdemux] [--skip max,ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
+ * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json. --only/--skip run a subset (to
+ * compare receive settings quickly); --switch adds macdemux Switch options (e.g. '{"spinUs":0}').
+ * macdemux's worker counters (mode switches, per-ring drops, rollovers, sleeps) are printed per trial.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,11 +34,15 @@ import { Progress, fmtPps } from './progress.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { genCidr, GEN_MAC, sinkCidr, sinkIp, sinkMac, type Testbed } from './testbed.ts';
 import { tcpWithOffloads, type TcpOffloadsRow } from './tcp-offloads.ts';
+import { measureLatency } from './latency.ts';
+import type { SwitchOptions } from '../src/dataplane/index.ts';
 import { TestbedCounters, runTrial, type TrialResult } from './trial.ts';
 import { CLK_TCK, workerTicks } from '../src/measure/worker-ticks.ts';
 
 type Fwd = 'bridge' | 'macvlan' | 'macdemux';
 const FORWARDERS: Fwd[] = ['bridge', 'macvlan', 'macdemux'];
+const STEPS = ['max', 'ping', 'latency', 'half', 'busy', 'links', 'realtime', 'tcp'] as const;
+type Step = (typeof STEPS)[number];
 const SINKS = 2;
 const FORWARDER_CPU = 1;
 
@@ -45,6 +55,9 @@ interface Options {
   measureMs: number;
   idleMs: number;
   tcpSeconds: number;
+  only: Fwd[];
+  skip: Set<Step>;
+  switchOptions: Partial<SwitchOptions> | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -59,7 +72,21 @@ function parseArgs(argv: string[]): Options {
   const bm = val('--bridge-max');
   const bridgeMaxPps = bm === undefined ? null : Number(bm);
   if (bridgeMaxPps !== null && !(Number.isFinite(bridgeMaxPps) && bridgeMaxPps > 0)) throw new Error(`--bridge-max: a rate in packets/s > 0, not ${bm}`);
-  for (const a of argv) if (a.startsWith('--') && !['--quick', '--bridge-max', '--json'].includes(a)) throw new Error(`unknown option ${a}`);
+  for (const a of argv) if (a.startsWith('--') && !['--quick', '--bridge-max', '--json', '--only', '--skip', '--switch'].includes(a)) throw new Error(`unknown option ${a}`);
+  const list = <T extends string>(name: string, all: readonly T[]): T[] | undefined => {
+    const v = val(name);
+    if (v === undefined) return undefined;
+    const xs = v.split(',').filter((x) => x !== '');
+    for (const x of xs) if (!all.includes(x as T)) throw new Error(`${name}: one of ${all.join(', ')}, not ${x}`);
+    return xs as T[];
+  };
+  const sw = val('--switch');
+  let switchOptions: Partial<SwitchOptions> | undefined;
+  if (sw !== undefined) {
+    const parsed: unknown = JSON.parse(sw);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`--switch: a JSON object of Switch options, not ${sw}`);
+    switchOptions = parsed as Partial<SwitchOptions>;
+  }
   return {
     quick,
     bridgeMaxPps,
@@ -69,6 +96,9 @@ function parseArgs(argv: string[]): Options {
     measureMs: quick ? 800 : 2000,
     idleMs: quick ? 1000 : 2000,
     tcpSeconds: quick ? 1 : 3,
+    only: list('--only', FORWARDERS) ?? FORWARDERS,
+    skip: new Set(list('--skip', STEPS) ?? []),
+    switchOptions,
   };
 }
 
@@ -107,14 +137,19 @@ function startHogs(): { pids: number[]; kill(): void } {
 }
 
 /** Build a scenario's primary variant on a fresh lab, run `fn`, tear everything down. */
-async function withTestbed<T>(name: Fwd, realtime: boolean, fn: (tb: Testbed, c: TestbedCounters) => Promise<T>): Promise<T> {
+async function withTestbed<T>(
+  name: Fwd,
+  realtime: boolean,
+  switchOptions: Partial<SwitchOptions> | undefined,
+  fn: (tb: Testbed, c: TestbedCounters) => Promise<T>,
+): Promise<T> {
   const lab = await Lab.create();
   const tmp = mkdtempSync(join(tmpdir(), 'macdemux-wave2-'));
   let tb: Testbed | undefined;
   let counters: TestbedCounters | undefined;
   try {
     const sc = SCENARIOS[name];
-    tb = await sc.build({ lab, variant: sc.variants[0]!, ports: SINKS, sinks: SINKS, forwarderCpu: FORWARDER_CPU, tmpDir: tmp, realtime });
+    tb = await sc.build({ lab, variant: sc.variants[0]!, ports: SINKS, sinks: SINKS, forwarderCpu: FORWARDER_CPU, tmpDir: tmp, realtime, ...(switchOptions ? { switchOptions } : {}) });
     counters = new TestbedCounters(tb);
     return await fn(tb, counters);
   } finally {
@@ -188,6 +223,8 @@ async function linkEvents(tb: Testbed, idleMs: number, progress: Progress): Prom
 interface PerForwarder {
   name: Fwd | 'macdemux-realtime';
   ping?: { p50: number; p99: number; replies: number; sent: number };
+  /** One-way latency (us) at 50% of the bridge's maximum, native generator -> native sinks. */
+  latency?: { offeredPps: number; p50: number; p99: number; p999: number; samples: number };
   maxLoad?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'cpuNsPerPacket'>;
   halfLoad?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'cpuNsPerPacket'>;
   busy?: Pick<TrialResult, 'offeredPps' | 'fwdPps' | 'lossRatio' | 'sent' | 'forwarded'>;
@@ -210,11 +247,25 @@ async function main(): Promise<void> {
   const rows: PerForwarder[] = [];
   let bridgeMax = opts.bridgeMaxPps;
   let links: LinkEventResult[] | string = 'not run';
-  for (const name of FORWARDERS) {
+  const run = (st: Step) => !opts.skip.has(st);
+  // Counter changes over a trial, e.g. "rxModeSwitches +2 rxV2Drops +0 ... rxMode 3".
+  const diag = async <T>(tb: Testbed, tag: string, f: () => Promise<T>): Promise<T> => {
+    const before = tb.diagnostics?.();
+    const ticks0 = before ? workerTicks() : 0;
+    const r = await f();
+    const after = tb.diagnostics?.();
+    // The workers' own CPU (their threads' utime + stime): unlike all-core /proc/stat, not inflated by other work on a shared machine.
+    const workerMs = before ? ((workerTicks() - ticks0) * 1000) / CLK_TCK : 0;
+    if (before && after)
+      progress.line(`${tag} counters: ${Object.keys(after).map((k) => (k === 'rxMode' ? `${k} ${after[k]}` : `${k} +${after[k]! - (before[k] ?? 0)}`)).join(' ')} workerCpuMs +${workerMs.toFixed(0)}`);
+    return r;
+  };
+  if (opts.only.includes('bridge') === false && bridgeMax === null) throw new Error('--only without bridge needs --bridge-max');
+  for (const name of FORWARDERS.filter((f) => opts.only.includes(f))) {
     const row: PerForwarder = { name };
     rows.push(row);
     try {
-      await withTestbed(name, false, async (tb, c) => {
+      await withTestbed(name, false, name === 'macdemux' ? opts.switchOptions : undefined, async (tb, c) => {
         if (name === 'bridge' && bridgeMax === null) {
           const t = await trial(tb, c, 0, '[bridge max]');
           row.maxLoad = pick(t);
@@ -222,21 +273,43 @@ async function main(): Promise<void> {
           progress.line(`[bridge max] ${fmtPps(t.fwdPps)} forwarded (offered ${fmtPps(t.offeredPps)})`);
         }
         if (!bridgeMax) throw new Error('no bridge maximum');
-        row.ping = await pingRtt(tb.gen.ns, sinkIp(1), opts.pingCount);
-        progress.line(`[${name} ping] RTT p50 ${row.ping.p50.toFixed(0)} us p99 ${row.ping.p99.toFixed(0)} us (${row.ping.replies}/${row.ping.sent})`);
-        const half = await trial(tb, c, bridgeMax / 2, `[${name} 50%]`);
-        row.halfLoad = pick(half);
-        progress.line(`[${name} 50% of bridge max] ${fmtPps(half.fwdPps)} cpu ${half.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt loss ${(half.lossRatio * 100).toFixed(3)}%`);
-        const hogs = startHogs();
-        try {
-          await sleep(200);
-          const b = await trial(tb, c, bridgeMax / 2, `[${name} busy host]`);
-          row.busy = { offeredPps: b.offeredPps, fwdPps: b.fwdPps, lossRatio: b.lossRatio, sent: b.sent, forwarded: b.forwarded };
-          progress.line(`[${name} busy host, ${hogs.pids.length} hogs] offered ${fmtPps(b.offeredPps)} loss ${(b.lossRatio * 100).toFixed(3)}%`);
-        } finally {
-          hogs.kill();
+        const bm = bridgeMax;
+        if (run('max') && !row.maxLoad) {
+          const t = await diag(tb, `[${name} max]`, () => trial(tb, c, 0, `[${name} max]`));
+          row.maxLoad = pick(t);
+          progress.line(`[${name} max] ${fmtPps(t.fwdPps)} forwarded (offered ${fmtPps(t.offeredPps)})`);
         }
-        if (name === 'macdemux') {
+        if (run('ping')) {
+          const p = await diag(tb, `[${name} ping]`, () => pingRtt(tb.gen.ns, sinkIp(1), opts.pingCount));
+          row.ping = p;
+          progress.line(`[${name} ping] RTT p50 ${p.p50.toFixed(0)} us p99 ${p.p99.toFixed(0)} us (${p.replies}/${p.sent})`);
+        }
+        if (run('latency') && generator === 'native') {
+          const l = await diag(tb, `[${name} latency]`, () =>
+            measureLatency(tb, c, { frameSize: 64, ratePps: bm / 2, loadPct: 50, warmupMs: opts.warmupMs, measureMs: opts.measureMs }, (o, f) =>
+              progress.status(`[${name} latency @50% of bridge max] offered ${fmtPps(o)} forwarded ${fmtPps(f)}`)));
+          if (l) {
+            row.latency = { offeredPps: l.offeredPps, p50: l.p50, p99: l.p99, p999: l.p999, samples: l.samples };
+            progress.line(`[${name} one-way latency @ ${fmtPps(l.offeredPps)}] p50 ${l.p50.toFixed(1)} us p99 ${l.p99.toFixed(1)} us p99.9 ${l.p999.toFixed(1)} us (${l.samples} samples)`);
+          }
+        }
+        if (run('half')) {
+          const half = await diag(tb, `[${name} 50%]`, () => trial(tb, c, bm / 2, `[${name} 50%]`));
+          row.halfLoad = pick(half);
+          progress.line(`[${name} 50% of bridge max] ${fmtPps(half.fwdPps)} cpu ${half.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt loss ${(half.lossRatio * 100).toFixed(3)}%`);
+        }
+        if (run('busy')) {
+          const hogs = startHogs();
+          try {
+            await sleep(200);
+            const b = await diag(tb, `[${name} busy host]`, () => trial(tb, c, bm / 2, `[${name} busy host]`));
+            row.busy = { offeredPps: b.offeredPps, fwdPps: b.fwdPps, lossRatio: b.lossRatio, sent: b.sent, forwarded: b.forwarded };
+            progress.line(`[${name} busy host, ${hogs.pids.length} hogs] offered ${fmtPps(b.offeredPps)} loss ${(b.lossRatio * 100).toFixed(3)}%`);
+          } finally {
+            hogs.kill();
+          }
+        }
+        if (name === 'macdemux' && run('links')) {
           try {
             links = await linkEvents(tb, opts.idleMs, progress);
           } catch (err) {
@@ -252,15 +325,15 @@ async function main(): Promise<void> {
   }
   // Busy host with the engine's workers at SCHED_FIFO.
   const rt: PerForwarder = { name: 'macdemux-realtime' };
-  rows.push(rt);
+  if (run('realtime') && opts.only.includes('macdemux')) rows.push(rt);
   try {
     if (!bridgeMax) throw new Error('no bridge maximum');
     const rate = bridgeMax / 2;
-    await withTestbed('macdemux', true, async (tb, c) => {
+    if (rows.includes(rt)) await withTestbed('macdemux', true, opts.switchOptions, async (tb, c) => {
       const hogs = startHogs();
       try {
         await sleep(200);
-        const b = await trial(tb, c, rate, '[macdemux realtime busy host]');
+        const b = await diag(tb, '[macdemux realtime busy host]', () => trial(tb, c, rate, '[macdemux realtime busy host]'));
         rt.busy = { offeredPps: b.offeredPps, fwdPps: b.fwdPps, lossRatio: b.lossRatio, sent: b.sent, forwarded: b.forwarded };
         progress.line(`[macdemux realtime busy host] offered ${fmtPps(b.offeredPps)} loss ${(b.lossRatio * 100).toFixed(3)}%`);
       } finally {
@@ -271,8 +344,8 @@ async function main(): Promise<void> {
     rt.error = (err as Error).message.split('\n')[0]!;
     progress.line(`[macdemux realtime] failed: ${rt.error}`);
   }
-  let tcp: TcpOffloadsRow[] | string;
-  try {
+  let tcp: TcpOffloadsRow[] | string = 'not run';
+  if (run('tcp')) try {
     progress.status(`[TCP with offloads] iperf3 ${opts.tcpSeconds} s x 2 per forwarder`);
     tcp = await tcpWithOffloads(opts.tcpSeconds);
     for (const r of tcp) progress.line(`[TCP with offloads] ${r.name}: 1 stream ${r.p1.toFixed(2)} Gbit/s, 4 streams ${r.p4.toFixed(2)} Gbit/s`);
@@ -312,8 +385,13 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
     lines.push(`| ${label} | ${b} | ${m} | ${d} | ${r} | ${bar} | ${verdict(ok)} |`);
   lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | this run |', '|---|---:|---:|---:|---:|---|---|');
+  const mx = (r?: PerForwarder) => r?.maxLoad?.fwdPps;
+  row('64-byte forwarded at max load (pps)', f0(mx(br)), f0(mx(mv)), f0(mx(md)), ratio(mx(md), mx(br)), '>= 1.25x', mx(md) == null || mx(br) == null ? null : mx(md)! >= 1.25 * mx(br)!);
   row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
   row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
+  const lat50 = `at 50% of bridge max (${fmtPps(bridgeMax === null ? null : bridgeMax / 2)})`;
+  row(`one-way latency p50 (us) ${lat50}`, f0(br?.latency?.p50), f0(mv?.latency?.p50), f0(md?.latency?.p50), ratio(md?.latency?.p50, br?.latency?.p50), '', undefined);
+  row(`one-way latency p99 (us) ${lat50}`, f0(br?.latency?.p99), f0(mv?.latency?.p99), f0(md?.latency?.p99), ratio(md?.latency?.p99, br?.latency?.p99), '<= 2x', le(md?.latency?.p99, br?.latency?.p99, 2));
   const cpu = (r?: PerForwarder) => r?.halfLoad?.cpuNsPerPacket;
   row(`CPU ns/pkt, all cores, at 50% of bridge max (${fmtPps(bridgeMax === null ? null : bridgeMax / 2)})`, f0(cpu(br)), f0(cpu(mv)), f0(cpu(md)), ratio(cpu(md), cpu(br)), '<= 1.2x', le(cpu(md), cpu(br), 1.2));
   const half = (r?: PerForwarder) => (r?.halfLoad ? `${fmtPps(r.halfLoad.fwdPps)}, loss ${pct(r.halfLoad.lossRatio)}` : 'n/a');
@@ -323,14 +401,18 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const busy = (r?: PerForwarder) => (r?.busy ? `${pct(r.busy.lossRatio)} @ ${fmtPps(r.busy.offeredPps)}` : 'n/a');
   row(`busy host loss @ offered (${cpus().length} hogs, target 50% of bridge max)`, busy(br), busy(mv), busy(md), '', '<= bridge', le(loss(md), loss(br), 1));
   row('busy host loss, macdemux `realtime: true`', '', '', busy(rt), '', '<= bridge', le(loss(rt), loss(br), 1));
-  if (typeof links === 'string') row('flap/delete/replace', '', '', `failed: ${links}`, '', '', null);
+  if (links === 'not run') {
+    // --skip links, or macdemux not in --only
+  } else if (typeof links === 'string') row('flap/delete/replace', '', '', `failed: ${links}`, '', '', null);
   else
     for (const e of links) {
       const idle = Math.max(e.idleWhileGone, e.idleAfter);
       row(`${e.event}: idle worker ticks/s (gone / after)`, '', '', `${e.idleWhileGone.toFixed(1)} / ${e.idleAfter.toFixed(1)}`, '', `< 5 (${CLK_TCK}/s = a core)`, idle < 5);
       row(`${e.event}: device back -> traffic (ms)`, '', '', e.recoveryMs === null ? '> 10000' : String(e.recoveryMs), '', '< 1000', e.recoveryMs !== null && e.recoveryMs < 1000);
     }
-  if (typeof tcp === 'string') row('TCP with offloads', '', '', `failed: ${tcp}`, '', '', null);
+  if (tcp === 'not run') {
+    // --skip tcp
+  } else if (typeof tcp === 'string') row('TCP with offloads', '', '', `failed: ${tcp}`, '', '', null);
   else {
     const t = (n: Fwd) => tcp.find((r) => r.name === n);
     for (const [k, label] of [['p1', '1 stream'], ['p4', '4 streams']] as const) {

@@ -82,7 +82,7 @@ int Engine::Create(const EngineOptions& o, std::unique_ptr<Engine>* out, std::st
       return -EINVAL;
     }
     Worker::UplinkRings rings;
-    const int rc = e->OpenUplink(o.fanoutGroup, &rings, err);
+    const int rc = e->OpenUplink(i, o.fanoutGroup, &rings, err);
     if (rc < 0) return rc;
     w->uplink = std::move(rings.v3);
     w->uplinkFast = std::move(rings.v2);
@@ -304,6 +304,7 @@ void Engine::Run(Worker* wp) {
   snprintf(tname, sizeof(tname), "mdx-worker-%d", w.idx);
   pthread_setname_np(pthread_self(), tname);
   if (!opts_.cpus.empty()) PinThisThread(opts_.cpus[size_t(w.idx) % opts_.cpus.size()]);
+  if (opts_.sliceUs) SetThisThreadSlice(opts_.sliceUs);  // best effort: only the latency on a busy host depends on it
   epoll_event evs[64];
   bool busy = true;
   uint32_t lastStats = NowMs();
@@ -316,6 +317,7 @@ void Engine::Run(Worker* wp) {
     // forwarded within microseconds instead of after a wake-up), then sleep in epoll.
     if (busy || NowUs() - lastFrameUs < opts_.spinUs) {
       n = epoll_wait(w.epfd, evs, 64, 0);
+      if (n == 0) Bump(w.wc[kWSpins]);
     } else {
       Bump(w.wc[kWSleeps]);
       epochs_.Offline(w.reader);
@@ -385,12 +387,19 @@ void Engine::Run(Worker* wp) {
 // Kernel ring drops of the uplink and of the ports whose first RX queue this worker polls.
 void Engine::RefreshRingDrops(Worker& w) {
   w.uplink->UpdateKernelStats();
-  uint64_t drops = Read(w.uplink->counters().rxDrops);
+  const uint64_t v3Drops = Read(w.uplink->counters().rxDrops);
+  uint64_t v2Drops = 0;
   if (w.uplinkFast) {
     w.uplinkFast->UpdateKernelStats();
-    drops += Read(w.uplinkFast->counters().rxDrops);
+    v2Drops = Read(w.uplinkFast->counters().rxDrops);
+    // Rollover counts are kept by the member frames were moved away from: sum both.
+    const int64_t a = FanoutRollovers(w.uplinkFast->fd()), b = FanoutRollovers(w.uplink->fd());
+    __atomic_store_n(&w.wc[kWRxRollovers], uint64_t(a > 0 ? a : 0) + uint64_t(b > 0 ? b : 0),
+                     __ATOMIC_RELAXED);
   }
-  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], drops, __ATOMIC_RELAXED);
+  __atomic_store_n(&w.wc[kWRxV2Drops], v2Drops, __ATOMIC_RELAXED);
+  __atomic_store_n(&w.wc[kWRxV3Drops], v3Drops, __ATOMIC_RELAXED);
+  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], v2Drops + v3Drops, __ATOMIC_RELAXED);
   for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {
     PortBackend* b = ports_[slot].load(std::memory_order_acquire);
     if (!b || b->rxQueues() == 0 || RxWorkerOf(slot, 0) != w.idx) continue;

@@ -53,11 +53,14 @@ struct EngineOptions {
   bool xdp = false;
   bool xdpGeneric = false;
   // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
-  // behind; one worker only, more workers use V3 with hash fanout), 2 V2 rings only, 3 V3 only.
+  // behind; each worker its own pair, flows split by rx_flow_filter.h), 2 V2 rings only, 3 V3 only.
   // Ports receive on V2 rings unless rxMode is 3.
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
   uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
+  // Fair-scheduler slice of the workers (SetThisThreadSlice; 0: the kernel's default, ~3 ms): a
+  // short slice lets a waking worker preempt CPU hogs on a busy host without real-time priority.
+  uint32_t sliceUs = 100;
   // Real-time priority of the workers (SCHED_FIFO 1..99; 0: the normal scheduler). On a busy host
   // a normal-priority worker waits behind other tasks while the kernel keeps filling its rings;
   // a FIFO worker runs as soon as its ring has frames (it sleeps in epoll when idle, and the
@@ -159,7 +162,7 @@ class Engine {
   // or V2 mode with one worker, a V2 ring in one CBPF fanout group with it. 0 or -errno.
   RingOptions UplinkRingOptions(int fanoutGroup) const;
   // Also the send socket for frames bigger than a TX ring slot.
-  int OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* err) const;
+  int OpenUplink(int worker, int fanoutGroup, Worker::UplinkRings* out, std::string* err) const;
   void TakeNextUplink(Worker& w);
   // Adaptive receive: feed the pass to the worker's controller and retarget the fanout group.
   void AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, uint64_t nowUs);

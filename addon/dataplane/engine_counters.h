@@ -34,12 +34,16 @@ enum WorkerField : uint32_t {
   kWRxMode = 36,          // the uplink ring the kernel fills now: 2 (V2) or 3 (V3)
   kWSleeps = 37,          // epoll waits that slept (no frame within spinUs)
   kWRxRemaps = 38,        // fanout member order found swapped (after a flap) and fixed
+  kWRxV2Drops = 39,       // kernel drops (tp_drops) of the uplink's V2 ring: it was full
+  kWRxV3Drops = 40,       // kernel drops of the uplink's V3 ring
+  kWRxRollovers = 41,     // frames the kernel put on the other uplink ring because the selected one was full
+  kWSpins = 42,           // loop passes that polled without sleeping and found nothing
 };
 // One layout: the groups must not overlap and must fit the block (TS reads the indices from
 // engineLayout().workerFields, so only this file defines them).
 static_assert(kWFdbLearned < kWDrops && kWDrops + kDropCount <= kWSoftCsums, "drop counters overlap");
 static_assert(kWSoftRefused < kWFdErrors, "soft-offload counters overlap the link counters");
-static_assert(kWRxRemaps < kWorkerWords, "worker counters exceed the worker block");
+static_assert(kWSpins < kWorkerWords, "worker counters exceed the worker block");
 constexpr uint32_t kSlotWords = 8;
 enum SlotField : uint32_t {
   kSRxPackets = 0,

@@ -12,11 +12,18 @@
 
 #include "dataplane/backends/packet_backend.h"
 #include "dataplane/engine.h"
+#include "dataplane/rx_flow_filter.h"
 
 namespace mdx {
 
 namespace {
 constexpr int kSwapTimeoutMs = 3000;
+// The selector program picks the ring; with the rollover flag the kernel itself moves a frame to
+// the other member when the selected ring is nearly full (net/packet/af_packet.c,
+// fanout_demux_rollover: a V2 ring with less than a quarter of its slots free, a V3 ring with less
+// than a quarter of its blocks, packet_rcv_has_room). A worker that is not scheduled cannot switch
+// to V3 itself: the kernel fills the V3 ring behind the full V2 one instead of dropping.
+constexpr int kUplinkFanoutMode = PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER;
 }  // namespace
 
 RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
@@ -34,26 +41,31 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   ro.vnetHdr = true;
   if (o.workers > 1) {
     ro.fanoutGroup = fanoutGroup & 0xffff;
-    ro.fanoutMode = 0;  // PACKET_FANOUT_HASH: both directions of a flow on one worker
+    ro.fanoutMode = 0;  // rx 'blocks': PACKET_FANOUT_HASH, both directions of a flow on one worker (else OpenUplink's groups)
   }
   return ro;
 }
 
-int Engine::OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* err) const {
+int Engine::OpenUplink(int worker, int fanoutGroup, Worker::UplinkRings* out, std::string* err) const {
   std::unique_ptr<PacketRing>* v3 = &out->v3;
   std::unique_ptr<FrameRing>* v2 = &out->v2;
   RingOptions ro = UplinkRingOptions(fanoutGroup);
   const char* step = nullptr;
-  if (opts_.workers == 1 && opts_.rxMode != 3) {
+  // More than one worker: each its own pair in a group of its own, each member keeping only its
+  // worker's flows (rx_flow_filter.h).
+  const std::vector<sock_filter> flows =
+      opts_.workers > 1 ? WorkerFlowFilter(uint32_t(worker), uint32_t(opts_.workers)) : std::vector<sock_filter>();
+  if (opts_.rxMode != 3) {
     // The V2 ring joins first (member 0) with a group id the kernel picks; the V3 ring joins it.
     FrameRingOptions fo;
+    fo.filter = flows;
     fo.ifname = opts_.uplink;
     fo.netns = opts_.netns;
     fo.slots = opts_.uplinkSlots;
     fo.promisc = opts_.promisc;
     fo.vnetHdr = true;
     fo.fanoutUniqueId = true;
-    fo.fanoutMode = PACKET_FANOUT_CBPF;
+    fo.fanoutMode = kUplinkFanoutMode;
     int rc = FrameRing::Open(fo, v2, &step);
     if (rc == 0) {
       rc = SetFanoutTarget((*v2)->fd(), 0);
@@ -65,15 +77,15 @@ int Engine::OpenUplink(int fanoutGroup, Worker::UplinkRings* out, std::string* e
       return rc;
     }
     ro.fanoutGroup = (*v2)->fanoutId();
-    ro.fanoutMode = PACKET_FANOUT_CBPF;
+    ro.fanoutMode = kUplinkFanoutMode;
     // Between bind() and the fanout join the V3 socket would receive copies of what the V2 ring
     // receives: it drops everything until it is in the group.
     ro.filter = {sock_filter{BPF_RET | BPF_K, 0, 0, 0}};
   }
   int rc = PacketRing::Open(ro, v3, &step);
-  if (rc == 0 && *v2) {
-    rc = (*v3)->AttachFilter(nullptr, 0);
-    step = "setsockopt(SO_DETACH_FILTER)";
+  if (rc == 0 && *v2) {  // in the group now: its worker's flows (or everything)
+    rc = (*v3)->AttachFilter(flows.empty() ? nullptr : flows.data(), uint16_t(flows.size()));
+    step = "setsockopt(SO_ATTACH_FILTER)";
   }
   if (rc == 0) {
     rc = PacketRing::Open(SenderOptions(ro), &out->sender, &step);
@@ -130,7 +142,7 @@ int Engine::ReplaceUplink(std::string* err) {
   std::vector<std::unique_ptr<Worker::UplinkRings>> rings(workers_.size());
   for (size_t i = 0; i < workers_.size(); i++) {
     rings[i].reset(new Worker::UplinkRings());
-    const int rc = OpenUplink(group, rings[i].get(), err);
+    const int rc = OpenUplink(int(i), group, rings[i].get(), err);
     if (rc < 0) return rc;  // the rings opened so far close here; the engine is unchanged
   }
   uplinkMtu_ = rings[0]->v3->mtu();

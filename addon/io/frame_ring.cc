@@ -64,6 +64,14 @@ int OpenInNamespace(OpenState& s) {
   if (SetInt(s.fd, SOL_PACKET, PACKET_COPY_THRESH, 1) != 0) return Fail(s, "setsockopt(PACKET_COPY_THRESH)");
   const int rcvbuf = int(o.maxFrame) * 64;  // room for frames queued beside the ring
   if (SetInt(s.fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) != 0) SetInt(s.fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
+  if (!o.filter.empty()) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(o.filter.size());
+    prog.filter = const_cast<sock_filter*>(o.filter.data());
+    if (o.filter.size() > 4096) errno = EINVAL;
+    if (o.filter.size() > 4096 || setsockopt(s.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+      return Fail(s, "setsockopt(SO_ATTACH_FILTER)");
+  }
   const long page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
   uint32_t fs = (o.slotSize < 256 ? 256 : o.slotSize + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
   // A block holds whole slots; 64 KiB blocks keep the kernel's page vector short.
@@ -186,4 +194,11 @@ int SetFanoutTarget(int fd, uint32_t k) {
   sock_filter insn = {BPF_RET | BPF_K, 0, 0, k};
   sock_fprog prog{1, &insn};
   return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) == 0 ? 0 : -errno;
+}
+
+int64_t FanoutRollovers(int fd) {
+  tpacket_rollover_stats st{};
+  socklen_t len = sizeof(st);
+  if (getsockopt(fd, SOL_PACKET, PACKET_ROLLOVER_STATS, &st, &len) != 0) return -errno;
+  return int64_t(st.tp_all);
 }

@@ -12,6 +12,7 @@
 // Ownership as for V3 (packet_ring.h), per frame: a slot is user space's while tp_status has
 // TP_STATUS_USER (acquire), handed back with a release store of TP_STATUS_KERNEL.
 #pragma once
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <stdint.h>
 
@@ -28,11 +29,16 @@ struct FrameRingOptions {
   bool promisc = false, ignoreOutgoing = true, vnetHdr = false;
   int fanoutGroup = -1, fanoutMode = 0;  // as RingOptions
   bool fanoutUniqueId = false;           // let the kernel pick the group id (PACKET_FANOUT_FLAG_UNIQUEID)
+  std::vector<sock_filter> filter;       // classic BPF socket filter, attached before bind()
 };
 
 // Point a PACKET_FANOUT_CBPF group at member k: its program becomes "return k" (fd: any member).
 // The kernel swaps the program under RCU (af_packet.c, fanout_set_data_cbpf): no frame is lost.
 int SetFanoutTarget(int fd, uint32_t k);
+
+// Frames the kernel moved from this member to another one because this one's ring was (nearly)
+// full (PACKET_FANOUT_FLAG_ROLLOVER; PACKET_ROLLOVER_STATS tp_all, cumulative), or -errno.
+int64_t FanoutRollovers(int fd);
 
 class FrameRing {
  public:

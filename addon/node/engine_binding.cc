@@ -56,6 +56,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.rxMode = int(GetU32(o, "rxMode", 0));
   eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
   eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
+  eo.sliceUs = GetU32(o, "sliceUs", eo.sliceUs);
   eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
   if (cpus.IsArray()) {
@@ -269,6 +270,10 @@ Napi::Value EngineLayout(const Napi::CallbackInfo& info) {
   wf.Set("rxMode", Num(env, kWRxMode));
   wf.Set("sleeps", Num(env, kWSleeps));
   wf.Set("rxRemaps", Num(env, kWRxRemaps));
+  wf.Set("rxV2Drops", Num(env, kWRxV2Drops));
+  wf.Set("rxV3Drops", Num(env, kWRxV3Drops));
+  wf.Set("rxRollovers", Num(env, kWRxRollovers));
+  wf.Set("spins", Num(env, kWSpins));
   o.Set("workerFields", wf);
   Napi::Object sf = Napi::Object::New(env);
   sf.Set("rxPackets", Num(env, kSRxPackets));

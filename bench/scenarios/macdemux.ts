@@ -50,6 +50,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
         ...(kind === 'xdp' ? { backend: 'xdp' as const } : {}),
         ...(blocks ? { rx: 'blocks' as const } : {}),
         ...(ctx.realtime ? { realtime: true } : {}),
+        ...ctx.switchOptions,
       });
       let jsFrames = 0;
       const dsts: string[] = [];
@@ -77,6 +78,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
       const notes = [pinned ? `engine worker pinned to CPU ${ctx.forwarderCpu}, TX rings with PACKET_QDISC_BYPASS` : 'engine threads not pinned (taskset failed)'];
       if (blocks) notes.push('TPACKET_V3 receive rings only (rx: blocks)');
       if (ctx.realtime) notes.push('workers at SCHED_FIFO priority 10 (realtime: true)');
+      if (ctx.switchOptions) notes.push(`switch options ${JSON.stringify(ctx.switchOptions)}`);
       if (ctx.ports > ctx.sinks) notes.push(`${ctx.ports - ctx.sinks} extra ports are JS ports that receive no traffic`);
       return {
         lab: ctx.lab,
@@ -90,6 +92,14 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
         tcp: kind !== 'js',
         ports: ctx.ports,
         notes,
+        diagnostics: () => {
+          // Summed over workers; rxMode is the highest (3: some worker is on V3 blocks).
+          const out: Record<string, number> = {};
+          for (const w of sw.counters().workers)
+            for (const k of ['loops', 'sleeps', 'spins', 'rxModeSwitches', 'rxRemaps', 'rxV2Drops', 'rxV3Drops', 'rxRollovers', 'rxMode'] as const)
+              out[k] = k === 'rxMode' ? Math.max(out[k] ?? 0, w[k]) : (out[k] ?? 0) + w[k];
+          return out;
+        },
         stop: () => sw.stop(),
       };
     },

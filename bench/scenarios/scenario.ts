@@ -1,6 +1,7 @@
 /**
  * What a benchmark scenario is: a forwarder (or the bare generator) built on the shared testbed.
  */
+import type { SwitchOptions } from '../../src/dataplane/index.ts';
 import type { Lab } from '../../src/lab/index.ts';
 import type { Testbed } from '../testbed.ts';
 import type { ScenarioName } from '../types.ts';
@@ -20,6 +21,8 @@ export interface BuildContext {
   tmpDir: string;
   /** Userspace forwarders' workers at real-time priority (SCHED_FIFO), where supported. */
   realtime?: boolean;
+  /** Extra options for the macdemux Switch (bench/wave2.ts --switch, to compare receive settings). */
+  switchOptions?: Partial<SwitchOptions>;
 }
 
 export interface Scenario {

@@ -86,6 +86,11 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of ports as { name: string; chardev?: { path: string; dev: string; owner: number; group: number; mode: string } }[]) {
     if (p.chardev) out.push(`${p.name}: character device ${p.chardev.path} (${p.chardev.dev}, owner ${p.chardev.owner}, group ${p.chardev.group}, mode ${p.chardev.mode})`);
   }
+  for (const p of ports as { name: string; netns?: string; vm?: { tap: string; queues: number; owner?: number; group?: number; qemu: string } }[]) {
+    if (!p.vm) continue;
+    const who = [p.vm.owner !== undefined ? `owner ${p.vm.owner}` : '', p.vm.group !== undefined ? `group ${p.vm.group}` : ''].filter(Boolean).join(', ') || 'root only';
+    out.push(`${p.name}: VM tap ${p.vm.tap}${p.netns ? ` (netns ${p.netns})` : ''}, ${p.vm.queues} queue(s), ${who}; QEMU: ${p.vm.qemu}`);
+  }
   for (const sw of c.switches) {
     const drops = Object.entries(sw.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`).join(' ');
     out.push(`\nswitch ${sw.uplink}: rx ${sw.rxFrames}, forwarded ${sw.forwarded}, drops ${drops || 'none'}`);

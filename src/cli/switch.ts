@@ -5,19 +5,22 @@
  *   macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B] [--mtu N]
  *     --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
- *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
+ *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit] [--state-dir DIR]
  */
 import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
-import { deleteVmTap, ensureVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
+import { findLink } from '../devices/index.ts';
+import { deleteVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
+import { DEFAULT_STATE_DIR } from '../service/args.ts';
+import { ensureSwitchTap, forgetSwitchTap } from '../service/switch-taps.ts';
 
 const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--workers N] [--learning] [--realtime[=PRIO]] [--backend B] [--mtu N]
          --port DEV,mac=MAC[,mode=MODE][,vlan=N][,name=NAME][,source=MAC+MAC...][,nodst]
          [--port tap:NAME,mac=MAC,...] ... [--duration SECONDS] [--json]
-         [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit]
+         [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit] [--state-dir DIR]
 
   Frames from the uplink DEV are switched to the ports by destination MAC (and VLAN) with the
   kernel macvlan mode rules; frames arriving on a port's DEV are switched as sent by that port.
@@ -39,7 +42,12 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
                hypervisor opens it by name (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no,
                vhost=off[,queues=N]); mac= is the guest's MAC. The tap stays when the switch stops
                (the guest keeps its NIC across a restart) unless --teardown-on-exit.
+               mtu= sets the tap's MTU (default: the switch's frame limit); above the limit
+               (--mtu, else the uplink's MTU) it is refused: the guest's larger frames would be
+               dropped as oversized.
   --teardown-on-exit  delete the VM taps this run created or adopted when it stops
+  --state-dir  where a VM tap this run creates is recorded and marked, so that
+               \`macdemux down --state-dir DIR\` removes it (default ${DEFAULT_STATE_DIR})
 `;
 
 interface Args {
@@ -57,6 +65,7 @@ interface Args {
   /** vm: ports' taps (by port order). */
   vmTaps: VmPortTap[];
   teardownOnExit: boolean;
+  stateDir: string;
 }
 
 /** The tap of one vm: port. */
@@ -152,7 +161,7 @@ export function parsePortArg(text: string, defaultMode: MacvlanMode, index: numb
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: 'packet', ports: [], json: false, vmTaps: [], teardownOnExit: false };
+  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: 'packet', ports: [], json: false, vmTaps: [], teardownOnExit: false, stateDir: DEFAULT_STATE_DIR };
   const portTexts: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -210,6 +219,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--teardown-on-exit':
         a.teardownOnExit = true;
+        break;
+      case '--state-dir':
+        a.stateDir = value();
         break;
       default:
         if (arg.startsWith('--realtime=')) {
@@ -274,6 +286,27 @@ export function formatRates(prev: SwitchCounters, cur: SwitchCounters, dtS: numb
   return lines;
 }
 
+/**
+ * A VM tap's mtu= above the switch's frame limit (--mtu, else the uplink's MTU) is refused: the
+ * switch drops larger frames as oversized, so the guest's jumbo traffic would vanish with nothing
+ * but a counter to show for it. An error (not a warning) because it is known before anything starts.
+ */
+async function checkVmTapMtus(args: Args): Promise<void> {
+  let limit = args.mtu;
+  let what = `--mtu ${args.mtu}`;
+  if (limit === undefined) {
+    const up = await findLink(args.uplink!, args.netns ? { netns: args.netns } : {});
+    if (!up) return; // the switch's start reports the missing uplink
+    limit = up.mtu;
+    what = `the uplink ${args.uplink}'s MTU ${up.mtu}`;
+  }
+  for (const t of args.vmTaps) {
+    t.mtu ??= limit;
+    if (t.mtu > limit)
+      throw new Error(`vm:${t.name},mtu=${t.mtu} is above the switch's frame limit (${what}): the guest's larger frames would be dropped as oversized; raise --mtu (and the uplink's MTU) or lower mtu=`);
+  }
+}
+
 /** "xdp (native; requested)" / "packet (auto: ...)". */
 function describeBackend(sw: Switch): string {
   const b = sw.backend();
@@ -306,11 +339,19 @@ export async function run(argv: string[]): Promise<number> {
     defaultMode: args.mode,
     name: `cli:${args.uplink}`,
   });
+  if (args.vmTaps.length) {
+    try {
+      await checkVmTapMtus(args);
+    } catch (err) {
+      process.stderr.write(`macdemux switch: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   for (const t of args.vmTaps) {
     try {
-      const info = await ensureVmTap({ ...t, multiQueue: t.queues > 1 });
+      const { info, owned, why } = await ensureSwitchTap(args.stateDir, { ...t, multiQueue: t.queues > 1 });
       process.stderr.write(
-        `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
+        `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}; ${owned ? `recorded in ${args.stateDir}: \`macdemux down\` removes it` : `not recorded: ${why}`}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
       );
     } catch (err) {
       process.stderr.write(`macdemux switch: vm:${t.name}: ${(err as Error).message}\n`);
@@ -320,7 +361,9 @@ export async function run(argv: string[]): Promise<number> {
   const teardownTaps = async (): Promise<void> => {
     if (!args.teardownOnExit) return;
     for (const t of args.vmTaps) {
-      await deleteVmTap(t.name, t.netns).catch((err: Error) => process.stderr.write(`macdemux switch: deleting tap ${t.name}: ${err.message}\n`));
+      await deleteVmTap(t.name, t.netns)
+        .then(() => forgetSwitchTap(args.stateDir, t))
+        .catch((err: Error) => process.stderr.write(`macdemux switch: deleting tap ${t.name}: ${err.message}\n`));
     }
   };
   try {

@@ -79,6 +79,10 @@ export class CounterView {
         rxMode: opt(wf.rxMode),
         sleeps: opt(wf.sleeps),
         rxRemaps: opt(wf.rxRemaps),
+        rxV2Drops: opt(wf.rxV2Drops),
+        rxV3Drops: opt(wf.rxV3Drops),
+        rxRollovers: opt(wf.rxRollovers),
+        spins: opt(wf.spins),
       });
       for (let r = 1; r < DROP_REASON_COUNT; r++) {
         const name = DROP_REASON_NAMES[r];

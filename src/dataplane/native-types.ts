@@ -81,6 +81,7 @@ export interface EngineCreateOptions {
   rxMode?: 0 | 2 | 3;
   /** Busy-poll this long after the last frame before sleeping in epoll. */
   spinUs?: number;
+  sliceUs?: number;
   /** Uplink V2 ring slots (2 KiB each). */
   ringSlots?: number;
   /** SCHED_FIFO priority of the workers (0: normal scheduling). */

@@ -59,7 +59,7 @@ export interface SwitchOptions {
   /**
    * Receive design (docs/dataplane.md "Receive: latency and batching"): 'adaptive' (default; the
    * uplink receives on a TPACKET_V2 ring while the worker keeps up and on TPACKET_V3 blocks once it
-   * falls behind; one worker only, more workers use V3), 'frames' (V2 rings only) or 'blocks' (V3
+   * falls behind; per worker, flows split between workers), 'frames' (V2 rings only) or 'blocks' (V3
    * rings only, the earlier design: milliseconds of latency). Ports receive on V2 rings unless 'blocks'.
    */
   rx?: 'adaptive' | 'frames' | 'blocks';
@@ -78,6 +78,12 @@ export interface SwitchOptions {
   ringMs?: number;
   /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
   spinUs?: number;
+  /**
+   * Fair-scheduler time slice of the workers in microseconds (Linux 6.12+ EEVDF custom slice; 0:
+   * the kernel's default). A short slice lets a waking worker preempt CPU hogs on a busy host
+   * without real-time priority. Default 100 (ignored with `realtime`).
+   */
+  sliceUs?: number;
   /** Watch the namespace's link events while running and re-attach the uplink or a port whose
    * device is re-created (see {@link SwitchLinkEvent}). Default true. */
   watchLinks?: boolean;
@@ -106,6 +112,11 @@ interface PortState extends ValidPort {
 /** The ring options the engine takes for its uplink and port rings (src/net's names). */
 export type SwitchRingOptions = Pick<RingOptions, 'blockSize' | 'blockCount' | 'txFrameCount'>;
 const SWITCH_RING_KEYS = ['blockSize', 'blockCount', 'txFrameCount'] as const;
+
+/** The frame limit of a switch whose limit follows its uplink: MTU + 14, at least the default. */
+function uplinkFrameLimit(mtu: number | undefined): number {
+  return Math.max(DEFAULT_MAX_FRAME_LEN, Math.min(65535, (mtu ?? 0) + 14));
+}
 
 /**
  * A running (or configured) userspace switch. Emits `link` ({@link SwitchLinkEvent}) when one of
@@ -159,6 +170,8 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw new InvalidArgumentError('rx', "'adaptive', 'frames' or 'blocks'", opts.rx);
     if (opts.spinUs !== undefined && (!Number.isInteger(opts.spinUs) || opts.spinUs < 0 || opts.spinUs > 1_000_000))
       throw new InvalidArgumentError('spinUs', 'an integer 0..1000000', opts.spinUs);
+    if (opts.sliceUs !== undefined && !(Number.isInteger(opts.sliceUs) && (opts.sliceUs === 0 || (opts.sliceUs >= 100 && opts.sliceUs <= 100_000))))
+      throw new InvalidArgumentError('sliceUs', '0 or an integer number of microseconds 100..100000', opts.sliceUs);
     if (opts.realtime !== undefined && typeof opts.realtime !== 'boolean' && !(Number.isInteger(opts.realtime) && opts.realtime >= 1 && opts.realtime <= 99))
       throw new InvalidArgumentError('realtime', 'a boolean or a SCHED_FIFO priority 1..99', opts.realtime);
     if (opts.ringMs !== undefined && !(Number.isInteger(opts.ringMs) && opts.ringMs >= 1 && opts.ringMs <= 1000))
@@ -302,6 +315,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       ...ringsForMs(this.opts.ringMs ?? DEFAULT_RING_MS, this.opts.ring?.blockSize ?? 1 << 20),
       ...(this.opts.realtime ? { realtimePriority: this.opts.realtime === true ? 10 : this.opts.realtime } : {}),
       ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
+      ...(this.opts.sliceUs !== undefined ? { sliceUs: this.opts.sliceUs } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...nativeRing(this.opts.ring),
     }, detail);
@@ -312,7 +326,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     this.backendDecision = backend;
     const layout = this.n.engineLayout(created);
     this.view = new CounterView(this.n.engineCounters(created), layout);
-    this.frameLimit = this.frameLimitFollowsUplink ? Math.max(DEFAULT_MAX_FRAME_LEN, Math.min(65535, (layout.uplinkMtu ?? 0) + 14)) : this.opts.maxFrameLen;
+    this.frameLimit = this.frameLimitFollowsUplink ? uplinkFrameLimit(layout.uplinkMtu) : this.opts.maxFrameLen;
     this.n.engineOnEvent(created, (kind, slot, queue, errno) => this.onFdEvent(kind, slot, queue, errno));
     try {
       for (const s of this.ports.values()) this.attach(s);
@@ -410,6 +424,14 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const detail: NativeErrorDetail = {};
     const rc = this.n.engineReplaceUplink(this.engine, detail);
     if (rc < 0) throw systemError(rc, 'engineReplaceUplink', { what: 'switch uplink', ifname: this.opts.uplink, op: detail.step || 'reattach' });
+    // The new device may have another MTU (ReplaceUplink reads it): a limit that follows the uplink follows it.
+    const limit = uplinkFrameLimit(this.n.engineLayout(this.engine).uplinkMtu);
+    if (this.frameLimitFollowsUplink && limit !== this.frameLimit) {
+      const was = this.frameLimit;
+      this.frameLimit = limit;
+      this.publish(this.buildTable(this.ports));
+      this.logger.info({ event: 'switch.frame-limit', switch: this.name, from: was, to: limit }, `uplink re-created with MTU ${limit - 14}: frame limit ${was} -> ${limit} bytes`);
+    }
   }
 
   /**

@@ -93,6 +93,13 @@ export interface SwitchCounters {
     rxRemaps: number;
     /** epoll waits that slept (no frame within the spin budget). */
     sleeps: number;
+    /** Kernel drops (ring full) of the uplink's V2 and V3 ring, counted apart. */
+    rxV2Drops: number;
+    rxV3Drops: number;
+    /** Frames the kernel put on the other uplink ring because the selected one was full (fanout rollover). */
+    rxRollovers: number;
+    /** Busy-poll passes that found nothing (the cost of spinning). */
+    spins: number;
   }[];
   /**
    * Offloads completed in software for egresses that cannot take a virtio_net_hdr (JS ports):

@@ -56,7 +56,10 @@ export interface EndpointConfig {
   netns?: string;
   /** Interface name inside `netns` (default `eth0`). */
   ifname: string;
-  /** Name of the VM tap (kernel: a macvtap device in the parent's namespace). */
+  /**
+   * Name of the VM tap in the parent's namespace: kernel data plane, a macvtap device; userspace,
+   * a persistent vnet_hdr tap whose network device is the switch port (the hypervisor opens it by name).
+   */
   tap?: string;
   /** `vm:` endpoints: who may open the tap's character device / receive its queue fds. */
   vm?: EndpointVm;
@@ -82,8 +85,13 @@ export interface EndpointVm {
   owner?: number;
   /** gid whose members may. */
   group?: number;
-  /** Permission bits of the character device macdemux makes (default 0600; 0660 with a group). */
+  /** Permission bits of the character device macdemux makes (default 0600; 0660 with a group). Kernel data plane only. */
   mode: number;
+  /**
+   * Userspace data plane: the tap's MTU (default: the switch's frame limit, the network's mtu or
+   * else the parent's MTU); never above that limit, whose larger frames the switch drops.
+   */
+  mtu?: number;
 }
 
 /** The host shim (scenario 5): a bridge-mode port on the parent with ip/32 (ipv6/128) and a
@@ -274,7 +282,7 @@ const NETWORK_KEYS = [
 ] as const;
 const IPV6_KEYS = ['subnet', 'gateway', 'ip-range', 'aux-addresses'] as const;
 const ENDPOINT_KEYS = ['name', 'netns', 'ifname', 'tap', 'vm', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'] as const;
-const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode'] as const;
+const VM_KEYS = ['tap', 'queues', 'owner', 'group', 'mode', 'mtu'] as const;
 const SHIM_KEYS = ['name', 'ip', 'ipv6'] as const;
 const PARENT_KEYS = ['netns', 'dev'] as const;
 
@@ -509,6 +517,13 @@ function parseNetwork(c: Checker, v: unknown, path: string): NetworkConfig | und
     mtu = c.int(o.mtu, join(path, 'mtu'), 68, 65521, 'an MTU');
     if (mtu !== undefined && dataplane !== 'userspace') c.add(join(path, 'mtu'), 'mtu applies to dataplane: userspace (kernel macvlan links take their parent\'s)');
   }
+  // A VM tap's MTU above the switch's frame limit would let the guest send frames the switch drops
+  // as oversized: refused here when the limit is in the config (else checked against the parent's MTU at apply).
+  if (mtu !== undefined)
+    endpoints.forEach((e, i) => {
+      if (e.vm?.mtu !== undefined && e.vm.mtu > mtu!)
+        c.add(`${path}.endpoints[${i}].vm.mtu`, `${e.vm.mtu} is above the network's mtu ${mtu} (the switch's frame limit: larger frames are dropped as oversized); raise the network's mtu or lower this one`);
+    });
   if (c.issues.length > before || !name || !parent) return undefined;
   const net: NetworkConfig = { name, parent, mode, dataplane, nopromisc, endpoints };
   if (mtu !== undefined) net.mtu = mtu;
@@ -557,7 +572,14 @@ function parseEndpoint(
         const m = typeof v.mode === 'string' && /^0?[0-7]{3}$/.test(v.mode) ? parseInt(v.mode, 8) : typeof v.mode === 'number' && Number.isInteger(v.mode) && v.mode >= 0 && v.mode <= 0o777 ? v.mode : undefined;
         if (m === undefined) c.add(join(p, 'mode'), `${show(v.mode)} is not permission bits (e.g. "0660")`);
         else vm.mode = m;
+        if (net.dataplane === 'userspace')
+          c.add(join(p, 'mode'), 'only applies to dataplane: kernel (a macvtap\'s character device); a userspace VM tap is opened through /dev/net/tun by root, owner or group');
       } else if (vm.group !== undefined) vm.mode = 0o660;
+      if (v.mtu !== undefined) {
+        const n = c.int(v.mtu, join(p, 'mtu'), 68, 65521, 'an MTU');
+        if (n !== undefined && net.dataplane !== 'userspace') c.add(join(p, 'mtu'), 'only applies to dataplane: userspace (a macvtap takes its parent\'s MTU)');
+        else if (n !== undefined) vm.mtu = n;
+      }
     }
   }
   if (tapValue !== undefined) {
@@ -576,8 +598,6 @@ function parseEndpoint(
     if (s !== undefined && !isIfname(s)) c.add(join(path, 'ifname'), `${show(s)} is not a valid interface name (1-15 characters)`);
     else if (s !== undefined) ifname = s;
   }
-  if (tap !== undefined && net.dataplane === 'userspace')
-    c.add(join(path, 'tap'), 'tap endpoints are supported on dataplane: kernel (macvtap) only');
   let mac: string | undefined;
   if (o.mac !== undefined) {
     const m = checkMac(o.mac);

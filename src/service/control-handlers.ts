@@ -5,6 +5,7 @@
  * answers 4xx/5xx with the reasons and nothing of it is kept (see Daemon.transition).
  */
 import { findLink } from '../devices/index.ts';
+import { qemuTapArgs } from '../devices/vm-tap.ts';
 import { ConfigError, type MacvlanMode, MACVLAN_MODES, type NetworkConfig, ipamSummary, parentKey } from './config.ts';
 import { ApiError, type ControlHandlers } from './control-api.ts';
 import type { DesiredConfig } from './desired-config.ts';
@@ -51,7 +52,7 @@ export interface ReloadResult {
   errors?: { resource: string; message: string }[];
 }
 
-const ENDPOINT_BODY_KEYS = ['network', 'name', 'netns', 'ifname', 'tap', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'];
+const ENDPOINT_BODY_KEYS = ['network', 'name', 'netns', 'ifname', 'tap', 'vm', 'mac', 'ip', 'ipv6', 'addresses', 'vlan', 'source-macs'];
 
 /** The name a desired link is addressed by in the API (`/ports/NAME`). */
 export function portName(l: DesiredLink): string {
@@ -79,6 +80,7 @@ export function portView(d: DaemonControl, l: DesiredLink): Record<string, unkno
     ...(lease?.ipv6 ? { ipv6: lease.ipv6 } : {}),
     addresses: l.addresses,
     ...chardevView(d, l),
+    ...vmTapView(l),
     source: l.endpoint && cur.isApiEndpoint(l.endpoint) ? 'api' : 'config',
   };
 }
@@ -88,6 +90,24 @@ function chardevView(d: DaemonControl, l: DesiredLink): Record<string, unknown> 
   const n = l.role === 'tap' && l.endpoint ? d.chardev?.(l.endpoint) : undefined;
   if (!n) return {};
   return { chardev: { path: n.path, dev: `${n.major}:${n.minor}`, owner: n.owner, group: n.group, mode: `0${n.mode.toString(8)}` } };
+}
+
+/**
+ * `vm` of a userspace VM port: its persistent tap and the QEMU options that attach a guest to it
+ * (vhost=off: QEMU's own tap I/O works everywhere; vhost=on where the host has vhost-net).
+ */
+export function vmTapView(l: DesiredLink): Record<string, unknown> {
+  if (!l.vmTap) return {};
+  const v = l.vmTap;
+  return {
+    vm: {
+      tap: l.name,
+      queues: v.queues,
+      ...(v.owner !== undefined ? { owner: v.owner } : {}),
+      ...(v.group !== undefined ? { group: v.group } : {}),
+      qemu: qemuTapArgs(l.name, l.mac, v.queues, false).join(' '),
+    },
+  };
 }
 
 /**

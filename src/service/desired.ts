@@ -2,7 +2,8 @@
  * What a validated config plus its leases mean in kernel objects: the namespaces to have and, per
  * endpoint or host shim, one link (kernel data plane: a macvlan/macvtap on the parent; userspace
  * data plane: a veth pair whose far end is a switch port in the parent's namespace) with its MAC,
- * addresses and routes. Pure: no I/O.
+ * addresses and routes; a userspace VM endpoint is a persistent tap whose network device is the
+ * switch port. Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,21 @@ export interface DesiredPort {
   ifname: string;
 }
 
+/** The persistent tap of a userspace VM port (src/devices/vm-tap.ts). */
+export interface DesiredVmTap {
+  /** Queues the hypervisor opens: more than one makes an IFF_MULTI_QUEUE tap (QEMU queues=N). */
+  queues: number;
+  /** uid / gid that may attach queues without CAP_NET_ADMIN (TUNSETOWNER / TUNSETGROUP). */
+  owner?: number;
+  group?: number;
+  /** The tap's MTU (vm.mtu); undefined: the switch's frame limit. */
+  mtu?: number;
+  /** The network's mtu: the switch's frame limit; undefined: the uplink's MTU is. */
+  networkMtu?: number;
+  /** The switch's uplink. */
+  uplink: ParentRef;
+}
+
 /** One link to have. */
 export interface DesiredLink {
   key: string;
@@ -32,7 +48,9 @@ export interface DesiredLink {
   role: 'endpoint' | 'shim' | 'tap';
   network: string;
   endpoint?: string;
-  type: 'macvlan' | 'macvtap' | 'veth';
+  type: 'macvlan' | 'macvtap' | 'veth' | 'tun';
+  /** tun (a userspace VM port): the persistent tap macdemux makes and the hypervisor opens by name. */
+  vmTap?: DesiredVmTap;
   /** macvlan/macvtap: the lower device. */
   parent?: ParentRef;
   mode?: MacvlanMode;
@@ -85,6 +103,34 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
       if (lease.ipv6 && n.ipv6) addresses.push(`${lease.ipv6}/${n.ipv6.subnet.prefix}`);
       if (e.addresses) addresses.push(...e.addresses);
       const gateways = [n.ipv4?.gateway, n.ipv6?.gateway].filter((g) => g !== undefined).map((g) => formatIp(g));
+      if (e.tap !== undefined && n.dataplane === 'userspace') {
+        // A VM port: the switch serves the tap's network device; the hypervisor opens the tap by name.
+        const vlan = e.vlan ?? n.vlan;
+        const vm = e.vm;
+        links.push({
+          key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),
+          ...(n.parent.netns ? { netns: n.parent.netns } : {}),
+          name: e.tap,
+          role: 'tap',
+          network: n.name,
+          endpoint: e.name,
+          type: 'tun',
+          vmTap: {
+            queues: vm?.queues ?? 1,
+            ...(vm?.owner !== undefined ? { owner: vm.owner } : {}),
+            ...(vm?.group !== undefined ? { group: vm.group } : {}),
+            ...(vm?.mtu !== undefined ? { mtu: vm.mtu } : {}),
+            ...(n.mtu !== undefined ? { networkMtu: n.mtu } : {}),
+            uplink: n.parent,
+          },
+          mac: lease.mac, // the guest's (the port's); the tap's own MAC is left alone
+          addresses: [],
+          routes: [],
+          gateways: [],
+          port: { name: e.name, network: n.name, mac: lease.mac, mode: n.mode, ...(vlan !== undefined ? { vlan } : {}), ifname: e.tap },
+        });
+        continue;
+      }
       if (e.tap !== undefined) {
         links.push({
           key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),

@@ -26,10 +26,15 @@ export interface OwnedLink {
   role: 'endpoint' | 'shim' | 'tap';
   network: string;
   endpoint?: string;
-  /** Device type created: macvlan, macvtap or veth. */
-  type: 'macvlan' | 'macvtap' | 'veth';
+  /** Device type created: macvlan, macvtap, veth, or tun (a userspace VM port's persistent tap). */
+  type: 'macvlan' | 'macvtap' | 'veth' | 'tun';
   /** veth: the other end (the switch port in the parent's namespace). */
   peer?: { netns?: string; name: string };
+  /**
+   * `switch`: a VM tap made by `macdemux switch --port vm:` (no config declares it): `down`
+   * removes it (if it carries its mark), an apply of a config never does.
+   */
+  origin?: 'switch';
 }
 
 export type OwnedResource = OwnedNetns | OwnedLink;

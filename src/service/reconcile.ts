@@ -25,11 +25,12 @@ import {
   setSourceMacs,
   type LinkInfo,
 } from '../devices/index.ts';
+import { ensureVmTap, vmTapInfo } from '../devices/vm-tap.ts';
 import { log } from '../log.ts';
 import { withSocketPool } from '../netlink/socket.ts';
 import type { MacvlanMode, ServiceConfig } from './config.ts';
 import { parentKey } from './config.ts';
-import { type DesiredLink, type DesiredState, desiredState } from './desired.ts';
+import { type DesiredLink, type DesiredState, type DesiredVmTap, desiredState } from './desired.ts';
 import { formatIp, parseCidr, parseIp } from './ipaddr.ts';
 import { LeaseStore, type LeaseTable, planLeases, withoutStale } from './leases.ts';
 import { createNetnsAll, deleteNetnsAll, disableTxOffload, netnsExists } from './netns.ts';
@@ -294,6 +295,15 @@ async function preflight(
     const cur = (await linksIn(want.netns))?.get(want.name);
     const foreign = cur && foreignReason(owned, want, cur);
     if (foreign) problems.push({ resource: `link ${where(want.netns, want.name)}`, message: foreign });
+    if (want.vmTap?.mtu !== undefined && want.vmTap.networkMtu === undefined) {
+      // The switch's frame limit is the uplink's MTU: a larger tap MTU lets the guest send frames it drops.
+      const up = (await linksIn(want.vmTap.uplink.netns))?.get(want.vmTap.uplink.dev);
+      if (up && want.vmTap.mtu > up.mtu)
+        problems.push({
+          resource: `link ${where(want.netns, want.name)}`,
+          message: `vm.mtu ${want.vmTap.mtu} is above the switch's frame limit (the uplink ${parentKey(want.vmTap.uplink)} has MTU ${up.mtu}; larger frames are dropped as oversized): set the network's mtu or lower vm.mtu`,
+        });
+    }
     if (want.peer) {
       const p = (await linksIn(want.peer.netns))?.get(want.peer.name);
       if (p && !owned.marked(p, want.peer.netns, want.peer.name))
@@ -398,7 +408,7 @@ export async function apply(
   // 4. Remove owned objects no longer declared (or whose type/peer changed: recreated above).
   for (const r of owned.list()) if (r.kind === 'netns' && !wantedNs.has(r.name)) run.dyingNs.set(r.name, []);
   for (const r of owned.list()) {
-    if (r.kind !== 'link') continue;
+    if (r.kind !== 'link' || r.origin === 'switch') continue; // a CLI switch's VM tap: only `down` removes it
     const want = wantedLinks.get(resourceKey(r));
     const same = want && want.type === r.type && JSON.stringify(want.peer ?? null) === JSON.stringify(r.peer ?? null);
     if (!same) await run.removeLink(r);
@@ -538,6 +548,14 @@ function foreignReason(owned: OwnershipStore, want: DesiredLink, cur: LinkInfo, 
 /** Why an existing link cannot be fixed in place (then it is recreated), or undefined. */
 async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | undefined> {
   if (cur.kind !== want.type) return `is a ${cur.kind ?? 'device'}, want ${want.type}`;
+  if (want.vmTap) {
+    const t = await vmTapInfo(want.name, want.netns).catch((err: Error) => err);
+    if (t instanceof Error || !t) return t ? t.message : 'vanished';
+    const v = want.vmTap;
+    if (!t.vnetHdr) return 'tap without vnet_hdr';
+    if (t.multiQueue !== v.queues > 1) return t.multiQueue ? 'multi_queue tap, want one queue' : 'single-queue tap, want multi_queue';
+    if (t.owner !== v.owner || t.group !== v.group) return `owner/group ${t.owner ?? '-'}/${t.group ?? '-'}, want ${v.owner ?? '-'}/${v.group ?? '-'}`;
+  }
   if (want.parent) {
     const p = await findLink(want.parent.dev, nsOpt(want.parent.netns));
     if (!p || cur.parentIndex !== p.ifindex) return `lower device is not ${parentKey(want.parent)}`;
@@ -555,8 +573,8 @@ async function mismatch(want: DesiredLink, cur: LinkInfo): Promise<string | unde
 
 /**
  * Create a link and mark it at once (before anything else can fail, so a rollback can remove it).
- * Resolves to a macvlan/macvtap as read back after creation (a veth pair: undefined, its endpoint
- * end is not read).
+ * Resolves to a macvlan/macvtap as read back after creation (a veth pair or a VM tap: undefined,
+ * not read back here).
  */
 async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<LinkInfo | undefined> {
   // The kernel does not take an alias in the create request (rtnl_create_link): set it right after.
@@ -564,6 +582,19 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<Lin
     await setLink(want.name, { alias: owned.mark(want.netns, want.name) }, nsOpt(want.netns));
     if (want.peer) await setLink(want.peer.name, { alias: owned.mark(want.peer.netns, want.peer.name) }, nsOpt(want.peer.netns));
   };
+  if (want.type === 'tun') {
+    const v = want.vmTap!;
+    await ensureVmTap({
+      name: want.name,
+      ...nsOpt(want.netns),
+      ...(v.owner !== undefined ? { owner: v.owner } : {}),
+      ...(v.group !== undefined ? { group: v.group } : {}),
+      mtu: await vmTapMtu(v),
+      multiQueue: v.queues > 1,
+    });
+    await mark();
+    return undefined;
+  }
   if (want.type === 'veth') {
     const peer = want.peer!;
     // Created in the parent's namespace (the switch port end), the endpoint end directly in its namespace.
@@ -602,10 +633,27 @@ async function createLink(want: DesiredLink, owned: OwnershipStore): Promise<Lin
   return link;
 }
 
-/** Fix MAC, mode, source list and up state of an owned link in place. */
+/** The MTU of a VM port's tap: vm.mtu, else the switch's frame limit (the network's mtu, else the uplink's MTU). */
+async function vmTapMtu(v: DesiredVmTap): Promise<number> {
+  if (v.mtu !== undefined) return v.mtu;
+  if (v.networkMtu !== undefined) return v.networkMtu;
+  const up = await findLink(v.uplink.dev, nsOpt(v.uplink.netns));
+  if (!up) throw new Error(`uplink ${parentKey(v.uplink)} does not exist`);
+  return up.mtu;
+}
+
+/** Fix MAC, MTU, mode, source list and up state of an owned link in place. */
 async function fixLink(run: Run, want: DesiredLink, cur: LinkInfo, id: string): Promise<void> {
   const o = nsOpt(want.netns);
-  if (!want.inheritMac && cur.mac !== want.mac) {
+  if (want.vmTap) {
+    // The tap's own MAC is not the guest's (the guest's is the port's): never set. Its MTU follows the config.
+    const mtu = await vmTapMtu(want.vmTap);
+    if (cur.mtu !== mtu) {
+      await setLink(want.name, { mtu }, o);
+      run.onRollback(`${id} mtu`, () => setLink(want.name, { mtu: cur.mtu }, o));
+      run.note('changed', `${id} mtu ${cur.mtu} -> ${mtu}`);
+    }
+  } else if (!want.inheritMac && cur.mac !== want.mac) {
     await setLink(want.name, { mac: want.mac }, o);
     run.onRollback(`${id} mac`, () => setLink(want.name, { mac: cur.mac }, o));
     run.note('changed', `${id} mac ${cur.mac} -> ${want.mac}`);

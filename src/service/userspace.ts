@@ -29,6 +29,9 @@ export async function loadSwitch(): Promise<SwitchCtor> {
 interface Managed {
   parent: ParentRef;
   sw: Switch;
+  /** What the switch was built with (a change restarts it: the engine takes both only at start). */
+  backend?: BackendChoice;
+  mtu?: number;
   ports: Map<string, DesiredPort>;
   started: boolean;
 }
@@ -74,6 +77,15 @@ export class SwitchManager {
     const Switch = want.size ? await loadSwitch() : undefined;
     for (const [pk, w] of want) {
       let m = this.switches.get(pk);
+      if (m && (m.backend !== w.backend || m.mtu !== w.mtu)) {
+        // The backend and the frame limit are fixed when a switch starts: restart it with its ports.
+        // Should the new one fail to start, the caller re-applies the previous state (the old settings).
+        const why = [m.backend !== w.backend ? `backend ${m.backend ?? 'packet'} -> ${w.backend ?? 'packet'}` : '', m.mtu !== w.mtu ? `mtu ${m.mtu ?? 'uplink'} -> ${w.mtu ?? 'uplink'}` : ''].filter(Boolean).join(', ');
+        await m.sw.stop();
+        this.switches.delete(pk);
+        m = undefined;
+        logger().info({ event: 'switch.restarting', uplink: pk, reason: why }, `switch on ${pk}: ${why}: restarting it`);
+      }
       if (!m) {
         const sw = new Switch!({
           uplink: w.parent.dev,
@@ -83,7 +95,7 @@ export class SwitchManager {
           ...(w.mtu !== undefined ? { mtu: w.mtu } : {}),
           name: pk,
         });
-        m = { parent: w.parent, sw, ports: new Map(), started: false };
+        m = { parent: w.parent, sw, ports: new Map(), started: false, ...(w.backend ? { backend: w.backend } : {}), ...(w.mtu !== undefined ? { mtu: w.mtu } : {}) };
         this.switches.set(pk, m);
         logger().info({ event: 'switch.created', uplink: pk }, `switch on ${pk} created`);
       }

@@ -31,7 +31,7 @@ export class VmNodes {
   async sync(desired: DesiredState, config: ServiceConfig): Promise<void> {
     const keep = new Set<string>();
     for (const l of desired.links) {
-      if (l.role !== 'tap' || !l.endpoint) continue;
+      if (l.type !== 'macvtap' || !l.endpoint) continue; // a userspace VM tap is opened through /dev/net/tun
       const ep = config.networks.find((n) => n.name === l.network)?.endpoints.find((e) => e.name === l.endpoint);
       const vm = ep?.vm;
       const node = await makeMacvtapNode({

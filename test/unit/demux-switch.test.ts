@@ -12,6 +12,8 @@ test('Switch options are validated and name the field', () => {
   assert.throws(() => new Switch({ uplink: 'eth0', workers: 0 }), /for workers/);
   assert.throws(() => new Switch({ uplink: 'eth0', defaultMode: 'hub' as never }), /for defaultMode/);
   assert.throws(() => new Switch({ uplink: 'eth0', maxFrameLen: 10 }), /for maxFrameLen/);
+  assert.throws(() => new Switch({ uplink: 'eth0', sliceUs: 50 }), /for sliceUs/);
+  assert.doesNotThrow(() => new Switch({ uplink: 'eth0', sliceUs: 0 }));
 });
 
 test('ports: unique names, unique (VLAN, MAC), passthru alone, no switching into passthru', () => {

@@ -1,6 +1,9 @@
-// AF_PACKET port whose TX copies frames (after their virtio_net_hdr) into an arena and sends them
-// with one sendmmsg per flush (copied skbs: the kernel never holds our memory). Any size up to a
-// GSO super-frame.
+// AF_PACKET port whose TX copies small frames (after their virtio_net_hdr) into an arena and sends
+// them with one sendmmsg per flush (copied skbs: the kernel never holds our memory). A frame
+// bigger than kDirectBytes (a GSO super-frame, a jumbo frame) is not copied into the arena: the
+// queued frames are flushed first (order kept) and it goes out at once with its own sendmsg from
+// where it lies (the RX ring or the V2 ring's copy buffer, both reused after this pass), so the
+// kernel's copy into the skb is its only copy on TX. A 64 KiB memcpy costs more than a syscall.
 #pragma once
 #include <sys/socket.h>
 
@@ -18,6 +21,8 @@ class PacketCopyBackend final : public PacketBackend {
 
  private:
   static constexpr uint32_t kMaxMsgs = 64;
+  static constexpr uint32_t kDirectBytes = 4096;
+  void SendDirect(const Frame& f, TxTally* t);
   static constexpr size_t kArenaBytes = 256 * 1024;  // >= 64 small frames, >= 3 super-frames
   std::vector<uint8_t> arena_;
   size_t used_ = 0;
