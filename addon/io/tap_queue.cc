@@ -128,13 +128,14 @@ int OpenMacvtapHere(OpenCtx& c) {
 
 int OpenTunHere(OpenCtx& c) {
   const TapOptions& o = *c.o;
+  const bool mq = o.multiQueue < 0 ? o.queues > 1 : o.multiQueue != 0;
   for (int q = 0; q < o.queues; q++) {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return Fail(c, "open(/dev/net/tun)", errno);
     c.fds.push_back(fd);
     ifreq ifr{};
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o.ifname.c_str());
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (o.vnetHdr ? IFF_VNET_HDR : 0) | (o.queues > 1 ? IFF_MULTI_QUEUE : 0);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (o.vnetHdr ? IFF_VNET_HDR : 0) | (mq ? IFF_MULTI_QUEUE : 0);
     if (ioctl(fd, TUNSETIFF, &ifr) != 0) return Fail(c, "ioctl(TUNSETIFF)", errno);
     int r = ConfigureQueue(c, fd);
     if (r < 0) return r;

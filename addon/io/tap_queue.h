@@ -27,6 +27,9 @@ struct TapOptions {
   int vnetHdrSize = 10;   // 10 or 12 (TUNSETVNETHDRSZ)
   int offloads = -1;      // TUNSETOFFLOAD flags; -1 = csum|tso4|tso6 with vnetHdr, untouched without
   int queues = 1;         // fds to open (multiqueue: macvtap opens add queues; tun uses IFF_MULTI_QUEUE)
+  // tun: IFF_MULTI_QUEUE in TUNSETIFF: 1 on, 0 off, -1 when queues > 1. It must match the device's
+  // flag (drivers/net/tun.c tun_set_iff: EINVAL), so one queue of a multiqueue tap needs 1.
+  int multiQueue = -1;
 };
 
 class TapQueue {

@@ -29,7 +29,7 @@ TapHandle* OpenTap(const Napi::CallbackInfo& info) {
   return h && h->q ? h : nullptr;
 }
 
-// tapOpen({ ifname, netns, tun, vnetHdr, vnetHdrSize, offloads, queues }, detail?) -> handle[] | -errno
+// tapOpen({ ifname, netns, tun, vnetHdr, vnetHdrSize, offloads, queues, multiQueue }, detail?) -> handle[] | -errno
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -41,6 +41,7 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   t.vnetHdrSize = static_cast<int>(GetI64(o, "vnetHdrSize", 10));
   t.offloads = static_cast<int>(GetI64(o, "offloads", -1));
   t.queues = static_cast<int>(GetI64(o, "queues", 1));
+  t.multiQueue = static_cast<int>(GetI64(o, "multiQueue", -1));
   std::vector<std::unique_ptr<TapQueue>> qs;
   const char* step = nullptr;
   int r = TapQueue::Open(t, &qs, &step);

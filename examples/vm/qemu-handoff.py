@@ -4,10 +4,13 @@
     qemu-handoff.py --socket /run/macdemux/handoff.sock --endpoint vm1 --queues 2 -- \
         qemu-system-x86_64 ... -netdev tap,id=n0,fds=@,vhost=off -device virtio-net-pci,netdev=n0,mac=@,mq=on,vectors=6
 
-Connects to the daemon's hand-off socket (see docs/vm.md), asks for QUEUES fds of ENDPOINT, and
+ENDPOINT is a `vm:` endpoint of the daemon's config: a kernel macvtap, or a VM port (tap) of a
+userspace network; the command is the same for both. Connects to the daemon's hand-off socket
+(see docs/vm.md), asks for QUEUES fresh queue fds of ENDPOINT, and
 execs the command with the fds as 3, 4, ... (inherited). In the command, `fds=@` becomes
 `fds=3:4` (`fd=3` for one queue) and `mac=@` the endpoint's MAC. The daemon checks this process's
 uid/gid (SO_PEERCRED) against the endpoint's owner/group; run it as that user, not as root.
+A VM port's tap serves one hypervisor: while another holds its queues the daemon answers EBUSY.
 """
 import argparse
 import fcntl
@@ -41,7 +44,8 @@ def main() -> int:
     if not answer.get("ok"):
         for fd in fds:
             os.close(fd)
-        print(f"qemu-handoff: {a.endpoint}: {answer.get('error')}", file=sys.stderr)
+        code = f" ({answer['code']})" if answer.get("code") else ""
+        print(f"qemu-handoff: {a.endpoint}: {answer.get('error')}{code}", file=sys.stderr)
         return 1
     if len(fds) != a.queues:
         print(f"qemu-handoff: asked for {a.queues} fds, got {len(fds)}", file=sys.stderr)

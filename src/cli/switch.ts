@@ -13,7 +13,7 @@ import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../net/index.ts';
 import type { MacvlanMode, PortSpec, SwitchCounters } from '../dataplane/types.ts';
 import { findLink } from '../devices/index.ts';
-import { deleteVmTap, qemuTapArgs, type VmTapOptions } from '../devices/vm-tap.ts';
+import { deleteVmTap, qemuTapArgs, vmTapInfo, type VmTapOptions } from '../devices/vm-tap.ts';
 import { DEFAULT_STATE_DIR } from '../service/args.ts';
 import { ensureSwitchTap, forgetSwitchTap } from '../service/switch-taps.ts';
 
@@ -45,7 +45,8 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
                mtu= sets the tap's MTU (default: the switch's frame limit); above the limit
                (--mtu, else the uplink's MTU) it is refused: the guest's larger frames would be
                dropped as oversized.
-  --teardown-on-exit  delete the VM taps this run created or adopted when it stops
+  --teardown-on-exit  delete the VM taps macdemux made (this run, or marked by an earlier one) when it
+                      stops; a tap someone else made is left alone
   --state-dir  where a VM tap this run creates is recorded and marked, so that
                \`macdemux down --state-dir DIR\` removes it (default ${DEFAULT_STATE_DIR})
 `;
@@ -347,9 +348,14 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  // --teardown-on-exit removes only the taps macdemux made: created by this run, or carrying the
+  // state's mark (made by an earlier switch run); a tap someone else made is adopted and left alone.
+  const kept = new Map<VmPortTap, string>(); // tap -> why --teardown-on-exit leaves it
   for (const t of args.vmTaps) {
     try {
+      const existed = (await vmTapInfo(t.name, t.netns)) !== undefined;
       const { info, owned, why } = await ensureSwitchTap(args.stateDir, { ...t, multiQueue: t.queues > 1 });
+      if (existed && !owned) kept.set(t, why ?? 'it existed already');
       process.stderr.write(
         `macdemux switch: VM tap ${t.name} ready (queues attached: ${info.queuesAttached}; ${owned ? `recorded in ${args.stateDir}: \`macdemux down\` removes it` : `not recorded: ${why}`}); QEMU: ${qemuTapArgs(t.name, t.mac, t.queues, false).join(' ')}\n`,
       );
@@ -361,6 +367,10 @@ export async function run(argv: string[]): Promise<number> {
   const teardownTaps = async (): Promise<void> => {
     if (!args.teardownOnExit) return;
     for (const t of args.vmTaps) {
+      if (kept.has(t)) {
+        process.stderr.write(`macdemux switch: leaving tap ${t.name}: ${kept.get(t)}\n`);
+        continue;
+      }
       await deleteVmTap(t.name, t.netns)
         .then(() => forgetSwitchTap(args.stateDir, t))
         .catch((err: Error) => process.stderr.write(`macdemux switch: deleting tap ${t.name}: ${err.message}\n`));

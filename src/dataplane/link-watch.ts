@@ -4,7 +4,9 @@
  * came up, were deleted, or were re-created under the same name (a new ifindex). The data plane
  * handles down/up by itself (an AF_PACKET socket survives down/up of its device, see
  * addon/engine_links.cc); a re-created device needs new sockets: the watch asks the switch to
- * re-attach it, at once, and reports what happened.
+ * re-attach it, at once, and reports what happened. So does an MTU changed in place (`ip link set
+ * DEV mtu N`, same ifindex): the engine's rings check frames against the MTU they read at open
+ * (addon/io/packet_ring.cc TxOverMtu), and the switch's frame limit may follow the uplink's MTU.
  */
 import { LinkMonitor, type LinkState } from '../netlink/link-monitor.ts';
 
@@ -26,10 +28,14 @@ export interface SwitchLinkEvent {
    * gone: the device was deleted; reattached: it was re-created and the switch now uses the new
    * device; reattach-failed: re-attaching threw (`error`), retried on the device's next event;
    * fd-error / fd-disarmed: a worker saw an error on the device's fd (cleared and still polled /
-   * taken out of its poll set).
+   * taken out of its poll set); mtu: the device's MTU changed in place (`mtu`, from `mtuWas`) and
+   * the switch re-attached it (reattach-failed when that threw).
    */
-  state: 'down' | 'up' | 'gone' | 'reattached' | 'reattach-failed' | 'fd-error' | 'fd-disarmed';
+  state: 'down' | 'up' | 'gone' | 'reattached' | 'reattach-failed' | 'fd-error' | 'fd-disarmed' | 'mtu';
   ifindex?: number;
+  /** mtu: the new MTU and the one before. */
+  mtu?: number;
+  mtuWas?: number;
   /** Positive errno the kernel reported on the fd (fd-error, fd-disarmed). */
   errno?: number;
   error?: Error;
@@ -41,6 +47,7 @@ export interface DeviceLinkState {
   ifindex: number;
   up: boolean;
   lowerUp: boolean;
+  mtu?: number;
 }
 
 export class LinkWatch {
@@ -96,14 +103,16 @@ export class LinkWatch {
 
   private onNew(ev: LinkState): void {
     const prev = this.links.get(ev.name);
-    const next: DeviceLinkState = { present: true, ifindex: ev.ifindex, up: ev.up, lowerUp: ev.lowerUp };
+    const next: DeviceLinkState = { present: true, ifindex: ev.ifindex, up: ev.up, lowerUp: ev.lowerUp, ...(ev.mtu !== undefined ? { mtu: ev.mtu } : {}) };
     this.links.set(ev.name, next);
     const d = this.find(ev.name);
     if (!d || !prev) return;
-    if (!prev.present || prev.ifindex !== ev.ifindex) {
+    const mtuChanged = prev.present && prev.ifindex === ev.ifindex && prev.mtu !== undefined && ev.mtu !== undefined && prev.mtu !== ev.mtu;
+    if (!prev.present || prev.ifindex !== ev.ifindex || mtuChanged) {
       try {
         this.reattach(d);
-        this.emit({ ...this.base(d), state: 'reattached', ifindex: ev.ifindex });
+        if (mtuChanged) this.emit({ ...this.base(d), state: 'mtu', ifindex: ev.ifindex, mtu: ev.mtu!, mtuWas: prev.mtu! });
+        else this.emit({ ...this.base(d), state: 'reattached', ifindex: ev.ifindex });
       } catch (err) {
         // Seen as not re-attached: the device's next event (e.g. it goes up) tries again.
         this.links.set(ev.name, { ...next, present: false });

@@ -415,8 +415,10 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 
   /**
-   * Open the uplink again (its device was re-created: a new ifindex) and swap the new rings into
-   * the running workers. Throws, with the switch unchanged, when the uplink cannot be opened.
+   * Open the uplink again (its device was re-created: a new ifindex, or its MTU changed in place:
+   * the rings read the MTU at open) and swap the new rings into the running workers; a frame limit
+   * that follows the uplink takes the new MTU. Throws, with the switch unchanged, when the uplink
+   * cannot be opened.
    * Called by the link watch; callable directly (e.g. with `watchLinks: false`).
    */
   reattachUplink(): void {
@@ -430,7 +432,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       const was = this.frameLimit;
       this.frameLimit = limit;
       this.publish(this.buildTable(this.ports));
-      this.logger.info({ event: 'switch.frame-limit', switch: this.name, from: was, to: limit }, `uplink re-created with MTU ${limit - 14}: frame limit ${was} -> ${limit} bytes`);
+      this.logger.info({ event: 'switch.frame-limit', switch: this.name, from: was, to: limit }, `uplink MTU ${limit - 14}: frame limit ${was} -> ${limit} bytes`);
     }
   }
 
@@ -489,6 +491,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     if (ev.state === 'reattach-failed') this.logger.error({ event: 'link.reattach-failed', ...f, err: ev.error }, `${ev.role} device re-created but not re-attached`);
     else if (ev.state === 'gone') this.logger.warn({ event: 'link.gone', ...f }, `${ev.role} device deleted; re-attached when a device of that name appears`);
     else if (ev.state === 'reattached') this.logger.info({ event: 'link.reattached', ...f }, `${ev.role} device re-created: re-attached`);
+    else if (ev.state === 'mtu') this.logger.info({ event: 'link.mtu', ...f, mtu: ev.mtu, from: ev.mtuWas }, `${ev.role} MTU ${ev.mtuWas} -> ${ev.mtu}: re-attached`);
     else this.logger.info({ event: 'link.state', ...f }, `${ev.role} link ${ev.state}`);
     this.emit('link', ev);
   }

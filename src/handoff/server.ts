@@ -1,7 +1,8 @@
 /**
  * The hypervisor fd hand-off: an unprivileged launcher connects to a unix socket, names an endpoint
  * and a queue count, and receives that many open queue fds of the endpoint's tap (SCM_RIGHTS) to
- * pass to QEMU (`-netdev tap,fds=3:4`). The pattern libvirt uses: the privileged side opens the
+ * pass to QEMU (`-netdev tap,fds=3:4`): a kernel macvtap's (src/service/vm-nodes.ts) or a userspace
+ * VM port's tap (./vm-tap.ts). The pattern libvirt uses: the privileged side opens the
  * devices, the hypervisor only ever gets fds. Authorisation is per endpoint: the peer's uid/gid as the
  * kernel recorded them at connect() (SO_PEERCRED) must be root, the endpoint's owner, or a member of
  * its group (primary gid, or a supplementary group listed in /proc/PID/status of the peer).
@@ -9,7 +10,8 @@
  * Protocol (one request per connection, newline-terminated JSON both ways):
  *   request:  {"endpoint":"vm1","queues":2}
  *   answer:   {"ok":true,"endpoint":"vm1","queues":2,"ifname":"mvt0","mac":"52:54:..","vnetHdr":true}
- *             sent in the same sendmsg as the queue fds, or {"ok":false,"error":"..."} without fds.
+ *             sent in the same sendmsg as the queue fds, or {"ok":false,"error":"...","code"?:"EBUSY"}
+ *             without fds.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, closeSync, readFileSync, rmSync } from 'node:fs';
@@ -134,7 +136,8 @@ export async function serveHandoff(path: string, resolve: HandoffResolver, log?:
       try {
         fds = await ep.open(queues as number);
       } catch (err) {
-        return answer({ ok: false, error: `opening ${ep.ifname}: ${(err as Error).message}` });
+        const code = (err as { code?: unknown }).code;
+        return answer({ ok: false, error: `opening ${ep.ifname}: ${(err as Error).message}`, ...(typeof code === 'string' ? { code } : {}) });
       }
       log?.({ event: 'handoff.sent', endpoint: req.endpoint, queues, uid: cred.uid, pid: cred.pid });
       answer({ ok: true, endpoint: req.endpoint, queues, ifname: ep.ifname, ...(ep.mac ? { mac: ep.mac } : {}), vnetHdr: true }, fds);

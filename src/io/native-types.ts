@@ -142,6 +142,8 @@ export interface NativeTapOptions {
   vnetHdrSize?: number;
   offloads?: number;
   queues?: number;
+  /** tun: IFF_MULTI_QUEUE 1/0; -1 or absent: when queues > 1. */
+  multiQueue?: number;
 }
 
 export interface TapQueueNative {

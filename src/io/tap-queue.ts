@@ -52,6 +52,11 @@ export interface TapQueueOptions {
   vnetHdrSize?: 10 | 12;
   /** TUNSETOFFLOAD; default csum+tso4+tso6 with vnetHdr. */
   offloads?: TapOffloads | number;
+  /**
+   * kind 'tap': attach with IFF_MULTI_QUEUE. It must match how the tap was made (TUNSETIFF answers
+   * EINVAL otherwise, drivers/net/tun.c tun_set_iff); default: when more than one queue is opened.
+   */
+  multiQueue?: boolean;
   /** Frames read per batch (default 64). */
   batch?: number;
   /** Read buffer per frame (default 65536 + header with vnetHdr, else 16384). */
@@ -181,6 +186,8 @@ export class TapQueue extends EventEmitter<TapQueueEvents> {
     const native: NativeTapOptions = { ifname, tun: kind === 'tap', vnetHdr, vnetHdrSize, queues: n };
     if (netns !== undefined) native.netns = netns;
     if (opts.offloads !== undefined) native.offloads = offloadFlags(opts.offloads);
+    const multiQueue = checkOptionalBool(opts.multiQueue, 'multiQueue');
+    if (multiQueue !== undefined) native.multiQueue = multiQueue ? 1 : 0;
     const detail: NativeErrorDetail = {};
     const r = tapNative().tapOpen(native, detail);
     if (typeof r === 'number') throw openError(r, kind, { ifname, ...(netns ? { netns } : {}), detail });

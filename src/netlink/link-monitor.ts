@@ -19,6 +19,8 @@ export interface LinkState {
   up: boolean;
   /** IFF_LOWER_UP (carrier). */
   lowerUp: boolean;
+  /** IFLA_MTU (every RTM_NEWLINK carries it: rtnl_fill_ifinfo); undefined when absent. */
+  mtu?: number;
 }
 
 /** A device appeared or changed (`new`), or went away (`del`). */
@@ -38,11 +40,13 @@ interface MonitorNative {
 export function decodeLinkState(m: NlMessage): LinkState {
   const ifi = decodeIfInfoMsg(m.payload);
   const a = Attrs.parse(m.payload, IFINFOMSG_LEN);
+  const mtu = a.u32(IFLA.MTU);
   return {
     name: a.str(IFLA.IFNAME) ?? `if${ifi.index}`,
     ifindex: ifi.index,
     up: (ifi.flags & IFF.UP) !== 0,
     lowerUp: (ifi.flags & IFF.LOWER_UP) !== 0,
+    ...(mtu !== undefined ? { mtu } : {}),
   };
 }
 

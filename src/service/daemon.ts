@@ -28,6 +28,7 @@ import { apply, ReconcileError, type ReconcileReport, teardown } from './reconci
 import { SwitchManager } from './userspace.ts';
 import { VmNodes, type EndpointNode } from './vm-nodes.ts';
 import { serveHandoff } from '../handoff/server.ts';
+import { vmTapHandoff } from '../handoff/vm-tap.ts';
 import type { Server as NetServer } from 'node:net';
 
 /** Options of {@link Daemon}. */
@@ -147,7 +148,7 @@ export class Daemon implements DaemonControl {
       this.state = initial;
       if (this.opts.handoffSocket) {
         const path = resolve(this.opts.handoffSocket);
-        this.handoffServer = await serveHandoff(path, (name) => this.vmNodes.handoff(name), (e) => logger().info(e, `fd hand-off: ${String(e.event)} ${String(e.endpoint ?? '')}`));
+        this.handoffServer = await serveHandoff(path, (name) => this.vmNodes.handoff(name) ?? vmTapHandoff(this.applied?.links, name), (e) => logger().info(e, `fd hand-off: ${String(e.event)} ${String(e.endpoint ?? '')}`));
         logger().info({ event: 'handoff.listening', socket: path, mode: '0666' }, `fd hand-off on ${path}`);
       }
       logger().info({ event: 'daemon.ready', errors: 0 }, 'macdemuxd ready');
