@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   const rows: PerForwarder[] = [];
   let bridgeMax = opts.bridgeMaxPps;
   let links: LinkEventResult[] | string = 'not run';
-  const run = (st: Step) => !opts.skip.has(st);
+  const stepWanted = (st: Step) => !opts.skip.has(st);
   // Counter changes over a trial, e.g. "rxModeSwitches +2 rxV2Drops +0 ... rxMode 3".
   const diag = async <T>(tb: Testbed, tag: string, f: () => Promise<T>): Promise<T> => {
     const before = tb.diagnostics?.();
@@ -274,17 +274,17 @@ async function main(): Promise<void> {
         }
         if (!bridgeMax) throw new Error('no bridge maximum');
         const bm = bridgeMax;
-        if (run('max') && !row.maxLoad) {
+        if (stepWanted('max') && !row.maxLoad) {
           const t = await diag(tb, `[${name} max]`, () => trial(tb, c, 0, `[${name} max]`));
           row.maxLoad = pick(t);
           progress.line(`[${name} max] ${fmtPps(t.fwdPps)} forwarded (offered ${fmtPps(t.offeredPps)})`);
         }
-        if (run('ping')) {
+        if (stepWanted('ping')) {
           const p = await diag(tb, `[${name} ping]`, () => pingRtt(tb.gen.ns, sinkIp(1), opts.pingCount));
           row.ping = p;
           progress.line(`[${name} ping] RTT p50 ${p.p50.toFixed(0)} us p99 ${p.p99.toFixed(0)} us (${p.replies}/${p.sent})`);
         }
-        if (run('latency') && generator === 'native') {
+        if (stepWanted('latency') && generator === 'native') {
           const l = await diag(tb, `[${name} latency]`, () =>
             measureLatency(tb, c, { frameSize: 64, ratePps: bm / 2, loadPct: 50, warmupMs: opts.warmupMs, measureMs: opts.measureMs }, (o, f) =>
               progress.status(`[${name} latency @50% of bridge max] offered ${fmtPps(o)} forwarded ${fmtPps(f)}`)));
@@ -293,12 +293,12 @@ async function main(): Promise<void> {
             progress.line(`[${name} one-way latency @ ${fmtPps(l.offeredPps)}] p50 ${l.p50.toFixed(1)} us p99 ${l.p99.toFixed(1)} us p99.9 ${l.p999.toFixed(1)} us (${l.samples} samples)`);
           }
         }
-        if (run('half')) {
+        if (stepWanted('half')) {
           const half = await diag(tb, `[${name} 50%]`, () => trial(tb, c, bm / 2, `[${name} 50%]`));
           row.halfLoad = pick(half);
           progress.line(`[${name} 50% of bridge max] ${fmtPps(half.fwdPps)} cpu ${half.cpuNsPerPacket?.toFixed(0) ?? '-'} ns/pkt loss ${(half.lossRatio * 100).toFixed(3)}%`);
         }
-        if (run('busy')) {
+        if (stepWanted('busy')) {
           const hogs = startHogs();
           try {
             await sleep(200);
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
             hogs.kill();
           }
         }
-        if (name === 'macdemux' && run('links')) {
+        if (name === 'macdemux' && stepWanted('links')) {
           try {
             links = await linkEvents(tb, opts.idleMs, progress);
           } catch (err) {
@@ -325,7 +325,7 @@ async function main(): Promise<void> {
   }
   // Busy host with the engine's workers at SCHED_FIFO.
   const rt: PerForwarder = { name: 'macdemux-realtime' };
-  if (run('realtime') && opts.only.includes('macdemux')) rows.push(rt);
+  if (stepWanted('realtime') && opts.only.includes('macdemux')) rows.push(rt);
   try {
     if (!bridgeMax) throw new Error('no bridge maximum');
     const rate = bridgeMax / 2;
@@ -345,7 +345,7 @@ async function main(): Promise<void> {
     progress.line(`[macdemux realtime] failed: ${rt.error}`);
   }
   let tcp: TcpOffloadsRow[] | string = 'not run';
-  if (run('tcp')) try {
+  if (stepWanted('tcp')) try {
     progress.status(`[TCP with offloads] iperf3 ${opts.tcpSeconds} s x 2 per forwarder`);
     tcp = await tcpWithOffloads(opts.tcpSeconds);
     for (const r of tcp) progress.line(`[TCP with offloads] ${r.name}: 1 stream ${r.p1.toFixed(2)} Gbit/s, 4 streams ${r.p4.toFixed(2)} Gbit/s`);

@@ -360,6 +360,8 @@ void Engine::Run(Worker* wp) {
         RxVisitorFn<decltype(fn)> v(fn);
         got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
         v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
+      } else if (tag == kTagXsk) {  // XDP backend: what the program sent up (engine_xdp.cc)
+        got = XskReceive(w, *t, now);
       } else {  // RX queue of a port: slot | (queue + 1) << 32
         const uint32_t slot = uint32_t(tag);
         const uint32_t q = uint32_t(tag >> 32) - 1;
@@ -399,7 +401,8 @@ void Engine::RefreshRingDrops(Worker& w) {
   }
   __atomic_store_n(&w.wc[kWRxV2Drops], v2Drops, __ATOMIC_RELAXED);
   __atomic_store_n(&w.wc[kWRxV3Drops], v3Drops, __ATOMIC_RELAXED);
-  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], v2Drops + v3Drops, __ATOMIC_RELAXED);
+  const uint64_t xskDrops = w.xsk ? w.xsk->KernelDrops() : 0;  // XDP backend's AF_XDP socket
+  __atomic_store_n(&SlotC(w, kUplinkSlot)[kSRingDrops], v2Drops + v3Drops + xskDrops, __ATOMIC_RELAXED);
   for (uint32_t slot = 1; slot < opts_.maxSlots; slot++) {
     PortBackend* b = ports_[slot].load(std::memory_order_acquire);
     if (!b || b->rxQueues() == 0 || RxWorkerOf(slot, 0) != w.idx) continue;

@@ -31,6 +31,7 @@
 #include "io/frame_ring.h"
 #include "io/packet_ring.h"
 #include "io/tap_queue.h"
+#include "io/xsk_socket.h"
 #include "xdp/xdp_program.h"
 
 namespace mdx {
@@ -52,6 +53,9 @@ struct EngineOptions {
   // it finishes what the kernel can and passes the rest to the rings. xdpGeneric: skb-mode XDP.
   bool xdp = false;
   bool xdpGeneric = false;
+  // With xdp: what userspace must see comes up through an AF_XDP socket per worker (RX queue =
+  // worker index, io/xsk_socket.h) instead of XDP_PASS to the AF_PACKET rings.
+  bool xdpSockets = true;
   // Receive (rx_mode.h): 0 adaptive (uplink: V2 ring at low rates, V3 blocks once V2 falls
   // behind; each worker its own pair, flows split by rx_flow_filter.h), 2 V2 rings only, 3 V3 only.
   // Ports receive on V2 rings unless rxMode is 3.
@@ -72,6 +76,7 @@ struct EngineOptions {
 constexpr uint64_t kTagUplink = 0xffffffffull;
 constexpr uint64_t kTagEvent = 0xfffffffeull;
 constexpr uint64_t kTagUplinkFast = 0xfffffffdull;
+constexpr uint64_t kTagXsk = 0xfffffffcull;  // the worker's AF_XDP socket (engine_xdp.cc)
 
 // What a worker tells the control plane about an fd (engineOnEvent in node/engine_binding.cc).
 enum class FdEventKind : int32_t { kError = 1, kDisarmed = 2, kUplinkReplaced = 3 };
@@ -105,10 +110,12 @@ struct Worker {
   struct UplinkRings {
     std::unique_ptr<PacketRing> v3, sender;
     std::unique_ptr<FrameRing> v2;
+    std::unique_ptr<XskSocket> xsk;  // XDP backend: this worker's AF_XDP socket on the new device
   };
   std::atomic<UplinkRings*> nextUplink{nullptr};
   std::atomic<UplinkRings*> oldUplink{nullptr};
   bool uplinkArmed = true, uplinkFastArmed = true;
+  std::unique_ptr<XskSocket> xsk;  // XDP backend: AF_XDP socket of RX queue idx (engine_xdp.cc)
 };
 
 class Engine {
@@ -172,6 +179,12 @@ class Engine {
   int XdpAttach(std::string* err);
   int XdpSyncLocked(std::string* err);  // controlMu_ held
   void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
+  // AF_XDP sockets: one per worker whose index is an RX queue of the uplink (queue 0 always).
+  int XskOpen(int worker, std::unique_ptr<XskSocket>* out, std::string* err) const;
+  int XskReceive(Worker& w, const PortTable& t, uint32_t nowMs);  // on the worker
+  void XskSwapIn(Worker& w, Worker::UplinkRings* next);           // on the worker (TakeNextUplink)
+  // ReplaceUplink: re-attach the program to the new device and open the workers' new sockets.
+  int XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* rings, std::string* err);
   void DrainInject(Worker& w, const PortTable& t);
   // Process one frame with or without the learning FDB.
   void Input(Worker& w, const PortTable& t, Frame f, uint32_t tci, uint32_t inSlot, uint32_t nowMs);

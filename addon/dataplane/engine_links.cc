@@ -32,6 +32,18 @@ bool Engine::OnFdError(Worker& w, uint64_t tag, uint32_t events) {
   int error = 0;
   uint32_t slot = 0;
   int32_t queue = -1;
+  if (tag == kTagXsk) {
+    // The AF_XDP socket's device went away (net/xdp/xsk.c xsk_notifier: sk_err = ENETDOWN, unbound
+    // for good; kernels whose xsk_poll uses datagram_poll report it as EPOLLERR). Reading SO_ERROR
+    // clears it, and an unbound socket is quiet, so it stays in the poll set until ReplaceUplink
+    // swaps in a new one (the event may also be a stale one of the socket just swapped out).
+    const int e = w.xsk ? w.xsk->PendingError() : 0;
+    if (e != 0) {
+      Bump(w.wc[kWFdErrors]);
+      Emit({FdEventKind::kError, 0, -1, e, w.idx});
+    }
+    return false;
+  }
   if (tag == kTagUplink || tag == kTagUplinkFast) {
     const bool fast = tag == kTagUplinkFast;
     fd = fast ? w.uplinkFast->fd() : w.uplink->fd();

@@ -127,6 +127,7 @@ void Engine::TakeNextUplink(Worker& w) {
   std::swap(w.uplink, next->v3);
   std::swap(w.uplinkFast, next->v2);
   std::swap(w.uplinkSender, next->sender);
+  XskSwapIn(w, next);
   w.rxc = RxModeController();  // the new group starts on its V2 member
   w.oldUplink.store(next, std::memory_order_release);
   Bump(w.wc[kWUplinkSwaps]);
@@ -146,6 +147,10 @@ int Engine::ReplaceUplink(std::string* err) {
     if (rc < 0) return rc;  // the rings opened so far close here; the engine is unchanged
   }
   uplinkMtu_ = rings[0]->v3->mtu();
+  if (xdp_) {
+    const int xrc = XdpReplaceUplink(&rings, err);
+    if (xrc < 0) return xrc;
+  }
   if (!running_) {
     for (size_t i = 0; i < workers_.size(); i++) {
       Worker& w = *workers_[i];

@@ -1,11 +1,15 @@
 // The engine's XDP backend: the uplink's XDP program (xdp/xdp_program.h) in front of the AF_PACKET
 // rings. The program finishes in the kernel what needs no userspace (unicast and floods to ports on
-// kernel devices, drops) and passes the rest to the rings, where the workers decide as before; its
-// maps follow every table swap and port attach/detach; worker 0 folds its counters into its own
-// counter block every 200 ms, under the engine's counter names.
+// kernel devices, drops) and sends the rest up to the worker of its RX queue: into that worker's
+// AF_XDP socket (io/xsk_socket.h, registered in the program's xskmap) when it has one, else with
+// XDP_PASS to the AF_PACKET rings; either way the worker decides as before. The maps follow every
+// table swap and port attach/detach; worker 0 folds the program's counters into its own counter
+// block every 200 ms, under the engine's counter names.
 #include <net/if.h>
+#include <sys/epoll.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "dataplane/engine.h"
 #include "io/netns.h"
@@ -24,8 +28,103 @@ int Engine::XdpCreate(std::string* err) {
   xdp_->SetLive(false);  // until Start
   xdpSlotLast_.assign(size_t(opts_.maxSlots) * 2, 0);
   rc = XdpAttach(err);
-  if (rc < 0) xdp_.reset();
+  for (size_t i = 0; rc == 0 && opts_.xdpSockets && i < workers_.size(); i++) {
+    Worker& w = *workers_[i];
+    rc = XskOpen(int(i), &w.xsk, err);
+    if (rc == 0 && w.xsk) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = kTagXsk;
+      if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.xsk->fd(), &ev) < 0) {
+        rc = -errno;
+        *err = "epoll_ctl(AF_XDP socket)";
+      } else if ((rc = xdp_->SetXsk(w.xsk->queue(), w.xsk->fd())) < 0) {
+        *err = "XDP: registering the AF_XDP socket in the xskmap: " + std::string(strerror(-rc));
+      }
+    }
+  }
+  if (rc < 0) {
+    for (auto& w : workers_) w->xsk.reset();
+    xdp_.reset();
+  }
   return rc;
+}
+
+// Worker i serves RX queue i. Queue 0 always exists; a worker whose queue the device does not have
+// (bind: EINVAL, net/xdp/xsk.c xsk_bind: qid >= real_num_rx_queues) gets no socket: its queue
+// never receives.
+int Engine::XskOpen(int worker, std::unique_ptr<XskSocket>* out, std::string* err) const {
+  XskOptions xo;
+  xo.ifname = opts_.uplink;
+  xo.netns = opts_.netns;
+  xo.queue = uint32_t(worker);
+  const char* step = "open";
+  const int rc = XskSocket::Open(xo, out, &step);
+  if (rc == -EINVAL && worker > 0 && std::string(step) == "bind(AF_XDP)") {
+    out->reset();
+    return 0;
+  }
+  if (rc < 0)
+    *err = "uplink \"" + opts_.uplink + "\": AF_XDP socket (queue " + std::to_string(worker) + "): " + step +
+           ": " + strerror(-rc);
+  return rc;
+}
+
+// Frames the program redirected to this worker's socket: no offload metadata (an XDP frame has
+// complete checksums and no GSO), VLAN tags inline, as the program saw them.
+int Engine::XskReceive(Worker& w, const PortTable& t, uint32_t nowMs) {
+  if (!w.xsk) return 0;  // a stale event: the new device has no queue for this worker
+  return w.xsk->Receive(
+      [&](const XskFrame& x) {
+        Frame f;
+        f.data = x.data;
+        f.len = x.len;
+        Input(w, t, f, kNoVlanTci, kUplinkSlot, nowMs);
+      },
+      uint32_t(kMaxRxFramesPerPoll));
+}
+
+void Engine::XskSwapIn(Worker& w, Worker::UplinkRings* next) {
+  if (w.xsk) epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.xsk->fd(), nullptr);
+  std::swap(w.xsk, next->xsk);  // the old socket closes with the old rings (its xskmap entry goes too)
+  if (w.xsk) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTagXsk;
+    epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.xsk->fd(), &ev);
+  }
+}
+
+// The device was re-created: its XDP link died with the old one (net/core/dev.c: an unregistered
+// device releases its XDP link's attachment), the AF_XDP sockets were unbound (xsk_notifier). The
+// program and its maps stay (devmaps hold the ports' devices, not the uplink's); it is attached to
+// the new device and new sockets are registered in its xskmap before the workers take the rings.
+int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* rings, std::string* err) {
+  if (opts_.xdpSockets) {
+    for (size_t i = 0; i < rings->size(); i++) {
+      const int rc = XskOpen(int(i), &(*rings)[i]->xsk, err);
+      if (rc < 0) return rc;
+    }
+  }
+  std::lock_guard<std::mutex> g(xdpMu_);
+  if (running_) {
+    xdp_->Detach();
+    std::string why;
+    const int rc = XdpAttach(&why);
+    if (rc < 0) {
+      *err = why;
+      return rc;
+    }
+  }
+  for (auto& r : *rings) {
+    if (!r->xsk) continue;
+    const int rc = xdp_->SetXsk(r->xsk->queue(), r->xsk->fd());
+    if (rc < 0) {
+      *err = "XDP: registering the AF_XDP socket in the xskmap: " + std::string(strerror(-rc));
+      return rc;
+    }
+  }
+  return 0;
 }
 
 int Engine::XdpAttach(std::string* err) {

@@ -90,6 +90,7 @@ int FrameRing::RxDrain(F&& fn, int maxFrames) {
     const uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
     if (!(st & TP_STATUS_USER)) break;
     RxFrameInfo fi{};
+    bool queueFull = false;
     const uint32_t mac = h->tp_mac, snap = h->tp_snaplen;
     bool ok = mac >= vnet && mac <= slotSize_ && snap <= slotSize_ - mac && snap >= 14;
     if (ok) {
@@ -108,15 +109,20 @@ int FrameRing::RxDrain(F&& fn, int maxFrames) {
       fi.hdr = nullptr;
       if (st & TP_STATUS_COPY)
         ok = ReadCopy(&fi);  // the slot holds a truncated copy; the whole frame is queued
-      else if (snap < h->tp_len)
-        ok = false;  // too large and not queued (receive buffer full): counted, not forwarded cut
+      else if (snap < h->tp_len) {
+        // Too large and not queued (receive buffer full): a drop like a full ring (rxDrops, which
+        // the engine reports as ring drops), never forwarded cut.
+        ok = false;
+        queueFull = true;
+        __atomic_fetch_add(&counters_->rxDrops, 1, __ATOMIC_RELAXED);
+      }
     }
     if (ok) {
       pkts++;
       bytes += fi.wireLen;
       visited++;
       fn(static_cast<const RxFrameInfo&>(fi));
-    } else {
+    } else if (!queueFull) {
       bad++;
     }
     __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);

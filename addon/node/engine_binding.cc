@@ -50,6 +50,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.portTxCopy = GetBool(o, "portTxCopy", false);
   eo.xdp = GetStr(o, "backend") == "xdp";
   eo.xdpGeneric = GetBool(o, "xdpGeneric", false);
+  eo.xdpSockets = GetBool(o, "xdpSockets", true);
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);

@@ -62,9 +62,11 @@ struct {
   __type(value, struct mdx_xdp_config);
 } mdx_config SEC(".maps");
 
-// slot -> ifindex of the port's kernel device
+// slot -> ifindex of the port's kernel device. An array devmap (slots are dense small integers):
+// its lookup in bpf_redirect_map is an index (kernel/bpf/devmap.c __dev_map_lookup_elem), where the
+// hash variant hashes and walks a bucket per frame.
 struct {
-  __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+  __uint(type, BPF_MAP_TYPE_DEVMAP);
   __uint(max_entries, MDX_XDP_MAX_SLOTS);
   __type(key, __u32);
   __type(value, __u32);
@@ -142,9 +144,16 @@ static __always_inline int drop(__u32 reason, __u32 len) {
   return XDP_DROP;
 }
 
+// A frame in more than one buffer (multi-buffer XDP: jumbo MTU): the linear part ends before the frame.
+static __always_inline int multi_buffer(struct xdp_md* ctx) {
+  return bpf_xdp_get_buff_len(ctx) != (__u64)(ctx->data_end - ctx->data);
+}
+
 static __always_inline int to_user(struct xdp_md* ctx) {
   __u64* st = stats();
-  int act = bpf_redirect_map(&mdx_xsks, ctx->rx_queue_index, XDP_PASS);
+  // The AF_XDP sockets are bound without XDP_USE_SG (one chunk per frame): a multi-buffer frame goes
+  // up through the stack to the AF_PACKET ring instead.
+  int act = multi_buffer(ctx) ? XDP_PASS : bpf_redirect_map(&mdx_xsks, ctx->rx_queue_index, XDP_PASS);
   if (st) {
     st[MDX_ST_TO_USER]++;
     if (act == XDP_REDIRECT) st[MDX_ST_TO_XSK]++;
@@ -197,7 +206,8 @@ static __always_inline int to_port(struct xdp_md* ctx, const struct mdx_xdp_port
     break
 
 static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u32 len) {
-  if (map >= MDX_XDP_FLOOD_MAPS) return to_user(ctx);
+  // A broadcast redirect clones the frame per member (xdpf_clone), which copies one buffer only.
+  if (map >= MDX_XDP_FLOOD_MAPS || multi_buffer(ctx)) return to_user(ctx);
   if (tagged && pop_tag(ctx)) return to_user(ctx);
   int act = XDP_ABORTED;
   switch (map) {
@@ -212,13 +222,14 @@ static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u3
   return act;
 }
 
-SEC("xdp")
+// "xdp.frags": loaded with BPF_F_XDP_HAS_FRAGS, so a device whose MTU needs more than one page per
+// frame (jumbo frames) accepts the program (drivers/net/veth.c veth_xdp_set refuses a program without
+// it: ERANGE). The headers are in the linear part; the length is the whole frame's.
+SEC("xdp.frags")
 int mdx_demux(struct xdp_md* ctx) {
   const __u8* data = (const __u8*)(long)ctx->data;
   const __u8* end = (const __u8*)(long)ctx->data_end;
-  // Multi-buffer frames are not attached for (the loader uses no BPF_F_XDP_HAS_FRAGS), so the
-  // linear part is the whole frame.
-  const __u32 len = (__u32)(end - data);
+  const __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
   __u32 zero = 0;
   const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
   if (!cfg) return XDP_PASS;

@@ -5,10 +5,12 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "node/modules.h"
 #include "node/napi_args.h"
 #include "io/netns.h"
+#include "io/xsk_socket.h"
 #include "dataplane/port_table.h"
 #include "xdp_program.h"
 
@@ -19,6 +21,7 @@ namespace {
 struct XdpBox {
   std::unique_ptr<XdpProgram> prog;
   std::string lastError;
+  std::vector<std::unique_ptr<XskSocket>> xsks;  // sockets registered with xdpBindXsk
 };
 
 XdpBox* BoxArg(const Napi::CallbackInfo& info) {
@@ -48,7 +51,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     res.Set("message", err);
     return res;
   }
-  auto* box = new XdpBox{std::move(p), {}};
+  auto* box = new XdpBox{std::move(p), {}, {}};
   res.Set("handle", Napi::External<XdpBox>::New(env, box, [](Napi::Env, XdpBox* b) { delete b; }));
   return res;
 }
@@ -94,6 +97,31 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
   return Num(info.Env(), rc);
 }
 
+// xdpBindXsk(h, netns, ifname, queue) -> 0 | -errno: an AF_XDP socket on ifname's RX queue, registered
+// in the program's xskmap and kept open with the program (tests: what the program sends to userspace
+// then goes into the socket).
+Napi::Value BindXsk(const Napi::CallbackInfo& info) {
+  XdpBox* b = BoxArg(info);
+  if (!b) return Num(info.Env(), -EBADF);
+  XskOptions o;
+  o.netns = OptString(info, 1);
+  o.ifname = OptString(info, 2);
+  o.queue = uint32_t(OptInt(info, 3, 0));
+  std::unique_ptr<XskSocket> x;
+  const char* step = "open";
+  int rc = XskSocket::Open(o, &x, &step);
+  if (rc < 0) {
+    b->lastError = std::string("AF_XDP socket: ") + step;
+    return Num(info.Env(), rc);
+  }
+  if ((rc = b->prog->SetXsk(o.queue, x->fd())) < 0) {
+    b->lastError = "xskmap update";
+    return Num(info.Env(), rc);
+  }
+  b->xsks.push_back(std::move(x));
+  return Num(info.Env(), 0);
+}
+
 Napi::Value Detach(const Napi::CallbackInfo& info) {
   XdpBox* b = BoxArg(info);
   if (!b) return Num(info.Env(), -EBADF);
@@ -104,6 +132,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   XdpBox* b = BoxArg(info);
   if (!b) return Num(info.Env(), -EBADF);
+  b->xsks.clear();
   b->prog.reset();
   return Num(info.Env(), 0);
 }
@@ -176,6 +205,7 @@ void InitXdp(Napi::Env env, Napi::Object exports) {
   exports.Set("xdpLastError", Napi::Function::New(env, LastError, "xdpLastError"));
   exports.Set("xdpSync", Napi::Function::New(env, Sync, "xdpSync"));
   exports.Set("xdpAttach", Napi::Function::New(env, Attach, "xdpAttach"));
+  exports.Set("xdpBindXsk", Napi::Function::New(env, BindXsk, "xdpBindXsk"));
   exports.Set("xdpDetach", Napi::Function::New(env, Detach, "xdpDetach"));
   exports.Set("xdpDestroy", Napi::Function::New(env, Destroy, "xdpDestroy"));
   exports.Set("xdpTestRun", Napi::Function::New(env, TestRun, "xdpTestRun"));

@@ -274,6 +274,13 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   return 0;
 }
 
+int XdpProgram::SetXsk(uint32_t queue, int fd) {
+  if (queue >= MDX_XDP_MAX_QUEUES) return -E2BIG;
+  if (fd < 0) return Delete(fds_.xsks, &queue);
+  const uint32_t v = uint32_t(fd);
+  return Update(fds_.xsks, &queue, &v);
+}
+
 int XdpProgram::FloodMapOf(uint16_t vlan) const {
   const mdx_xdp_domain& d = domains_[vlan & 0xfff];
   if (!(d.flags & MDX_DOM_PRESENT) || (d.flags & MDX_DOM_FLOOD_USER) || d.floodCount == 0) return -1;
@@ -301,7 +308,7 @@ int XdpProgram::Attach(int ifindex, bool generic, std::string* err) {
         *err = "an XDP program is attached to the device in the other (native/generic) mode";
         break;
       case -ERANGE:
-        *err = "the device's MTU needs multi-buffer XDP (jumbo frames), which this program does not handle";
+        *err = "the device's MTU is larger than its driver runs XDP at";
         break;
       case -EOPNOTSUPP:
         *err = "the device's driver has no native XDP";

@@ -40,7 +40,7 @@ class XdpProgram {
 
   // Attach to ifindex (in the caller's namespace) with a BPF link, native mode unless generic.
   // -EBUSY: another XDP program is attached; -EEXIST: one in the other mode; -ERANGE: the device's
-  // MTU needs multi-buffer XDP; -EOPNOTSUPP: the driver has no native XDP.
+  // MTU is too large for the driver's XDP; -EOPNOTSUPP: the driver has no native XDP.
   int Attach(int ifindex, bool generic, std::string* err);
   void Detach();
   bool attached() const { return linkFd_ >= 0; }
@@ -55,6 +55,9 @@ class XdpProgram {
   int FloodMapOf(uint16_t vlan) const;
   // Slots a flood through map reaches (for counter attribution), after the last Sync.
   const std::vector<uint32_t>& FloodMembers(uint32_t map) const { return floodMembers_[map]; }
+  // Register (fd >= 0) or remove (fd < 0) the AF_XDP socket of RX queue `queue` in mdx_xsks, where
+  // the program sends what userspace must see (a queue without one passes frames to the stack).
+  int SetXsk(uint32_t queue, int fd);
   int progFd() const { return fds_.prog; }
   int xsksFd() const { return fds_.xsks; }
 

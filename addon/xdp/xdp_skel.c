@@ -43,7 +43,7 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
 
 void mdx_xdp_skel_destroy(void* skel) { mdx_demux__destroy((struct mdx_demux*)skel); }
 
-void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* err) {
+void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* paceMapFd, int* err) {
   struct mdx_gen* s = mdx_gen__open();
   if (!s) {
     *err = -ENOMEM;
@@ -57,6 +57,7 @@ void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* err) {
   }
   *progFd = s->progs.mdx_gen.prog_fd;
   *outMapFd = s->maps.mdx_gen_out.map_fd;
+  *paceMapFd = s->maps.mdx_gen_pace.map_fd;
   return s;
 }
 

@@ -19,8 +19,9 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err);
 // Closes every fd of the skeleton (maps and program are freed once nothing else holds them).
 void mdx_xdp_skel_destroy(void* skel);
 
-// The benchmark's XDP-frame generator (gen.bpf.c): program fd and its one-entry output devmap.
-void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* err);
+// The benchmark's XDP-frame generator (gen.bpf.c): program fd, its one-entry output devmap and its
+// pacing state (struct mdx_gen_pace in gen.bpf.c).
+void* mdx_gen_skel_load(int* progFd, int* outMapFd, int* paceMapFd, int* err);
 void mdx_gen_skel_destroy(void* skel);
 
 #ifdef __cplusplus

@@ -75,6 +75,9 @@ export interface EngineCreateOptions {
   /** Uplink RX backend: 'xdp' puts the XDP program in front of the rings (addon/engine_xdp.cc). */
   backend?: 'packet' | 'xdp';
   xdpGeneric?: boolean;
+  /** With backend 'xdp': frames for userspace come up through AF_XDP sockets (default), or with
+   * XDP_PASS to the AF_PACKET rings when false. */
+  xdpSockets?: boolean;
   cpus?: number[];
   ageingMs?: number;
   /** 0 adaptive (V2 ring at low rates, V3 blocks under load), 2 V2 only, 3 V3 only. */

@@ -50,6 +50,10 @@ export interface SwitchOptions {
   backend?: BackendChoice;
   /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
   xdpGeneric?: boolean;
+  /** With backend 'xdp': what userspace must see (JS and tap ports, misses, learning, source mode)
+   * comes up through an AF_XDP socket per worker (default true), or with XDP_PASS to the AF_PACKET
+   * rings when false. */
+  xdpSockets?: boolean;
   /** Pin worker i to CPU cpus[i % cpus.length]. Default: not pinned. */
   cpus?: number[];
   /** Uplink RX ring: block size and count; TX ring slots. */
@@ -302,6 +306,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     const created = this.n.engineCreate({
       backend: backend.backend,
       ...(this.opts.xdpGeneric ? { xdpGeneric: true } : {}),
+      ...(this.opts.xdpSockets === false ? { xdpSockets: false } : {}),
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       workers: this.opts.workers,

@@ -21,6 +21,7 @@ interface XdpNative {
   xdpSync(h: NativeHandle, netns: string, blob: Uint8Array, kernelIfindex: Uint32Array, learning: boolean, maxSlots: number): number;
   xdpAttach(h: NativeHandle, netns: string, ifname: string, generic: boolean): number;
   xdpDetach(h: NativeHandle): number;
+  xdpBindXsk(h: NativeHandle, netns: string, ifname: string, queue: number): number;
   xdpDestroy(h: NativeHandle): number;
   xdpTestRun(h: NativeHandle, frame: Uint8Array, out: Uint8Array): { action?: number; length?: number; errno?: number };
   xdpStats(h: NativeHandle): number[] | number;
@@ -72,6 +73,12 @@ export class XdpProgram {
   /** Attach to `ifname` in `netns` (native mode unless `generic`). */
   attach(ifname: string, opts: { netns?: string; generic?: boolean } = {}): void {
     this.#check(xdpNative().xdpAttach(this.#handle(), opts.netns ?? '', ifname, opts.generic ?? false), 'attach', ifname);
+  }
+
+  /** Bind an AF_XDP socket to RX queue `queue` of `ifname` and register it in the program's xskmap:
+   * what the program sends to userspace from that queue then goes into it (kept until close()). */
+  bindXsk(ifname: string, opts: { netns?: string; queue?: number } = {}): void {
+    this.#check(xdpNative().xdpBindXsk(this.#handle(), opts.netns ?? '', ifname, opts.queue ?? 0), 'AF_XDP bind', ifname);
   }
 
   detach(): void {

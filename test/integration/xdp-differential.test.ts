@@ -7,8 +7,10 @@
  *   - XDP_REDIRECT: exactly the oracle's delivery, finished in the kernel — one kernel port (the slot's
  *     counter moved; the frame as the port must see it: untagged) or the VLAN's whole flood set
  *     through its flood devmap;
- *   - XDP_PASS (to the engine, which runs the same Decide): allowed for anything, but required to be
- *     rare where the kernel can finish alone — the cases listed in mustFinishInKernel() never pass.
+ *   - to the engine, which runs the same Decide — XDP_PASS, or (second half of the stream, with an
+ *     AF_XDP socket bound to the queue and registered in the xskmap) XDP_REDIRECT into that socket,
+ *     counted as toXsk: allowed for anything, but required to be rare where the kernel can finish
+ *     alone — the cases listed in mustFinishInKernel() never go up; with the socket, none is passed.
  * Ports are "kernel devices" at random (in a lab namespace, every one is its lo: BPF_PROG_RUN does
  * not transmit), the rest userspace ports.
  */
@@ -55,10 +57,15 @@ test(`XDP program == TypeScript oracle on ${TOTAL_FRAMES} random uplink frames (
     const prog = XdpProgram.load();
     try {
       const r = rng(0x5eed_0d1f);
-      const seen = { drop: new Set<number>(), unicast: 0, flood: 0, pass: 0, passOk: 0 };
+      const seen = { drop: new Set<number>(), unicast: 0, flood: 0, pass: 0, xsk: 0, passOk: 0 };
+      let xskBound = false;
       let done = 0;
       let scenarioIdx = 0;
       while (done < TOTAL_FRAMES) {
+        if (!xskBound && done >= TOTAL_FRAMES / 2) {
+          prog.bindXsk('lo', { netns: ns.path, queue: 0 }); // BPF_PROG_RUN frames arrive on queue 0
+          xskBound = true;
+        }
         const s = makeScenario(r, scenarioIdx++);
         const learning = scenarioIdx % 4 === 2;
         const kernel = new Set(s.slots.filter(() => r() < 0.75));
@@ -89,6 +96,12 @@ test(`XDP program == TypeScript oracle on ${TOTAL_FRAMES} random uplink frames (
             assert.equal(delta[d.reason], 1, `drop reason counted: ${ctx()}`);
             assert.equal(delta[XDP_STAT.rxFrames], 1);
             seen.drop.add(d.reason);
+          } else if (res.action === XDP_ACTION.redirect && delta[XDP_STAT.toXsk] === 1) {
+            assert.ok(xskBound, ctx());
+            assert.equal(delta[XDP_STAT.toUser], 1, ctx());
+            assert.equal(delta[XDP_STAT.forwarded], 0, ctx());
+            assert.ok(!mustFinishInKernel(s.table, frame, d, kernel, learning, floodMap), `sent to userspace a frame the kernel can finish: ${ctx()}`);
+            seen.xsk++;
           } else if (res.action === XDP_ACTION.redirect) {
             assert.equal(d.reason, 0, `XDP redirected a frame the oracle drops: ${ctx()}`);
             assert.equal(d.uplink, false);
@@ -111,6 +124,7 @@ test(`XDP program == TypeScript oracle on ${TOTAL_FRAMES} random uplink frames (
             }
           } else {
             assert.equal(res.action, XDP_ACTION.pass, ctx());
+            assert.ok(!xskBound, `passed to the stack with an AF_XDP socket on the queue: ${ctx()}`);
             assert.equal(delta[XDP_STAT.toUser], 1, ctx());
             assert.ok(!mustFinishInKernel(s.table, frame, d, kernel, learning, floodMap), `handed to userspace a frame the kernel can finish: ${ctx()}`);
             seen.pass++;
@@ -138,7 +152,7 @@ test(`XDP program == TypeScript oracle on ${TOTAL_FRAMES} random uplink frames (
       // The stream must exercise every in-kernel outcome.
       for (const reason of [DropReason.oversized, DropReason.malformed, DropReason.unknownUnicast, DropReason.unknownVlan, DropReason.pause, DropReason.noReceiver])
         assert.ok(seen.drop.has(reason), `drop reason ${reason} exercised`);
-      assert.ok(seen.unicast > 100 && seen.flood > 100 && seen.pass > 100, JSON.stringify(seen));
+      assert.ok(seen.unicast > 100 && seen.flood > 100 && seen.pass > 100 && seen.xsk > 100, JSON.stringify(seen));
     } finally {
       prog.close();
     }
