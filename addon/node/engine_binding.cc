@@ -157,8 +157,8 @@ Napi::Value EngineAttachJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = EngineArg(info);
   if (!e || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsFunction()) return Num(env, -EINVAL);
-  JsBatchCallback tsfn = JsBatchCallback::New(env, info[2].As<Napi::Function>(), "macdemux-js-port", 256, 1);
-  tsfn.Unref(env);
+  napi_threadsafe_function tsfn = NewJsBatchCallback(env, info[2]);
+  if (tsfn == nullptr) return Num(env, -ENOMEM);
   std::string err;
   // The backend owns the callback from here (released when the port is detached or fails to attach).
   const int rc = e->Attach(info[1].As<Napi::Number>().Uint32Value(), std::unique_ptr<PortBackend>(new JsPortBackend(tsfn)), &err);
