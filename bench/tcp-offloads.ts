@@ -7,7 +7,7 @@
  * on a quiet machine, inflated by other work on a shared one), the senders' mean RTT and
  * retransmits, and for macdemux the mean frame size on each leg (GSO super-frames crossing
  * whole) and the software-offload counters (0 when every egress takes the virtio_net_hdr).
- * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux]` (root);
+ * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux] [--switch JSON]` (root);
  * bench/wave2.ts calls {@link tcpWithOffloads}.
  *
  * (The 64-byte rows of `macdemux bench` keep offloads off: they measure frames, not TCP.)
@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { withLab, type Lab, type Namespace } from '../src/lab/index.ts';
-import { Switch } from '../src/dataplane/index.ts';
+import { Switch, type SwitchOptions } from '../src/dataplane/index.ts';
 
 const CLIENT_MAC = '02:6d:64:00:0e:01';
 const SERVER_MAC = '02:6d:64:00:0e:02';
@@ -33,6 +33,9 @@ interface Running {
   /** macdemux: the switch's counters, for the path facts of the row. */
   sw?: Switch;
 }
+
+/** Extra Switch options for the macdemux row (`--switch JSON`), to compare engine settings. */
+let switchOptions: Partial<SwitchOptions> = {};
 
 const forwarders: Forwarder[] = [
   {
@@ -57,7 +60,7 @@ const forwarders: Forwarder[] = [
     name: 'macdemux',
     async setup(lab, sw, _client, server) {
       await lab.addVeth({ ns: sw, name: 'p1' }, { ns: server, name: 's0', mac: SERVER_MAC, addresses: [`${SERVER_IP}/24`] });
-      const s = new Switch({ uplink: 'up0', netns: sw.name });
+      const s = new Switch({ ...switchOptions, uplink: 'up0', netns: sw.name });
       s.addPort({ name: 'p1', mac: SERVER_MAC, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
       await s.start();
       return { stop: () => s.stop(), sw: s };
@@ -121,6 +124,8 @@ export interface MacdemuxPathFacts {
   /** counters().softOffload: work done in software because an egress could not take it. */
   softOffload: { checksums: number; gsoFrames: number; segments: number; refused: number };
   txDropped: number;
+  /** Adaptive receive over the run (all workers): ring switches, fanout rollovers, ring drops. */
+  rx: { modeSwitches: number; rollovers: number; v2Drops: number; v3Drops: number };
 }
 
 /** iperf3 Gbit/s of one forwarder with 1 and 4 streams, and what explains them. */
@@ -133,6 +138,8 @@ export interface TcpOffloadsRow {
   macdemux?: MacdemuxPathFacts;
 }
 
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
 function pathFacts(s: Switch): MacdemuxPathFacts {
   const c = s.counters();
   const up = c.uplink;
@@ -144,6 +151,12 @@ function pathFacts(s: Switch): MacdemuxPathFacts {
     portRxMeanBytes: mean(Number(port.rxBytes), Number(port.rxPackets)),
     softOffload: c.softOffload,
     txDropped: Number(up.txDropped) + Number(port.txDropped),
+    rx: {
+      modeSwitches: sum(c.workers.map((w) => w.rxModeSwitches)),
+      rollovers: sum(c.workers.map((w) => w.rxRollovers)),
+      v2Drops: sum(c.workers.map((w) => w.rxV2Drops)),
+      v3Drops: sum(c.workers.map((w) => w.rxV3Drops)),
+    },
   };
 }
 
@@ -174,8 +187,16 @@ export async function tcpWithOffloads(seconds: number, only?: readonly string[])
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 5);
-  const only = process.argv[3]?.split(',');
+  const args = process.argv.slice(2);
+  const sw = args.indexOf('--switch');
+  if (sw >= 0) {
+    const parsed: unknown = JSON.parse(args[sw + 1] ?? 'null');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('--switch: a JSON object of Switch options');
+    switchOptions = parsed as Partial<SwitchOptions>;
+    args.splice(sw, 2);
+  }
+  const seconds = Number(args[0] ?? 5);
+  const only = args[1]?.split(',');
   const names = forwarders.map((f) => f.name as string);
   if (!Number.isFinite(seconds) || seconds < 1 || (only && only.some((n) => !names.includes(n))))
     throw new Error(`usage: bench/tcp-offloads.ts [seconds >= 1] [${names.join(',')}]`);
@@ -194,7 +215,7 @@ async function main(): Promise<void> {
     if (m)
       process.stdout.write(
         `          mean frame bytes: uplink rx ${m.uplinkRxMeanBytes}, port tx ${m.portTxMeanBytes}, port rx ${m.portRxMeanBytes}; ` +
-          `soft offload ${JSON.stringify(m.softOffload)}; tx dropped ${m.txDropped}\n`,
+          `soft offload ${JSON.stringify(m.softOffload)}; tx dropped ${m.txDropped}; rx ${JSON.stringify(m.rx)}\n`,
       );
   }
 }

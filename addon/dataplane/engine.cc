@@ -351,15 +351,30 @@ void Engine::Run(Worker* wp) {
       }
       if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !OnFdError(w, tag, evs[i].events)) continue;
       int got;
+      // V2: drained until empty, at most a batch per pass.
+      auto drainV2 = [&]() {
+        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+        RxVisitorFn<decltype(fn)> v(fn);
+        const int k = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
+        v2Frames += k;
+        v2Capped = k == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
+        return k;
+      };
       if (tag == kTagUplink) {
+        // In V3 mode frames left in the V2 ring are older than the blocks: they go first.
+        got = w.uplinkFast && w.rxc.mode() == RxModeController::kBlocks ? drainV2() : 0;
         auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
         RxVisitorFn<decltype(fn)> v(fn);
-        got = v3Frames = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
-      } else if (tag == kTagUplinkFast) {  // V2: drained until empty, at most a batch per pass
-        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
-        RxVisitorFn<decltype(fn)> v(fn);
-        got = v2Frames = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
-        v2Capped = got == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
+        const int k = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+        v3Frames += k;
+        got += k;
+      } else if (tag == kTagUplinkFast) {
+        if (w.holdV2UntilUs != 0 && NowUs() < w.holdV2UntilUs) {
+          busy = true;  // keep polling: V2 is taken once the V3 ring's last block is out
+          continue;
+        }
+        w.holdV2UntilUs = 0;
+        got = drainV2();
       } else if (tag == kTagXsk) {  // XDP backend: what the program sent up (engine_xdp.cc)
         got = XskReceive(w, *t, now);
       } else {  // RX queue of a port: slot | (queue + 1) << 32

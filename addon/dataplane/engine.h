@@ -65,6 +65,9 @@ struct EngineOptions {
   // Ports receive on V2 rings unless rxMode is 3.
   int rxMode = 0;
   uint32_t uplinkSlots = 16384, portSlots = 512;  // V2 ring slots (2 KiB each)
+  // Fanout rollover between the uplink's V2 and V3 rings (engine_uplink.cc): frames survive a
+  // descheduled worker, but a flow split across the two rings can be delivered out of order.
+  bool uplinkRollover = true;
   uint32_t spinUs = 20;  // keep polling without sleeping this long after the last frame
   // Fair-scheduler slice of the workers (SetThisThreadSlice; 0: the kernel's default, ~3 ms): a
   // short slice lets a waking worker preempt CPU hogs on a busy host without real-time priority.
@@ -109,6 +112,10 @@ struct Worker {
   bool uplinkDirty = false;
   std::unique_ptr<FrameRing> uplinkFast;  // adaptive receive: the V2 member of the uplink's group
   RxModeController rxc;
+  // In-order hand-over between the uplink's rings (engine_uplink.cc AdaptUplink): after a switch
+  // back to V2 the V3 ring's open block still holds older frames until its retire timer closes
+  // it, so the V2 ring is left alone until then.
+  uint64_t holdV2UntilUs = 0;
   // Uplink replacement (ReplaceUplink): the control thread hands new rings over, the worker
   // swaps them in at the top of its loop and hands the old ones back for closing.
   struct UplinkRings {

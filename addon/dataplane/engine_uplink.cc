@@ -23,7 +23,8 @@ constexpr int kSwapTimeoutMs = 3000;
 // fanout_demux_rollover: a V2 ring with less than a quarter of its slots free, a V3 ring with less
 // than a quarter of its blocks, packet_rcv_has_room). A worker that is not scheduled cannot switch
 // to V3 itself: the kernel fills the V3 ring behind the full V2 one instead of dropping.
-constexpr int kUplinkFanoutMode = PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER;
+// Without rollover a full V2 ring drops (counted) instead; frames keep their order.
+int UplinkFanoutMode(bool rollover) { return PACKET_FANOUT_CBPF | (rollover ? PACKET_FANOUT_FLAG_ROLLOVER : 0); }
 }  // namespace
 
 RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
@@ -65,7 +66,7 @@ int Engine::OpenUplink(int worker, int fanoutGroup, Worker::UplinkRings* out, st
     fo.promisc = opts_.promisc;
     fo.vnetHdr = true;
     fo.fanoutUniqueId = true;
-    fo.fanoutMode = kUplinkFanoutMode;
+    fo.fanoutMode = UplinkFanoutMode(opts_.uplinkRollover);
     int rc = FrameRing::Open(fo, v2, &step);
     if (rc == 0) {
       rc = SetFanoutTarget((*v2)->fd(), 0);
@@ -77,7 +78,7 @@ int Engine::OpenUplink(int worker, int fanoutGroup, Worker::UplinkRings* out, st
       return rc;
     }
     ro.fanoutGroup = (*v2)->fanoutId();
-    ro.fanoutMode = kUplinkFanoutMode;
+    ro.fanoutMode = UplinkFanoutMode(opts_.uplinkRollover);
     // Between bind() and the fanout join the V3 socket would receive copies of what the V2 ring
     // receives: it drops everything until it is in the group.
     ro.filter = {sock_filter{BPF_RET | BPF_K, 0, 0, 0}};
@@ -104,6 +105,12 @@ void Engine::AdaptUplink(Worker& w, int v2Frames, int v3Frames, bool v2Capped, u
   const RxModeController::Action a = w.rxc.Pass(v2Frames, v3Frames, v2Capped, nowUs);
   if (a == RxModeController::kNone) return;
   if (SetFanoutTarget(w.uplinkFast->fd(), w.rxc.target()) < 0) return;  // retried on the next switch
+  // Frames of one flow must leave in the order they came (a reordered TCP flow retransmits
+  // spuriously). Into V3: the V2 ring's leftovers are older, and the worker drains V2 before each
+  // V3 drain (Run). Back to V2: the V3 block the kernel was filling becomes visible only when its
+  // retire timer closes it (tp_retire_blk_tov, net/packet/af_packet.c prb_retire_rx_blk_timer_expired),
+  // so V2 waits that long (its ring holds ringMs of frames); the V3 ring is drained meanwhile.
+  if (w.rxc.mode() == RxModeController::kFrames) w.holdV2UntilUs = nowUs + (uint64_t(w.uplink->options().retireTovMs) + 1) * 1000;
   Bump(w.wc[a == RxModeController::kSwitch ? kWRxModeSwitches : kWRxRemaps]);
   __atomic_store_n(&w.wc[kWRxMode], uint64_t(w.rxc.mode()), __ATOMIC_RELAXED);
 }

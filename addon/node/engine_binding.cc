@@ -58,6 +58,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.rxMode = int(GetU32(o, "rxMode", 0));
   eo.realtimePriority = int(GetU32(o, "realtimePriority", 0));
   eo.spinUs = GetU32(o, "spinUs", eo.spinUs);
+  eo.uplinkRollover = GetU32(o, "rxRollover", eo.uplinkRollover ? 1 : 0) != 0;
   eo.sliceUs = GetU32(o, "sliceUs", eo.sliceUs);
   eo.uplinkSlots = GetU32(o, "ringSlots", eo.uplinkSlots);
   Napi::Value cpus = o.Get("cpus");
@@ -157,8 +158,8 @@ Napi::Value EngineAttachJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* e = EngineArg(info);
   if (!e || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsFunction()) return Num(env, -EINVAL);
-  JsBatchCallback tsfn = JsBatchCallback::New(env, info[2].As<Napi::Function>(), "macdemux-js-port", 256, 1);
-  tsfn.Unref(env);
+  napi_threadsafe_function tsfn = NewJsBatchCallback(env, info[2]);
+  if (tsfn == nullptr) return Num(env, -ENOMEM);
   std::string err;
   // The backend owns the callback from here (released when the port is detached or fails to attach).
   const int rc = e->Attach(info[1].As<Napi::Number>().Uint32Value(), std::unique_ptr<PortBackend>(new JsPortBackend(tsfn)), &err);

@@ -41,14 +41,25 @@ void DeliverJsBatch(napi_env env, napi_value cb, JsBatch* batch) {
   napi_call_function(env, undefined, cb, 4, args, &result);
 }
 
-}  // namespace
-
-void CallJsBatch(Napi::Env env, Napi::Function cb, std::nullptr_t*, JsBatch* batch) {
-  if (env == nullptr || cb.IsEmpty()) {
+void CallJsBatch(napi_env env, napi_value cb, void*, void* data) {
+  auto* batch = static_cast<JsBatch*>(data);
+  if (env == nullptr || cb == nullptr) {
     delete batch;
     return;
   }
   DeliverJsBatch(env, cb, batch);
+}
+
+}  // namespace
+
+napi_threadsafe_function NewJsBatchCallback(napi_env env, napi_value cb) {
+  napi_value name;
+  napi_threadsafe_function tsfn = nullptr;
+  if (napi_create_string_utf8(env, "macdemux-js-port", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, cb, nullptr, name, 256, 1, nullptr, nullptr, nullptr, CallJsBatch, &tsfn) != napi_ok)
+    return nullptr;
+  napi_unref_threadsafe_function(env, tsfn);
+  return tsfn;
 }
 
 void JsPortBackend::Send(const Frame& fr, TxTally* t) {
@@ -72,7 +83,7 @@ void JsPortBackend::Flush(TxTally* t) {
   JsBatch* b = pending_.release();
   const size_t frames = b->offsets.size();
   const size_t bytes = b->data.size();
-  napi_status st = tsfn_.NonBlockingCall(b);
+  napi_status st = napi_call_threadsafe_function(tsfn_, b, napi_tsfn_nonblocking);
   if (st != napi_ok) {
     delete b;
     t->dropped += frames;

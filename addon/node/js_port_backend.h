@@ -15,24 +15,25 @@ struct JsBatch {
   std::vector<uint32_t> offsets, lengths;
 };
 
-// Runs on the JS thread for each queued batch; also with a null env when the environment is torn
-// down with batches still queued (node_api.cc empties the queue that way), which frees them. The
-// untyped Napi::ThreadSafeFunction skips its per-call callback in that case and so leaked every
-// queued batch (up to 256 x 512 KiB) at each worker.terminate().
-void CallJsBatch(Napi::Env env, Napi::Function cb, std::nullptr_t* context, JsBatch* batch);
-using JsBatchCallback = Napi::TypedThreadSafeFunction<std::nullptr_t, JsBatch, CallJsBatch>;
+// The JS handler as a thread-safe function whose call_js_cb gets each queued batch: on the JS
+// thread, and also with a null env when the environment is torn down with batches still queued
+// (node_api.cc empties the queue that way), which frees them. node-addon-api's untyped
+// Napi::ThreadSafeFunction skips its per-call callback in that case, so every batch still queued
+// at a worker.terminate() leaked. (Plain N-API: the typed wrapper does not build under the
+// sanitizer flags.) Unref'd: it does not keep the event loop alive. Returns nullptr on failure.
+napi_threadsafe_function NewJsBatchCallback(napi_env env, napi_value cb);
 
 class JsPortBackend final : public PortBackend {
  public:
-  explicit JsPortBackend(JsBatchCallback tsfn) : tsfn_(tsfn) {}
-  ~JsPortBackend() override { tsfn_.Release(); }
+  explicit JsPortBackend(napi_threadsafe_function tsfn) : tsfn_(tsfn) {}
+  ~JsPortBackend() override { napi_release_threadsafe_function(tsfn_, napi_tsfn_release); }
   bool carriesVnetHdr() const override { return false; }  // JS gets complete frames
   void Send(const Frame& f, TxTally* t) override;
   // Delivered to the queue counts as sent; a full queue drops the batch.
   void Flush(TxTally* t) override;
 
  private:
-  JsBatchCallback tsfn_;
+  napi_threadsafe_function tsfn_;
   std::unique_ptr<JsBatch> pending_;
 };
 

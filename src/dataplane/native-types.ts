@@ -85,6 +85,8 @@ export interface EngineCreateOptions {
   /** Busy-poll this long after the last frame before sleeping in epoll. */
   spinUs?: number;
   sliceUs?: number;
+  /** 1: fanout rollover between the uplink's V2 and V3 rings (default), 0: off. */
+  rxRollover?: number;
   /** Uplink V2 ring slots (2 KiB each). */
   ringSlots?: number;
   /** SCHED_FIFO priority of the workers (0: normal scheduling). */

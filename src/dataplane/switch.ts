@@ -84,6 +84,13 @@ export interface SwitchOptions {
   /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
   spinUs?: number;
   /**
+   * With 'adaptive' receive: when the selected uplink ring is nearly full, the kernel puts the
+   * frame on the worker's other ring instead of dropping it (PACKET_FANOUT_FLAG_ROLLOVER). That
+   * saves frames while the worker is off the CPU, but a flow split across the two rings can
+   * arrive out of order (TCP then retransmits spuriously). Default true.
+   */
+  rxRollover?: boolean;
+  /**
    * Fair-scheduler time slice of the workers in microseconds (Linux 6.12+ EEVDF custom slice; 0:
    * the kernel's default). A short slice lets a waking worker preempt CPU hogs on a busy host
    * without real-time priority. Default 100 (ignored with `realtime`).
@@ -178,6 +185,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw new InvalidArgumentError('spinUs', 'an integer 0..1000000', opts.spinUs);
     if (opts.sliceUs !== undefined && !(Number.isInteger(opts.sliceUs) && (opts.sliceUs === 0 || (opts.sliceUs >= 100 && opts.sliceUs <= 100_000))))
       throw new InvalidArgumentError('sliceUs', '0 or an integer number of microseconds 100..100000', opts.sliceUs);
+    if (opts.rxRollover !== undefined && typeof opts.rxRollover !== 'boolean') throw new InvalidArgumentError('rxRollover', 'true or false', opts.rxRollover);
     if (opts.realtime !== undefined && typeof opts.realtime !== 'boolean' && !(Number.isInteger(opts.realtime) && opts.realtime >= 1 && opts.realtime <= 99))
       throw new InvalidArgumentError('realtime', 'a boolean or a SCHED_FIFO priority 1..99', opts.realtime);
     if (opts.ringMs !== undefined && !(Number.isInteger(opts.ringMs) && opts.ringMs >= 1 && opts.ringMs <= 1000))
@@ -323,6 +331,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       ...(this.opts.realtime ? { realtimePriority: this.opts.realtime === true ? 10 : this.opts.realtime } : {}),
       ...(this.opts.spinUs !== undefined ? { spinUs: this.opts.spinUs } : {}),
       ...(this.opts.sliceUs !== undefined ? { sliceUs: this.opts.sliceUs } : {}),
+      ...(this.opts.rxRollover !== undefined ? { rxRollover: this.opts.rxRollover ? 1 : 0 } : {}),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
       ...nativeRing(this.opts.ring),
     }, detail);

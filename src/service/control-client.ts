@@ -7,13 +7,20 @@ export interface ApiResponse {
   body: unknown;
 }
 
-/** One request to the control socket; rejects on connection errors (ENOENT, EACCES, ECONNREFUSED). */
+/**
+ * One request to the control socket, on a connection of its own; rejects on connection errors
+ * (ENOENT, EACCES, ECONNREFUSED). Not through Node's global agent: it keeps connections alive, and
+ * a caller that blocks its event loop between two requests longer than the server's keep-alive
+ * timeout (the CNI plugin runs its IPAM plugin with spawnSync) would write the second request into
+ * a connection the daemon has closed meanwhile (EPIPE).
+ */
 export function apiRequest(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = request(
       {
         socketPath,
+        agent: false,
         method,
         path,
         headers: payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
