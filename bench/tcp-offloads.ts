@@ -7,7 +7,7 @@
  * on a quiet machine, inflated by other work on a shared one), the senders' mean RTT and
  * retransmits, and for macdemux the mean frame size on each leg (GSO super-frames crossing
  * whole) and the software-offload counters (0 when every egress takes the virtio_net_hdr).
- * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux] [--switch JSON]` (root);
+ * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux,macdemux-tc] [--switch JSON]` (root);
  * bench/wave2.ts calls {@link tcpWithOffloads}.
  *
  * (The 64-byte rows of `macdemux bench` keep offloads off: they measure frames, not TCP.)
@@ -56,17 +56,23 @@ const forwarders: Forwarder[] = [
       return { stop: async () => {} };
     },
   },
-  {
-    name: 'macdemux',
+  macdemuxRow('macdemux', {}),
+  // the tc fast path: client -> server data redirected by the uplink's tc program (docs/dataplane.md)
+  macdemuxRow('macdemux-tc', { backend: 'tc' }),
+];
+
+function macdemuxRow(name: TcpOffloadsRow['name'], opts: Partial<SwitchOptions>): Forwarder {
+  return {
+    name,
     async setup(lab, sw, _client, server) {
       await lab.addVeth({ ns: sw, name: 'p1' }, { ns: server, name: 's0', mac: SERVER_MAC, addresses: [`${SERVER_IP}/24`] });
-      const s = new Switch({ ...switchOptions, uplink: 'up0', netns: sw.name });
+      const s = new Switch({ ...switchOptions, ...opts, uplink: 'up0', netns: sw.name });
       s.addPort({ name: 'p1', mac: SERVER_MAC, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
       await s.start();
       return { stop: () => s.stop(), sw: s };
     },
-  },
-];
+  };
+}
 
 /** Busy and total jiffies of all CPUs (/proc/stat). */
 function cpuJiffies(): { busy: number; total: number } {
@@ -130,7 +136,7 @@ export interface MacdemuxPathFacts {
 
 /** iperf3 Gbit/s of one forwarder with 1 and 4 streams, and what explains them. */
 export interface TcpOffloadsRow {
-  name: 'bridge' | 'macvlan' | 'macdemux';
+  name: 'bridge' | 'macvlan' | 'macdemux' | 'macdemux-tc';
   p1: number;
   p4: number;
   run1: IperfResult;
@@ -208,7 +214,7 @@ async function main(): Promise<void> {
   process.stdout.write(`TCP, default veth offloads, ${seconds} s per row (Gbit/s, ratio to bridge)\n`);
   for (const r of rows) {
     process.stdout.write(
-      `${r.name.padEnd(9)} 1 stream ${r.p1.toFixed(2).padStart(7)}${ratio(r.p1, bridge?.p1)} ${facts(r.run1)}   ` +
+      `${r.name.padEnd(11)} 1 stream ${r.p1.toFixed(2).padStart(7)}${ratio(r.p1, bridge?.p1)} ${facts(r.run1)}   ` +
         `4 streams ${r.p4.toFixed(2).padStart(7)}${ratio(r.p4, bridge?.p4)} ${facts(r.run4)}\n`,
     );
     const m = r.macdemux;
