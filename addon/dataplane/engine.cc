@@ -239,6 +239,10 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
     *err = "slot already attached";
     return -EEXIST;
   }
+  if (xdp_ && opts_.tc && b->kernelIfindex() > 0) {
+    const int rc = TcPortAttach(slot, b.get(), true, err);
+    if (rc < 0) return rc;
+  }
   PortBackend* raw = b.release();
   ports_[slot].store(raw, std::memory_order_release);
   for (uint32_t q = 0; q < raw->rxQueues(); q++) {
@@ -255,6 +259,8 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
     }
   }
   if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
+  // the port's tc program (its fast path to the uplink); without it the engine forwards as before
+  if (xdp_ && opts_.tc && raw->kernelIfindex() > 0) TcPortAttach(slot, raw, false, &xdpError_);
   return 0;
 }
 
@@ -263,6 +269,10 @@ int Engine::Detach(uint32_t slot) {
   std::lock_guard<std::mutex> g(controlMu_);
   PortBackend* b = ports_[slot].exchange(nullptr);
   if (!b) return -ENOENT;
+  if (xdp_ && opts_.tc) {
+    std::lock_guard<std::mutex> xg(xdpMu_);
+    xdp_->DetachTcPort(slot);
+  }
   if (xdp_ && b->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   for (uint32_t q = 0; q < b->rxQueues(); q++)
     epoll_ctl(workers_[RxWorkerOf(slot, q)]->epfd, EPOLL_CTL_DEL, b->rxFd(q), nullptr);

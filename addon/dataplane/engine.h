@@ -189,6 +189,7 @@ class Engine {
   int XdpCreate(std::string* err);
   int XdpAttach(std::string* err);
   int TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err);  // backend 'tc'
+  int TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::string* err);  // backend 'tc'
 
   int XdpSyncLocked(std::string* err);  // controlMu_ held
   void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
@@ -224,6 +225,7 @@ class Engine {
   XdpStats xdpLast_;
   std::string xdpError_;
   std::vector<uint64_t> xdpSlotLast_;  // packets, bytes per slot
+  std::vector<uint64_t> xdpSlotRxLast_;  // backend 'tc': per slot, taken by the ports' program
   uint64_t xdpFloodLast_[MDX_XDP_FLOOD_MAPS][2] = {};
   std::atomic<bool> stop_{false};
   bool running_ = false;

@@ -38,6 +38,7 @@ int Engine::XdpCreate(std::string* err) {
   }
   xdp_->SetLive(false);  // until Start
   xdpSlotLast_.assign(size_t(opts_.maxSlots) * 2, 0);
+  xdpSlotRxLast_.assign(size_t(opts_.maxSlots) * 2, 0);
   rc = XdpAttach(err);
   for (size_t i = 0; rc == 0 && opts_.xdpSockets && i < workers_.size(); i++) {
     Worker& w = *workers_[i];
@@ -130,6 +131,7 @@ int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* 
       *err = why;
       return rc;
     }
+    if (opts_.tc) xdp_->SetLive(true);  // the new uplink ifindex into the config
   }
   for (auto& r : *rings) {
     if (!r->xsk) continue;
@@ -152,6 +154,28 @@ int Engine::TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err) {
   return rc;
 }
 
+// Backend 'tc', a port on a kernel device: the uplink filter on its receiving sockets (before any
+// frame of it can be redirected), then, after the sync that puts it in mdx_port_devs, the port
+// program on its device's ingress. The same ordering trap as on the uplink: the port's socket is a
+// ptype_all tap that runs before tc ingress.
+int Engine::TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::string* err) {
+  if (filterOnly) {
+    for (uint32_t q = 0; q < b->rxQueues(); q++) {
+      const int rc = xdp_->AttachUplinkFilter(b->rxFd(q));
+      if (rc < 0) {
+        *err = std::string("SO_ATTACH_BPF (tc fast path filter): ") + strerror(-rc);
+        return rc;
+      }
+    }
+    return 0;
+  }
+  std::lock_guard<std::mutex> g(xdpMu_);
+  std::string why;
+  const int rc = RunInNetns(opts_.netns, [&] { return xdp_->AttachTcPort(slot, b->kernelIfindex(), &why); });
+  if (rc < 0) *err = why;
+  return rc;
+}
+
 int Engine::XdpAttach(std::string* err) {
   std::string why;
   const int rc = RunInNetns(opts_.netns, [&] {
@@ -160,6 +184,7 @@ int Engine::XdpAttach(std::string* err) {
       why = "no such device";
       return -ENODEV;
     }
+    if (opts_.tc) xdp_->SetUplinkIfindex(uint32_t(ifindex));  // the ports' program redirects here
     return opts_.tc ? xdp_->AttachTc(ifindex, &why) : xdp_->Attach(ifindex, opts_.xdpGeneric, &why);
   });
   if (rc < 0) *err = "uplink \"" + opts_.uplink + (opts_.tc ? "\": tc: " : "\": XDP: ") + (why.empty() ? "cannot enter the namespace" : why);
@@ -216,6 +241,27 @@ void Engine::XdpFoldCounters(Worker& w) {
     Add(w.wc[kWEgressCopies], p - last[0]);
     last[0] = p;
     last[1] = b;
+  }
+  // Backend 'tc': what the ports' program took from each port and sent to the uplink.
+  if (opts_.tc) {
+    Add(up[kSTxPackets], d[MDX_ST_UP_TX_FRAMES]);
+    Add(up[kSTxBytes], d[MDX_ST_UP_TX_BYTES]);
+    Add(w.wc[kWForwarded], d[MDX_ST_UP_TX_FRAMES]);
+    Add(w.wc[kWRxFrames], d[MDX_ST_UP_TX_FRAMES]);
+    Add(w.wc[kWEgressCopies], d[MDX_ST_UP_TX_FRAMES]);
+    for (uint32_t slot = 1; slot < opts_.maxSlots && slot < MDX_XDP_MAX_SLOTS; slot++) {
+      PortBackend* pb = ports_[slot].load(std::memory_order_acquire);
+      if (!pb || pb->kernelIfindex() <= 0) continue;
+      uint64_t p, b;
+      if (xdp_->ReadSlotRx(slot, &p, &b) < 0) continue;
+      uint64_t* last = &xdpSlotRxLast_[size_t(slot) * 2];
+      if (p < last[0] || b < last[1]) last[0] = last[1] = 0;
+      Add(SlotC(w, slot)[kSRxPackets], p - last[0]);
+      Add(SlotC(w, slot)[kSRxBytes], b - last[1]);
+      Add(SlotC(w, slot)[kSForwarded], p - last[0]);
+      last[0] = p;
+      last[1] = b;
+    }
   }
   // Floods: each one reached every member of the VLAN's flood set (as of the last sync).
   for (uint32_t m = 0; m < MDX_XDP_FLOOD_MAPS; m++) {

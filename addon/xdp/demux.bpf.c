@@ -363,15 +363,74 @@ static __always_inline int skb_fast_target(struct __sk_buff* skb, const __u8* hd
   return 1;
 }
 
-// SO_ATTACH_BPF on the engine's uplink sockets: 0 drops the frame for this socket (the tc program
+// ---- the reverse direction: a port's kernel device to the uplink ----
+// The port's own engine socket is a ptype_all tap too: mdx_uplink_filter is attached to it as well
+// (the verdict slot is keyed by ingress ifindex), and mdx_tc_port_ingress on the port's ingress follows.
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, MDX_XDP_MAX_SLOTS);
+  __type(key, __u32);
+  __type(value, struct mdx_tc_port);
+} mdx_port_devs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, MDX_XDP_MAX_SLOTS);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_tx);
+} mdx_slot_rx SEC(".maps");
+
+// Decide for a frame a port sent (demux.h, ingress = a port; drivers/net/macvlan.c
+// macvlan_queue_xmit): unicast leaves through the uplink unless the port is in bridge mode and the
+// destination is a port of its VLAN (local delivery: the engine's). 1 with *target = uplink.
+static __always_inline int skb_port_target(struct __sk_buff* skb, const __u8* hdr, __u32* target,
+                                           struct mdx_tc_port* out) {
+  __u32 zero = 0;
+  const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
+  if (!cfg || !cfg->enabled || cfg->learning || cfg->uplinkIfindex == 0) return 0;
+  if (skb->vlan_present) return 0;  // a port sends untagged frames; anything else is the engine's
+  if (skb->gso_size == 0 && skb->len > cfg->maxFrameLen) return 0;
+  if ((hdr[0] & 1) || (hdr[6] & 1)) return 0;
+  __u32 ifx = skb->ifindex;
+  const struct mdx_tc_port* p = bpf_map_lookup_elem(&mdx_port_devs, &ifx);
+  if (!p || p->slot >= MDX_XDP_MAX_SLOTS) return 0;
+  if (p->mode == MODE_SOURCE) return 0;
+  if (p->mode == MODE_BRIDGE) {
+    __u64 dkey = ((__u64)(p->vlan & 0x0fff) << 48) | mac48(hdr);
+    if (bpf_map_lookup_elem(&mdx_ports, &dkey)) return 0;
+  }
+  *target = cfg->uplinkIfindex;
+  *out = *p;
+  return 1;
+}
+
+// SO_ATTACH_BPF on the engine's uplink sockets (and, with the reverse direction, its port sockets): 0 drops the frame for this socket (the tc program
 // forwards it), anything else keeps it whole (net/packet/af_packet.c run_filter: the snap length).
 SEC("socket")
 int mdx_uplink_filter(struct __sk_buff* skb) {
-  if (skb->pkt_type == MDX_PACKET_OUTGOING) return -1;  // never reaches tc ingress
+  // Frames leaving the device never reach tc ingress. The engine's sockets are opened with
+  // PACKET_IGNORE_OUTGOING, but the uplink's fanout group has a hook of its own
+  // (net/packet/af_packet.c fanout_add copies no ignore_outgoing to it), so the group would see
+  // what the ports' tc program redirects out of the uplink: drop them here too.
+  if (skb->pkt_type == MDX_PACKET_OUTGOING) return 0;
   __u8 hdr[12];
   __u64 key = 0;
   struct mdx_xdp_port p = {};
-  const int hit = skb_key(skb, hdr, &key) == 0 && skb_fast_target(skb, hdr, key, &p);
+  int hit = 0;
+  struct mdx_tc_port pp;
+  __u32 up = 0;
+  if (skb_key(skb, hdr, &key) == 0) {
+    // a port device (its socket) or the uplink
+    __u32 ifx = skb->ifindex;
+    if (bpf_map_lookup_elem(&mdx_port_devs, &ifx)) {
+      hit = skb_port_target(skb, hdr, &up, &pp);
+      p.ifindex = up;
+      p.slot = pp.slot;
+    } else {
+      hit = skb_fast_target(skb, hdr, key, &p);
+    }
+  }
   __u32 zero = 0;
   struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
   if (v) {
@@ -407,4 +466,36 @@ int mdx_tc_ingress(struct __sk_buff* skb) {
   count_rx(stats(), MDX_ST_FORWARDED, len);
   count_tx(&mdx_slot_stats, p.slot, len);
   return bpf_redirect(p.ifindex, 0);
+}
+
+SEC("tc")
+int mdx_tc_port_ingress(struct __sk_buff* skb) {
+  __u8 hdr[12];
+  __u64 key;
+  if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
+  __u32 zero = 0;
+  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
+  struct mdx_tc_port p = {};
+  __u32 target = 0;
+  if (v && v->valid && v->key == key && v->len == skb->len && v->ifindex == skb->ifindex) {
+    v->valid = 0;
+    if (!v->target) return MDX_TC_ACT_OK;  // the engine's socket kept it
+    __u32 ifx = skb->ifindex;
+    const struct mdx_tc_port* q = bpf_map_lookup_elem(&mdx_port_devs, &ifx);
+    if (!q) return MDX_TC_ACT_OK;  // cannot happen while the filter dropped it; keep the stack's copy
+    p = *q;
+    target = v->target;
+  } else if (!skb_port_target(skb, hdr, &target, &p)) {
+    return MDX_TC_ACT_OK;
+  }
+  const __u32 len = skb->len;
+  // the port's VLAN travels tagged on the uplink (engine.cc Process)
+  if (p.vlan && bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), (__u16)p.vlan)) return MDX_TC_ACT_OK;
+  __u64* st = stats();
+  if (st) {
+    st[MDX_ST_UP_TX_FRAMES]++;
+    st[MDX_ST_UP_TX_BYTES] += p.vlan ? len + 4 : len;
+  }
+  count_tx(&mdx_slot_rx, p.slot, len);
+  return bpf_redirect(target, 0);
 }

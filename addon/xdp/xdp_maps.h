@@ -47,6 +47,15 @@ struct mdx_xdp_config {
   mdx_u32 learning;     // learning mode: unicast misses go to userspace (the engine's FDB)
   mdx_u32 enabled;      // 0: every frame to userspace (before the first sync, during a sync)
   mdx_u32 hasSources;   // mdx_sources is not empty (else its lookup is skipped)
+  mdx_u32 uplinkIfindex;  // backend 'tc': where the ports' tc program redirects (0: not attached)
+};
+
+// Backend 'tc': mdx_port_devs, ifindex of a port's kernel device -> the port (its tc ingress program
+// sends unicast to the uplink per the port's mode).
+struct mdx_tc_port {
+  mdx_u32 slot;
+  mdx_u32 vlan;  // 0: untagged on the uplink
+  mdx_u32 mode;
 };
 
 // mdx_tc_verdict (per CPU, one entry): the uplink socket filter's decision for the frame it just saw,
@@ -68,6 +77,8 @@ struct mdx_tc_verdict {
 #define MDX_ST_FORWARDED 18    // frames redirected to ports
 #define MDX_ST_TO_USER 19      // frames handed to userspace (AF_XDP socket, or the stack: XDP_PASS)
 #define MDX_ST_TO_XSK 20       // of those, redirected to an AF_XDP socket
+#define MDX_ST_UP_TX_FRAMES 21 // backend 'tc': frames the ports' tc program redirected to the uplink
+#define MDX_ST_UP_TX_BYTES 22
 #define MDX_ST_COUNT 32  // a power of two (the program masks indexes with it)
 
 // The one value of mdx_stats (per CPU).
@@ -75,6 +86,7 @@ struct mdx_xdp_stats {
   mdx_u64 w[MDX_ST_COUNT];
 };
 
+// mdx_slot_rx (per CPU, MDX_XDP_MAX_SLOTS: what the ports' tc program took from each port),
 // mdx_slot_stats (per CPU, MDX_XDP_MAX_SLOTS) and mdx_flood_stats (per CPU, MDX_XDP_FLOOD_MAPS)
 struct mdx_xdp_tx {
   mdx_u64 packets;

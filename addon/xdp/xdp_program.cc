@@ -98,6 +98,9 @@ int XdpProgram::Load(std::unique_ptr<XdpProgram>* out, std::string* err) {
   p->fds_.prog = f.prog;
   p->fds_.tcProg = f.tcProg;
   p->fds_.uplinkFilter = f.uplinkFilter;
+  p->fds_.tcPortProg = f.tcPortProg;
+  p->fds_.portDevs = f.portDevs;
+  p->fds_.slotRx = f.slotRx;
   p->fds_.config = f.config;
   p->fds_.domains = f.domains;
   p->fds_.sources = f.sources;
@@ -126,6 +129,7 @@ int XdpProgram::Load(std::unique_ptr<XdpProgram>* out, std::string* err) {
 
 XdpProgram::~XdpProgram() {
   Detach();
+  for (auto& [slot, fd] : portLinks_) close(fd);
   if (skel_) mdx_xdp_skel_destroy(skel_);
 }
 
@@ -154,10 +158,12 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   // Desired state.
   std::unordered_map<uint64_t, mdx_xdp_port> wantPorts;
   std::map<uint32_t, uint32_t> wantTx;
+  std::map<uint32_t, mdx_tc_port> wantDevs;
   for (const PortInfo& p : ports) {
     mdx_xdp_port v{p.slot, ifOf(p.slot), p.mode};
     wantPorts[Key(p.vlan, p.mac)] = v;
     if (v.ifindex) wantTx[p.slot] = v.ifindex;
+    if (v.ifindex) wantDevs[v.ifindex] = mdx_tc_port{p.slot, uint32_t(p.vlan & 0x0fff), p.mode};
   }
   std::vector<mdx_xdp_domain> wantDom(4096);
   std::vector<std::vector<uint32_t>> domFlood(t.domains().size());  // flood members' slots
@@ -237,6 +243,15 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
     if ((it == tx_.end() || it->second != ifx) && (rc = Update(fds_.tx, &slot, &ifx)) < 0) return fail(rc);
   }
   tx_ = wantTx;
+  what = "port devices";
+  for (auto& [ifx, v] : portDevs_)
+    if (!wantDevs.count(ifx) && (rc = Delete(fds_.portDevs, &ifx)) < 0) return fail(rc);
+  for (auto& [ifx, v] : wantDevs) {
+    auto it = portDevs_.find(ifx);
+    if ((it == portDevs_.end() || memcmp(&it->second, &v, sizeof(v)) != 0) && (rc = Update(fds_.portDevs, &ifx, &v)) < 0)
+      return fail(rc);
+  }
+  portDevs_ = wantDevs;
   what = "flood devmap";
   for (int m = 0; m < MDX_XDP_FLOOD_MAPS; m++) {
     for (auto& [slot, ifx] : flood_[m])
@@ -351,6 +366,38 @@ int XdpProgram::AttachTc(int ifindex, std::string* err) {
     return rc;
   }
   linkFd_ = rc;
+  return 0;
+}
+
+int XdpProgram::AttachTcPort(uint32_t slot, int ifindex, std::string* err) {
+  if (portLinks_.count(slot)) return 0;
+  bpf_attr a;
+  memset(&a, 0, sizeof(a));
+  a.link_create.prog_fd = uint32_t(fds_.tcPortProg);
+  a.link_create.target_ifindex = uint32_t(ifindex);
+  a.link_create.attach_type = bpf_attach_type(MDX_BPF_TCX_INGRESS);
+  const int rc = Bpf(BPF_LINK_CREATE, &a);
+  if (rc < 0) {
+    *err = "attaching the port's tc program (tcx ingress): " + Errno(rc);
+    return rc;
+  }
+  portLinks_[slot] = rc;
+  return 0;
+}
+
+void XdpProgram::DetachTcPort(uint32_t slot) {
+  auto it = portLinks_.find(slot);
+  if (it == portLinks_.end()) return;
+  close(it->second);
+  portLinks_.erase(it);
+}
+
+int XdpProgram::ReadSlotRx(uint32_t slot, uint64_t* packets, uint64_t* bytes) const {
+  uint64_t v[2];
+  const int rc = ReadPerCpu(fds_.slotRx, slot, v, 2);
+  if (rc < 0) return rc;
+  *packets = v[0];
+  *bytes = v[1];
   return 0;
 }
 

@@ -49,6 +49,14 @@ class XdpProgram {
   // replaces any classic filter there). Returns 0 or -errno.
   int AttachUplinkFilter(int sockFd) const;
   void Detach();
+  // Backend 'tc', the reverse direction: the port program (mdx_tc_port_ingress) on the ingress of
+  // the kernel device of `slot` (tcx link, closed by DetachTcPort or the destructor), and the uplink
+  // it redirects to (applied with the next Sync/SetEnabled).
+  int AttachTcPort(uint32_t slot, int ifindex, std::string* err);
+  void DetachTcPort(uint32_t slot);
+  void SetUplinkIfindex(uint32_t ifindex) { config_.uplinkIfindex = ifindex; }
+  // What the port program took from a port (packets, bytes), summed over CPUs.
+  int ReadSlotRx(uint32_t slot, uint64_t* packets, uint64_t* bytes) const;
   bool attached() const { return linkFd_ >= 0; }
 
   // BPF_PROG_RUN on one frame; *action = XDP_* verdict, *out = the frame as the program left it.
@@ -73,7 +81,7 @@ class XdpProgram {
 
   void* skel_ = nullptr;
   struct Fds {
-    int prog = -1, tcProg = -1, uplinkFilter = -1, config = -1, domains = -1, sources = -1, ports = -1, tx = -1, xsks = -1, stats = -1,
+    int prog = -1, tcProg = -1, tcPortProg = -1, uplinkFilter = -1, portDevs = -1, slotRx = -1, config = -1, domains = -1, sources = -1, ports = -1, tx = -1, xsks = -1, stats = -1,
         slotStats = -1, floodStats = -1;
     int flood[MDX_XDP_FLOOD_MAPS];
   } fds_;
@@ -87,6 +95,8 @@ class XdpProgram {
   std::unordered_map<uint64_t, uint32_t> sources_;
   std::vector<mdx_xdp_domain> domains_ = std::vector<mdx_xdp_domain>(4096);
   std::map<uint32_t, uint32_t> tx_;
+  std::map<uint32_t, mdx_tc_port> portDevs_;  // ifindex -> port (mdx_port_devs)
+  std::map<uint32_t, int> portLinks_;         // slot -> tcx link fd
   std::map<uint32_t, uint32_t> flood_[MDX_XDP_FLOOD_MAPS];
   int32_t floodOwner_[MDX_XDP_FLOOD_MAPS];  // VLAN owning each flood map, -1 = free
   std::vector<uint32_t> floodMembers_[MDX_XDP_FLOOD_MAPS];

@@ -25,6 +25,9 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
   fds->prog = s->progs.mdx_demux.prog_fd;
   fds->tcProg = s->progs.mdx_tc_ingress.prog_fd;
   fds->uplinkFilter = s->progs.mdx_uplink_filter.prog_fd;
+  fds->tcPortProg = s->progs.mdx_tc_port_ingress.prog_fd;
+  fds->portDevs = s->maps.mdx_port_devs.map_fd;
+  fds->slotRx = s->maps.mdx_slot_rx.map_fd;
   fds->config = s->maps.mdx_config.map_fd;
   fds->domains = s->maps.mdx_domains.map_fd;
   fds->sources = s->maps.mdx_sources.map_fd;

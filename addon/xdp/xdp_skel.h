@@ -9,7 +9,7 @@ extern "C" {
 
 struct mdx_xdp_fds {
   int prog;
-  int tcProg, uplinkFilter;  // backend 'tc': the tc ingress program and the uplink sockets' filter
+  int tcProg, tcPortProg, uplinkFilter, portDevs, slotRx;  // backend 'tc': the tc ingress program and the uplink sockets' filter
   int config, domains, sources, ports, tx, xsks, stats, slotStats, floodStats;
   int flood[MDX_XDP_FLOOD_MAPS];
 };

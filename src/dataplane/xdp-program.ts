@@ -13,7 +13,9 @@ import type { NativeHandle } from './native-types.ts';
 export const XDP_ACTION = { aborted: 0, drop: 1, pass: 2, tx: 3, redirect: 4 } as const;
 
 /** Indexes of {@link XdpProgram.stats} (addon/xdp/xdp_maps.h MDX_ST_*); 0..15 are drops by DropReason. */
-export const XDP_STAT = { rxFrames: 16, rxBytes: 17, forwarded: 18, toUser: 19, toXsk: 20 } as const;
+/** Indexes of the program's counters (addon/xdp/xdp_maps.h MDX_ST_*); upTx*: backend 'tc', what the
+ * ports' tc program redirected to the uplink. */
+export const XDP_STAT = { rxFrames: 16, rxBytes: 17, forwarded: 18, toUser: 19, toXsk: 20, upTxFrames: 21, upTxBytes: 22 } as const;
 
 interface XdpNative {
   xdpLoad(): { handle?: NativeHandle; errno?: number; message?: string };

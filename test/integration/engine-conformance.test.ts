@@ -221,6 +221,9 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[], backend: Backend
       assert.equal(s.backend()?.xdpState, 'tc', 'tc program attached and in sync');
       const x = s.xdpStats()!;
       assert.ok(x[XDP_STAT.forwarded]! > 0, `tc redirected frames in the kernel: ${x.join(',')}`);
+      // and the ports' tc program sent unicast that leaves through the uplink (every mode but
+      // bridge-to-a-port; passthru included)
+      assert.ok(x[XDP_STAT.upTxFrames]! > 0, `port tc programs redirected frames to the uplink: ${x.join(',')}`);
       await new Promise((r) => setTimeout(r, 300)); // worker 0 folds the program's counters every 200 ms
       assert.ok(s.counters().uplink.forwarded >= x[XDP_STAT.forwarded]!, 'tc-forwarded frames counted as uplink forwards');
     }

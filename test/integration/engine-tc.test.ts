@@ -87,6 +87,11 @@ test('tc backend: TCP with default offloads from outside to a port goes by tc re
       assert.ok(x[XDP_STAT.rxBytes]! / x[XDP_STAT.forwarded]! > 3000, `mean tc frame: ${x[XDP_STAT.rxBytes]! / x[XDP_STAT.forwarded]!} bytes (GSO kept)`);
       assert.ok(p1.txPackets >= x[XDP_STAT.forwarded]!, `p1 TX ${p1.txPackets} includes the tc redirects`);
       assert.ok(c.uplink.rxPackets >= x[XDP_STAT.rxFrames]!, 'tc-forwarded frames counted as uplink RX');
+      // the reverse direction (ns1 -> outside, 20 MiB with 4 streams): the port's tc program
+      assert.ok(x[XDP_STAT.upTxBytes]! > 20 * MIB, `the port's tc program sent ${x[XDP_STAT.upTxBytes]} bytes to the uplink`);
+      assert.ok(x[XDP_STAT.upTxBytes]! / x[XDP_STAT.upTxFrames]! > 3000, `mean port -> uplink frame: ${x[XDP_STAT.upTxBytes]! / x[XDP_STAT.upTxFrames]!} bytes (GSO kept)`);
+      assert.ok(c.uplink.txPackets >= x[XDP_STAT.upTxFrames]!, 'counted as uplink TX');
+      assert.ok(p1.rxPackets >= x[XDP_STAT.upTxFrames]!, 'counted as port RX');
     } finally {
       await s.stop();
     }
@@ -107,50 +112,63 @@ test('tc backend: VLAN ports in vepa mode through a hairpin wire: engine tags to
       await folded();
       const x = s.xdpStats()!;
       assert.ok(x[XDP_STAT.forwarded]! > 1000, `tc redirected ${x[XDP_STAT.forwarded]} tagged frames`);
+      assert.ok(x[XDP_STAT.upTxFrames]! > 1000, `the ports' tc program tagged and sent ${x[XDP_STAT.upTxFrames]} frames to the uplink`);
     } finally {
       await s.stop();
     }
   });
 });
 
-test('tc backend: a known burst arrives exactly once (unicast by tc, broadcast by the engine), while the table changes', { skip, timeout: 120_000 }, async () => {
+test('tc backend: known bursts arrive exactly once (unicast by tc both ways, broadcast by the engine), while the table changes', { skip, timeout: 120_000 }, async () => {
   await withLab(async (lab) => {
     const t = await topology(lab);
     const s = tcSwitch(t, 'bridge');
     await s.start();
     const tx = PacketPort.open({ ifname: 'br0', netns: t.wire.name, rx: false });
     const rx1 = PacketPort.open({ ifname: 'e1', netns: t.ns1.name, tx: false });
+    const tx1 = PacketPort.open({ ifname: 'e1', netns: t.ns1.name, rx: false });
+    const rxOut = PacketPort.open({ ifname: 'br0', netns: t.wire.name, tx: false });
     try {
       const UNICAST = 2000;
       const BCAST = 200;
-      const frame = (id: number, dst: string): Uint8Array => {
+      const frame = (id: number, dst: string, src = OUTSIDE): Uint8Array => {
         const f = new Uint8Array(64);
         writeMac(f, 0, parseMac(dst, 'dst'));
-        writeMac(f, 6, parseMac(OUTSIDE, 'src'));
+        writeMac(f, 6, parseMac(src, 'src'));
         f[12] = ETHERTYPE >> 8;
         f[13] = ETHERTYPE & 0xff;
         new DataView(f.buffer).setUint32(14, id);
         return f;
       };
       const before = s.xdpStats()![XDP_STAT.forwarded]!;
+      const upBefore = s.xdpStats()![XDP_STAT.upTxFrames]!;
       const seen = new Map<number, number>();
-      const drain = (): void => {
-        for (let b = rx1.tryRecv(); b; b = rx1.tryRecv()) {
+      const seenOut = new Map<number, number>();
+      const drainOne = (port: PacketPort, into: Map<number, number>): void => {
+        for (let b = port.tryRecv(); b; b = port.tryRecv()) {
           for (let i = 0; i < b.length; i++) {
             const f = b.frame(i);
             if (f.length < 18 || f[12] !== ETHERTYPE >> 8 || f[13] !== (ETHERTYPE & 0xff)) continue;
             const id = new DataView(f.buffer, f.byteOffset).getUint32(14);
-            seen.set(id, (seen.get(id) ?? 0) + 1);
+            into.set(id, (into.get(id) ?? 0) + 1);
           }
           b.release();
         }
       };
+      const drain = (): void => {
+        drainOne(rx1, seen);
+        drainOne(rxOut, seenOut);
+      };
+      const REVERSE = 1000; // port -> outside, by the port's tc program
       let id = 0;
       for (let batch = 0; batch < 40; batch++) {
         const frames: Uint8Array[] = [];
         for (let k = 0; k < UNICAST / 40; k++) frames.push(frame(id++, M1));
         for (let k = 0; k < BCAST / 40; k++) frames.push(frame(id++, 'ff:ff:ff:ff:ff:ff'));
         assert.equal(tx.send(frames), frames.length);
+        const back: Uint8Array[] = [];
+        for (let k = 0; k < REVERSE / 40; k++) back.push(frame(1_000_000 + batch * 100 + k, OUTSIDE, M1));
+        assert.equal(tx1.send(back), back.length);
         // table swaps while frames are in flight: the filter's verdict and the redirect stay one decision
         if (batch % 8 === 4) s.setPortMode('p2', batch % 16 === 4 ? 'vepa' : 'bridge');
         await new Promise((r) => setTimeout(r, 10));
@@ -164,9 +182,15 @@ test('tc backend: a known burst arrives exactly once (unicast by tc, broadcast b
       await folded();
       const fast = s.xdpStats()![XDP_STAT.forwarded]! - before;
       assert.ok(fast >= UNICAST * 0.9 && fast <= UNICAST, `tc redirected ${fast} of the ${UNICAST} unicast frames`);
+      assert.deepEqual([...seenOut].filter(([, n]) => n !== 1), [], 'no port frame delivered twice outside');
+      assert.equal(seenOut.size, REVERSE, `every port frame delivered once outside (${seenOut.size} of ${REVERSE})`);
+      const up = s.xdpStats()![XDP_STAT.upTxFrames]! - upBefore;
+      assert.ok(up >= REVERSE * 0.9 && up <= REVERSE, `the port's tc program sent ${up} of the ${REVERSE} frames`);
     } finally {
       await tx.close();
       await rx1.close();
+      await tx1.close();
+      await rxOut.close();
       await s.stop();
     }
   });
