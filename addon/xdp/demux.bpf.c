@@ -410,9 +410,9 @@ static __always_inline int skb_port_target(struct __sk_buff* skb, const __u8* hd
 SEC("socket")
 int mdx_uplink_filter(struct __sk_buff* skb) {
   // Frames leaving the device never reach tc ingress. The engine's sockets are opened with
-  // PACKET_IGNORE_OUTGOING, but the uplink's fanout group has a hook of its own
-  // (net/packet/af_packet.c fanout_add copies no ignore_outgoing to it), so the group would see
-  // what the ports' tc program redirects out of the uplink: drop them here too.
+  // PACKET_IGNORE_OUTGOING, but the uplink's rings are a fanout group, whose own hook ignores
+  // outgoing frames only with PACKET_FANOUT_FLAG_IGNORE_OUTGOING (net/packet/af_packet.c
+  // fanout_add), so the group would see what the ports' tc program redirects out of the uplink.
   if (skb->pkt_type == MDX_PACKET_OUTGOING) return 0;
   __u8 hdr[12];
   __u64 key = 0;
