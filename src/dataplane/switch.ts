@@ -77,8 +77,9 @@ export interface SwitchOptions {
   realtime?: boolean | number;
   /**
    * Uplink rings sized to hold this many milliseconds of frames at the measured maximum rate
-   * (V3: 1.5 Mpps of 64-byte frames, ~144 ring bytes each; V2: 0.75 Mpps, one 2 KiB slot each).
-   * Default 25 (6 MiB of V3 blocks, 18750 V2 slots = 37 MiB). `ring.blocks` overrides the V3 part.
+   * (V3: 1.5 Mpps of 64-byte frames, ~144 ring bytes each, or 10 Gbit/s of super-frames, whichever
+   * needs more; V2: 0.75 Mpps, one 2 KiB slot each). Default 25 (30 MiB of V3 blocks, 18750 V2
+   * slots = 37 MiB). `ring.blocks` overrides the V3 part.
    */
   ringMs?: number;
   /** Busy-poll this many microseconds after the last frame before sleeping in epoll. Default 20. */
@@ -106,10 +107,14 @@ const DEFAULT_RING_MS = 25;
 const MAX_PPS_V3 = 1_500_000;
 const V3_BYTES_PER_FRAME = 144;
 const MAX_PPS_V2 = 750_000;
+/** TCP with offloads: ~64 KiB super-frames at up to 10 Gbit/s. A V3 block holds whole frames, so
+ * a ring sized for 64-byte frames alone holds only ~6 ms of super-frames and drops them (each drop
+ * costs TCP a retransmit). */
+const MAX_BYTES_PER_S = 10e9 / 8;
 
 /** Uplink ring sizes that hold `ms` of frames at the maximum rates above. */
 export function ringsForMs(ms: number, blockSize: number): { ringBlocks: number; ringSlots: number } {
-  const v3Bytes = (ms / 1000) * MAX_PPS_V3 * V3_BYTES_PER_FRAME;
+  const v3Bytes = (ms / 1000) * Math.max(MAX_PPS_V3 * V3_BYTES_PER_FRAME, MAX_BYTES_PER_S);
   return { ringBlocks: Math.max(2, Math.ceil(v3Bytes / blockSize)), ringSlots: Math.max(64, Math.ceil((ms / 1000) * MAX_PPS_V2)) };
 }
 

@@ -185,6 +185,8 @@ test('realtime: the workers run SCHED_FIFO at the priority asked for; uplink rin
   });
   assert.throws(() => new Switch({ uplink: 'up0', realtime: 100 }), /realtime/);
   const r = ringsForMs(20, 1 << 20);
-  // >= 20 ms of 64-byte frames at 1.5 Mpps (V3, ~144 B each) and at 0.75 Mpps (V2 slots)
+  // >= 20 ms of 64-byte frames at 1.5 Mpps (V3, ~144 B each) and at 0.75 Mpps (V2 slots), and of
+  // 10 Gbit/s of TCP super-frames (V3 blocks hold whole frames)
   assert.ok(r.ringBlocks * (1 << 20) >= 0.02 * 1_500_000 * 144 && r.ringSlots >= 0.02 * 750_000, JSON.stringify(r));
+  assert.ok(r.ringBlocks * (1 << 20) >= 0.02 * 1.25e9, JSON.stringify(r));
 });
