@@ -444,22 +444,27 @@ int mdx_uplink_filter(struct __sk_buff* skb) {
   return hit ? 0 : -1;
 }
 
+// The filter's verdict for this skb, consumed: 1 = redirect to *target (the filter dropped it),
+// 0 = the engine's socket kept it, -1 = no verdict for this frame (no engine socket saw it).
+static __always_inline int take_verdict(struct __sk_buff* skb, __u64 key, __u32* target, __u32* slot) {
+  __u32 zero = 0;
+  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
+  if (!v || !v->valid || v->key != key || v->len != skb->len || v->ifindex != skb->ifindex) return -1;
+  v->valid = 0;
+  *target = v->target;
+  *slot = v->slot;
+  return v->target ? 1 : 0;
+}
+
 SEC("tc")
 int mdx_tc_ingress(struct __sk_buff* skb) {
   __u8 hdr[12];
   __u64 key;
   if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
-  __u32 zero = 0;
-  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
   struct mdx_xdp_port p = {};
-  if (v && v->valid && v->key == key && v->len == skb->len && v->ifindex == skb->ifindex) {
-    v->valid = 0;
-    if (!v->target) return MDX_TC_ACT_OK;  // the engine's socket kept it
-    p.ifindex = v->target;
-    p.slot = v->slot;
-  } else if (!skb_fast_target(skb, hdr, key, &p)) {
-    return MDX_TC_ACT_OK;
-  }
+  const int verdict = take_verdict(skb, key, &p.ifindex, &p.slot);
+  if (verdict == 0) return MDX_TC_ACT_OK;  // the engine's socket kept it
+  if (verdict < 0 && !skb_fast_target(skb, hdr, key, &p)) return MDX_TC_ACT_OK;
   const __u32 len = skb->len;
   // ports see their VLAN's frames untagged (engine.cc Process)
   if (skb->vlan_present && bpf_skb_vlan_pop(skb)) return MDX_TC_ACT_OK;
@@ -473,18 +478,15 @@ int mdx_tc_port_ingress(struct __sk_buff* skb) {
   __u8 hdr[12];
   __u64 key;
   if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
-  __u32 zero = 0;
-  struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
   struct mdx_tc_port p = {};
-  __u32 target = 0;
-  if (v && v->valid && v->key == key && v->len == skb->len && v->ifindex == skb->ifindex) {
-    v->valid = 0;
-    if (!v->target) return MDX_TC_ACT_OK;  // the engine's socket kept it
+  __u32 target = 0, slot = 0;
+  const int verdict = take_verdict(skb, key, &target, &slot);
+  if (verdict == 0) return MDX_TC_ACT_OK;  // the engine's socket kept it
+  if (verdict > 0) {
     __u32 ifx = skb->ifindex;
     const struct mdx_tc_port* q = bpf_map_lookup_elem(&mdx_port_devs, &ifx);
     if (!q) return MDX_TC_ACT_OK;  // cannot happen while the filter dropped it; keep the stack's copy
     p = *q;
-    target = v->target;
   } else if (!skb_port_target(skb, hdr, &target, &p)) {
     return MDX_TC_ACT_OK;
   }
