@@ -24,7 +24,15 @@ constexpr int kSwapTimeoutMs = 3000;
 // than a quarter of its blocks, packet_rcv_has_room). A worker that is not scheduled cannot switch
 // to V3 itself: the kernel fills the V3 ring behind the full V2 one instead of dropping.
 // Without rollover a full V2 ring drops (counted) instead; frames keep their order.
-int UplinkFanoutMode(bool rollover) { return PACKET_FANOUT_CBPF | (rollover ? PACKET_FANOUT_FLAG_ROLLOVER : 0); }
+// A fanout group has its own packet hook: the members' PACKET_IGNORE_OUTGOING does not apply to it
+// (net/packet/af_packet.c fanout_add), so without the group flag every frame sent out of the
+// uplink (the engine's own TX, the host stack's) comes back as uplink RX.
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
+int UplinkFanoutMode(bool rollover) {
+  return PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_IGNORE_OUTGOING | (rollover ? PACKET_FANOUT_FLAG_ROLLOVER : 0);
+}
 }  // namespace
 
 RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
@@ -42,7 +50,7 @@ RingOptions Engine::UplinkRingOptions(int fanoutGroup) const {
   ro.vnetHdr = true;
   if (o.workers > 1) {
     ro.fanoutGroup = fanoutGroup & 0xffff;
-    ro.fanoutMode = 0;  // rx 'blocks': PACKET_FANOUT_HASH, both directions of a flow on one worker (else OpenUplink's groups)
+    ro.fanoutMode = PACKET_FANOUT_FLAG_IGNORE_OUTGOING;  // PACKET_FANOUT_HASH; rx 'blocks': PACKET_FANOUT_HASH, both directions of a flow on one worker (else OpenUplink's groups)
   }
   return ro;
 }
