@@ -7,12 +7,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { withLab } from '../../src/lab/index.ts';
+import { withLab, type Lab, type Namespace } from '../../src/lab/index.ts';
 import { Switch } from '../../src/dataplane/index.ts';
 import { needsRoot } from '../support.ts';
 
 const X1 = '02:6d:64:00:0a:01';
 const WIRE = '02:6d:64:00:0a:fe';
+
+/** The switch namespace with its uplink up0 (wire at 10.92.0.254 behind it) and port p1 (ns1 at 10.92.0.1). */
+async function wireAndPort(lab: Lab): Promise<{ sw: Namespace; wire: Namespace; ns1: Namespace }> {
+  const sw = await lab.addNamespace('sw');
+  const wire = await lab.addNamespace('wire');
+  const ns1 = await lab.addNamespace('ns1');
+  await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0', mac: WIRE, addresses: ['10.92.0.254/24'] });
+  await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: X1, addresses: ['10.92.0.1/24'] });
+  return { sw, wire, ns1 };
+}
 
 /** se.slice (ns) of this process's thread named `comm`, or null when the kernel does not show it. */
 function threadSlice(comm: string): number | null {
@@ -33,11 +43,7 @@ function threadSlice(comm: string): number | null {
 test('workers ask for a 100 us scheduler slice (sliceUs: 0 keeps the default); adaptive receive counts its rings', { skip: needsRoot, timeout: 120_000 }, async () => {
   const kernelShowsSlice = /^se\.slice/m.test(readFileSync('/proc/self/sched', 'utf8'));
   await withLab(async (lab) => {
-    const sw = await lab.addNamespace('sw');
-    const wire = await lab.addNamespace('wire');
-    const ns1 = await lab.addNamespace('ns1');
-    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0', mac: WIRE, addresses: ['10.92.0.254/24'] });
-    await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: X1, addresses: ['10.92.0.1/24'] });
+    const { sw, wire, ns1 } = await wireAndPort(lab);
     for (const sliceUs of [undefined, 0] as const) {
       const s = new Switch({ uplink: 'up0', netns: sw.name, ...(sliceUs !== undefined ? { sliceUs } : {}) });
       s.addPort({ name: 'p1', mac: X1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
@@ -110,11 +116,7 @@ test('two workers: each its own adaptive V2 + V3 pair; flows split between them,
 
 test('the uplink rings do not receive what the engine sends out of the uplink (fanout groups ignore outgoing frames)', { skip: needsRoot, timeout: 120_000 }, async () => {
   await withLab(async (lab) => {
-    const sw = await lab.addNamespace('sw');
-    const wire = await lab.addNamespace('wire');
-    const ns1 = await lab.addNamespace('ns1');
-    await lab.addVeth({ ns: sw, name: 'up0' }, { ns: wire, name: 'w0', mac: WIRE, addresses: ['10.92.0.254/24'] });
-    await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: X1, addresses: ['10.92.0.1/24'] });
+    const { sw, wire, ns1 } = await wireAndPort(lab);
     for (const [ns, dev] of [[sw, 'up0'], [sw, 'p1'], [wire, 'w0'], [ns1, 'e1']] as const) await ns.ip(['link', 'set', 'dev', dev, 'mtu', '9000']);
     for (const rx of ['adaptive', 'blocks'] as const) {
       const s = new Switch({ uplink: 'up0', netns: sw.name, rx, workers: rx === 'blocks' ? 2 : 1 });
