@@ -240,7 +240,12 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
     return -EEXIST;
   }
   if (xdp_ && opts_.tc && b->kernelIfindex() > 0) {
-    const int rc = TcPortAttach(slot, b.get(), true, err);
+    // The socket filter and the port's tc link, both before the port is published: until the map
+    // sync below names the device, the tc program finds no entry and passes every frame (the
+    // socket keeps it). A filter without the link would drop what nothing forwards, so a link
+    // that cannot be made fails the attach.
+    int rc = TcPortAttach(slot, b.get(), true, err);
+    if (rc == 0) rc = TcPortAttach(slot, b.get(), false, err);
     if (rc < 0) return rc;
   }
   PortBackend* raw = b.release();
@@ -253,14 +258,16 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       const int en = errno;
       for (uint32_t k = 0; k < q; k++) epoll_ctl(workers_[RxWorkerOf(slot, k)]->epfd, EPOLL_CTL_DEL, raw->rxFd(k), nullptr);
       ports_[slot].store(nullptr);
+      if (xdp_ && opts_.tc) {
+        std::lock_guard<std::mutex> xg(xdpMu_);
+        xdp_->DetachTcPort(slot);
+      }
       if (epochs_.Synchronize(kQuiesceTimeoutMs)) delete raw;  // else leaked rather than freed under a reader
       *err = "epoll_ctl";
       return -en;
     }
   }
   if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
-  // the port's tc program (its fast path to the uplink); without it the engine forwards as before
-  if (xdp_ && opts_.tc && raw->kernelIfindex() > 0) TcPortAttach(slot, raw, false, &xdpError_);
   return 0;
 }
 
