@@ -49,12 +49,14 @@ test('workers ask for a 100 us scheduler slice (sliceUs: 0 keeps the default); a
       s.addPort({ name: 'p1', mac: X1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
       await s.start();
       try {
+        // Frames first: the worker names itself and sets its slice when its thread starts, which
+        // start() does not wait for; once it has forwarded the pings both are done.
+        assert.equal(await wire.ping('10.92.0.1', { count: 10, timeoutS: 2 }), true, 'wire reaches ns1 through the switch');
         const slice = threadSlice('mdx-worker-0');
         if (kernelShowsSlice) {
           if (sliceUs === undefined) assert.equal(slice, 100_000, 'default: 100 us');
           else assert.notEqual(slice, 100_000, 'sliceUs 0: the kernel default');
         }
-        assert.equal(await wire.ping('10.92.0.1', { count: 10, timeoutS: 2 }), true, 'wire reaches ns1 through the switch');
         const w = s.counters().workers[0]!;
         assert.ok(w.rxFrames >= 10, `rxFrames ${w.rxFrames}`);
         assert.equal(w.rxMode, 2, 'light traffic stays on the V2 ring');
