@@ -103,17 +103,21 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
       if (lease.ipv6 && n.ipv6) addresses.push(`${lease.ipv6}/${n.ipv6.subnet.prefix}`);
       if (e.addresses) addresses.push(...e.addresses);
       const gateways = [n.ipv4?.gateway, n.ipv6?.gateway].filter((g) => g !== undefined).map((g) => formatIp(g));
-      if (e.tap !== undefined && n.dataplane === 'userspace') {
+      // A tap endpoint: its device lives in the parent's namespace (a tun tap or a macvtap).
+      const tapLink = e.tap === undefined ? undefined : {
+        key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),
+        ...(n.parent.netns ? { netns: n.parent.netns } : {}),
+        name: e.tap,
+        role: 'tap' as const,
+        network: n.name,
+        endpoint: e.name,
+      };
+      if (tapLink && n.dataplane === 'userspace') {
         // A VM port: the switch serves the tap's network device; the hypervisor opens the tap by name.
         const vlan = e.vlan ?? n.vlan;
         const vm = e.vm;
         links.push({
-          key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),
-          ...(n.parent.netns ? { netns: n.parent.netns } : {}),
-          name: e.tap,
-          role: 'tap',
-          network: n.name,
-          endpoint: e.name,
+          ...tapLink,
           type: 'tun',
           vmTap: {
             queues: vm?.queues ?? 1,
@@ -127,18 +131,13 @@ export function desiredState(config: ServiceConfig, leases: LeaseTable): Desired
           addresses: [],
           routes: [],
           gateways: [],
-          port: { name: e.name, network: n.name, mac: lease.mac, mode: n.mode, ...(vlan !== undefined ? { vlan } : {}), ifname: e.tap },
+          port: { name: e.name, network: n.name, mac: lease.mac, mode: n.mode, ...(vlan !== undefined ? { vlan } : {}), ifname: tapLink.name },
         });
         continue;
       }
-      if (e.tap !== undefined) {
+      if (tapLink) {
         links.push({
-          key: resourceKey({ kind: 'link', netns: n.parent.netns, name: e.tap }),
-          ...(n.parent.netns ? { netns: n.parent.netns } : {}),
-          name: e.tap,
-          role: 'tap',
-          network: n.name,
-          endpoint: e.name,
+          ...tapLink,
           type: 'macvtap',
           parent: n.parent,
           mode: n.mode,
