@@ -368,11 +368,11 @@ void Engine::Run(Worker* wp) {
       }
       if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !OnFdError(w, tag, evs[i].events)) continue;
       int got;
+      auto upFn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
+      RxVisitorFn<decltype(upFn)> up(upFn);  // frames of the uplink's two rings
       // V2: drained until empty, at most a batch per pass.
       auto drainV2 = [&]() {
-        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
-        RxVisitorFn<decltype(fn)> v(fn);
-        const int k = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxFramesPerPoll);
+        const int k = w.uplinkFast->RxDrain([&](const RxFrameInfo& fi) { VisitRxFrame(fi, up); }, kMaxRxFramesPerPoll);
         v2Frames += k;
         v2Capped = k == kMaxRxFramesPerPoll && w.uplinkFast->Ready();
         return k;
@@ -380,9 +380,7 @@ void Engine::Run(Worker* wp) {
       if (tag == kTagUplink) {
         // In V3 mode frames left in the V2 ring are older than the blocks: they go first.
         got = w.uplinkFast && w.rxc.mode() == RxModeController::kBlocks ? drainV2() : 0;
-        auto fn = [&](const Frame& f, uint32_t tci) { Input(w, *t, f, tci, kUplinkSlot, now); };
-        RxVisitorFn<decltype(fn)> v(fn);
-        const int k = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, v); }, kMaxRxBlocksPerPoll);
+        const int k = w.uplink->RxDrainFrames([&](const RxFrameInfo& fi) { VisitRxFrame(fi, up); }, kMaxRxBlocksPerPoll);
         v3Frames += k;
         got += k;
       } else if (tag == kTagUplinkFast) {
