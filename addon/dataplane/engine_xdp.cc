@@ -39,7 +39,8 @@ int Engine::XdpCreate(std::string* err) {
   xdp_->SetLive(false);  // until Start
   xdpSlotLast_.assign(size_t(opts_.maxSlots) * 2, 0);
   xdpSlotRxLast_.assign(size_t(opts_.maxSlots) * 2, 0);
-  rc = XdpAttach(err);
+  // The sockets are in the xskmap before the program is on the device: frames it sends up in
+  // between would otherwise miss the map and go up by XDP_PASS.
   for (size_t i = 0; rc == 0 && opts_.xdpSockets && i < workers_.size(); i++) {
     Worker& w = *workers_[i];
     rc = XskOpen(int(i), &w.xsk, err);
@@ -55,6 +56,7 @@ int Engine::XdpCreate(std::string* err) {
       }
     }
   }
+  if (rc == 0) rc = XdpAttach(err);
   if (rc < 0) {
     for (auto& w : workers_) w->xsk.reset();
     xdp_.reset();
@@ -123,6 +125,14 @@ int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* 
     }
   }
   std::lock_guard<std::mutex> g(xdpMu_);
+  for (auto& r : *rings) {  // before the program is on the new device (see XdpCreate)
+    if (!r->xsk) continue;
+    const int rc = xdp_->SetXsk(r->xsk->queue(), r->xsk->fd());
+    if (rc < 0) {
+      *err = "XDP: registering the AF_XDP socket in the xskmap: " + std::string(strerror(-rc));
+      return rc;
+    }
+  }
   if (running_) {
     xdp_->Detach();
     std::string why;
@@ -132,14 +142,6 @@ int Engine::XdpReplaceUplink(std::vector<std::unique_ptr<Worker::UplinkRings>>* 
       return rc;
     }
     if (opts_.tc) xdp_->SetLive(true);  // the new uplink ifindex into the config
-  }
-  for (auto& r : *rings) {
-    if (!r->xsk) continue;
-    const int rc = xdp_->SetXsk(r->xsk->queue(), r->xsk->fd());
-    if (rc < 0) {
-      *err = "XDP: registering the AF_XDP socket in the xskmap: " + std::string(strerror(-rc));
-      return rc;
-    }
   }
   return 0;
 }
