@@ -267,6 +267,7 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
+  if (xdp_ && opts_.tc) tcPeer_[slot] = TcPeerProbe(raw);  // a re-attached device is probed anew
   if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
   return 0;
 }
@@ -279,6 +280,7 @@ int Engine::Detach(uint32_t slot) {
   if (xdp_ && opts_.tc) {
     std::lock_guard<std::mutex> xg(xdpMu_);
     xdp_->DetachTcPort(slot);
+    tcPeer_[slot] = 0;
   }
   if (xdp_ && b->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);  // no more kernel redirects to it
   for (uint32_t q = 0; q < b->rxQueues(); q++)

@@ -57,6 +57,9 @@ struct EngineOptions {
   // program (tcx) forwards known unicast to kernel ports as whole skbs, and the uplink sockets carry
   // its socket filter (engine_xdp.cc). One worker only.
   bool tc = false;
+  // Backend 'tc': deliver into a veth port's peer with bpf_redirect_peer where that peer lives in
+  // another namespace (engine_xdp.cc TcPeerProbe); false: always bpf_redirect to the port device.
+  bool tcPeer = true;
   // With xdp: what userspace must see comes up through an AF_XDP socket per worker (RX queue =
   // worker index, io/xsk_socket.h) instead of XDP_PASS to the AF_PACKET rings.
   bool xdpSockets = true;
@@ -167,6 +170,13 @@ class Engine {
   std::string xdpState();
   // The XDP program's own counters (xdp/xdp_maps.h MDX_ST_*), summed over CPUs; -ENOENT without XDP.
   int XdpStatsRead(XdpStats* s);
+  // Backend 'tc': probe every kernel port's device again (is it up, a veth, its peer in another
+  // namespace?) and re-sync the maps where the delivery changed; the control plane calls it on the
+  // ports' link events (a peer moved between namespaces goes down and up). Returns the number of
+  // ports whose delivery changed, or -errno.
+  int RefreshTcPeers(std::string* err);
+  // Backend 'tc': 1 when the tc program delivers into slot's veth peer (bpf_redirect_peer), else 0.
+  int TcPeer(uint32_t slot);
 
  private:
   Engine() = default;
@@ -190,6 +200,7 @@ class Engine {
   int XdpAttach(std::string* err);
   int TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err);  // backend 'tc'
   int TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::string* err);  // backend 'tc'
+  uint8_t TcPeerProbe(const PortBackend* b) const;  // backend 'tc': MDX_PORT_PEER or 0
 
   int XdpSyncLocked(std::string* err);  // controlMu_ held
   void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block
@@ -226,6 +237,7 @@ class Engine {
   std::string xdpError_;
   std::vector<uint64_t> xdpSlotLast_;  // packets, bytes per slot
   std::vector<uint64_t> xdpSlotRxLast_;  // backend 'tc': per slot, taken by the ports' program
+  std::vector<uint8_t> tcPeer_;          // backend 'tc': per slot, MDX_PORT_PEER or 0 (controlMu_)
   uint64_t xdpFloodLast_[MDX_XDP_FLOOD_MAPS][2] = {};
   std::atomic<bool> stop_{false};
   bool running_ = false;

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "dataplane/engine.h"
+#include "io/link_peer.h"
 #include "io/netns.h"
 
 namespace mdx {
@@ -39,6 +40,7 @@ int Engine::XdpCreate(std::string* err) {
   xdp_->SetLive(false);  // until Start
   xdpSlotLast_.assign(size_t(opts_.maxSlots) * 2, 0);
   xdpSlotRxLast_.assign(size_t(opts_.maxSlots) * 2, 0);
+  tcPeer_.assign(opts_.maxSlots, 0);
   // The sockets are in the xskmap before the program is on the device: frames it sends up in
   // between would otherwise miss the map and go up by XDP_PASS.
   for (size_t i = 0; rc == 0 && opts_.xdpSockets && i < workers_.size(); i++) {
@@ -178,6 +180,43 @@ int Engine::TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::st
   return rc;
 }
 
+// Backend 'tc': whether the tc program may deliver into the port's veth peer (bpf_redirect_peer).
+// The kernel drops a peer redirect whose peer is in the ingress device's (the uplink's, which is the
+// ports') namespace (net/core/filter.c skb_do_redirect), and the redirect never looks at the port
+// device itself, so the flag needs: a veth, its peer in another namespace (IFLA_LINK_NETNSID), and
+// the port device up (a port whose switch end is down receives nothing, as through veth_xmit).
+// Anything uncertain (a probe error) is 0: bpf_redirect to the port device is always right.
+uint8_t Engine::TcPeerProbe(const PortBackend* b) const {
+  if (!opts_.tcPeer || b->kernelIfindex() <= 0) return 0;
+  LinkPeerInfo li;
+  const int rc = RunInNetns(opts_.netns, [&] { return QueryLinkPeer(b->kernelIfindex(), &li); });
+  return rc == 0 && li.up && li.veth && li.peerElsewhere ? MDX_PORT_PEER : 0;
+}
+
+int Engine::RefreshTcPeers(std::string* err) {
+  std::lock_guard<std::mutex> g(controlMu_);
+  if (!xdp_ || !opts_.tc) return 0;
+  int changed = 0;
+  for (uint32_t s = 1; s < opts_.maxSlots; s++) {
+    PortBackend* b = ports_[s].load(std::memory_order_acquire);
+    const uint8_t f = b ? TcPeerProbe(b) : 0;
+    if (f != tcPeer_[s]) changed++;
+    tcPeer_[s] = f;
+  }
+  if (changed == 0) return 0;
+  const int rc = XdpSyncLocked(&xdpError_);
+  if (rc < 0) {
+    *err = xdpError_;
+    return rc;
+  }
+  return changed;
+}
+
+int Engine::TcPeer(uint32_t slot) {
+  std::lock_guard<std::mutex> g(controlMu_);
+  return slot < tcPeer_.size() && tcPeer_[slot] ? 1 : 0;
+}
+
 int Engine::XdpAttach(std::string* err) {
   std::string why;
   const int rc = RunInNetns(opts_.netns, [&] {
@@ -203,7 +242,7 @@ int Engine::XdpSyncLocked(std::string* err) {
   }
   std::lock_guard<std::mutex> g(xdpMu_);
   std::string why;
-  const int rc = RunInNetns(opts_.netns, [&] { return xdp_->Sync(*t, ifx, opts_.learning, &why); });
+  const int rc = RunInNetns(opts_.netns, [&] { return xdp_->Sync(*t, ifx, opts_.learning, &why, &tcPeer_); });
   *err = rc < 0 ? why : std::string();
   return rc;
 }

@@ -52,6 +52,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   eo.xdp = GetStr(o, "backend") == "xdp" || eo.tc;
   eo.xdpGeneric = GetBool(o, "xdpGeneric", false);
   eo.xdpSockets = !eo.tc && GetBool(o, "xdpSockets", true);
+  eo.tcPeer = GetBool(o, "tcPeer", true);
   eo.uplinkBlockSize = GetU32(o, "ringBlockSize", eo.uplinkBlockSize);
   eo.uplinkBlocks = GetU32(o, "ringBlocks", eo.uplinkBlocks);
   eo.uplinkTxFrames = GetU32(o, "txFrames", eo.uplinkTxFrames);
@@ -195,6 +196,24 @@ Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
   return Num(info.Env(), rc);
 }
 
+// engineRefreshTcPeers(e, detail?) -> ports whose tc delivery changed | -errno
+Napi::Value EngineRefreshTcPeers(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  if (!e) return Num(info.Env(), -EBADF);
+  std::string err;
+  const int rc = e->RefreshTcPeers(&err);
+  if (rc < 0) SetErrorDetail(info, 1, err);
+  return Num(info.Env(), rc);
+}
+
+// engineTcPeer(e, slot) -> 1 (the tc program delivers into the port's veth peer) | 0 | -errno
+Napi::Value EngineTcPeer(const Napi::CallbackInfo& info) {
+  Engine* e = EngineArg(info);
+  if (!e) return Num(info.Env(), -EBADF);
+  if (info.Length() < 2 || !info[1].IsNumber()) return Num(info.Env(), -EINVAL);
+  return Num(info.Env(), e->TcPeer(info[1].As<Napi::Number>().Uint32Value()));
+}
+
 // engineOnEvent(e, cb(kind, slot, queue, errno, worker)): fd events (dataplane/engine.h FdEventKind),
 // through the handle's callback (it does not keep the process alive).
 Napi::Value EngineOnEvent(const Napi::CallbackInfo& info) {
@@ -310,6 +329,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   fn("engineDetach", EngineDetach);
   fn("engineInject", EngineInject);
   fn("engineReplaceUplink", EngineReplaceUplink);
+  fn("engineRefreshTcPeers", EngineRefreshTcPeers);
+  fn("engineTcPeer", EngineTcPeer);
   fn("engineOnEvent", EngineOnEvent);
   fn("engineCounters", EngineCounters);
   fn("engineLayout", EngineLayout);

@@ -439,6 +439,7 @@ int mdx_uplink_filter(struct __sk_buff* skb) {
     v->ifindex = skb->ifindex;
     v->target = hit ? p.ifindex : 0;
     v->slot = p.slot;
+    v->flags = hit ? p.flags : 0;
     v->valid = 1;
   }
   return hit ? 0 : -1;
@@ -446,13 +447,15 @@ int mdx_uplink_filter(struct __sk_buff* skb) {
 
 // The filter's verdict for this skb, consumed: 1 = redirect to *target (the filter dropped it),
 // 0 = the engine's socket kept it, -1 = no verdict for this frame (no engine socket saw it).
-static __always_inline int take_verdict(struct __sk_buff* skb, __u64 key, __u32* target, __u32* slot) {
+static __always_inline int take_verdict(struct __sk_buff* skb, __u64 key, __u32* target, __u32* slot,
+                                        __u32* flags) {
   __u32 zero = 0;
   struct mdx_tc_verdict* v = bpf_map_lookup_elem(&mdx_tc_verdicts, &zero);
   if (!v || !v->valid || v->key != key || v->len != skb->len || v->ifindex != skb->ifindex) return -1;
   v->valid = 0;
   *target = v->target;
   *slot = v->slot;
+  *flags = v->flags;
   return v->target ? 1 : 0;
 }
 
@@ -462,7 +465,7 @@ int mdx_tc_ingress(struct __sk_buff* skb) {
   __u64 key;
   if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
   struct mdx_xdp_port p = {};
-  const int verdict = take_verdict(skb, key, &p.ifindex, &p.slot);
+  const int verdict = take_verdict(skb, key, &p.ifindex, &p.slot, &p.flags);
   if (verdict == 0) return MDX_TC_ACT_OK;  // the engine's socket kept it
   if (verdict < 0 && !skb_fast_target(skb, hdr, key, &p)) return MDX_TC_ACT_OK;
   const __u32 len = skb->len;
@@ -470,6 +473,14 @@ int mdx_tc_ingress(struct __sk_buff* skb) {
   if (skb->vlan_present && bpf_skb_vlan_pop(skb)) return MDX_TC_ACT_OK;
   count_rx(stats(), MDX_ST_FORWARDED, len);
   count_tx(&mdx_slot_stats, p.slot, len);
+  // A veth port whose peer is in another namespace (the container's end): switch the skb straight
+  // to the peer, received in this same __netif_receive_skb_core pass (net/core/filter.c
+  // skb_do_redirect, BPF_F_PEER: it counts the peer's RX and scrubs the skb as a netns crossing
+  // does). It skips the port device's egress (qdisc, tc egress, taps, its TX counters) and the
+  // peer's backlog queue and second softirq pass. The kernel drops the frame if the peer is down (as
+  // veth_xmit would) or in the uplink's own namespace; the engine sets the flag only while the peer
+  // is elsewhere and the port device is up (engine_xdp.cc TcPeerProbe).
+  if (p.flags & MDX_PORT_PEER) return bpf_redirect_peer(p.ifindex, 0);
   return bpf_redirect(p.ifindex, 0);
 }
 
@@ -479,8 +490,8 @@ int mdx_tc_port_ingress(struct __sk_buff* skb) {
   __u64 key;
   if (skb_key(skb, hdr, &key)) return MDX_TC_ACT_OK;
   struct mdx_tc_port p = {};
-  __u32 target = 0, slot = 0;
-  const int verdict = take_verdict(skb, key, &target, &slot);
+  __u32 target = 0, slot = 0, flags = 0;
+  const int verdict = take_verdict(skb, key, &target, &slot, &flags);
   if (verdict == 0) return MDX_TC_ACT_OK;  // the engine's socket kept it
   if (verdict > 0) {
     __u32 ifx = skb->ifindex;

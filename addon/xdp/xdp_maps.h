@@ -27,7 +27,11 @@ struct mdx_xdp_port {
   mdx_u32 slot;
   mdx_u32 ifindex;  // kernel device the program may redirect to (mdx_tx[slot]); 0 = userspace port
   mdx_u32 mode;     // enum macvlan_mode bit (addon/port_table.h PortMode)
+  mdx_u32 flags;    // MDX_PORT_* (backend 'tc'); 0 for the XDP program
 };
+// The port's device is UP and a veth whose peer is in another network namespace: the tc program
+// delivers into the peer with bpf_redirect_peer (demux.bpf.c, "tc fast path"; engine_xdp.cc).
+#define MDX_PORT_PEER 1
 
 // Value of mdx_domains, indexed by VLAN id (0..4095).
 #define MDX_DOM_PRESENT 1      // some port is bound to this VLAN
@@ -67,7 +71,7 @@ struct mdx_tc_verdict {
   mdx_u32 valid;    // set by the filter, cleared by the tc program that consumes it
   mdx_u32 target;   // ifindex to redirect to (the filter dropped the frame), 0: the engine has it
   mdx_u32 slot;     // the target port's slot (counters)
-  mdx_u32 pad;
+  mdx_u32 flags;    // the target port's MDX_PORT_* (mdx_xdp_port.flags)
 };
 
 // mdx_stats (per CPU) indexes: drops by reason (addon/frame_parse.h DropReason) 0..15, then these.

@@ -140,7 +140,7 @@ int XdpProgram::SetEnabled(bool on) {
 }
 
 int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfindex, bool learning,
-                     std::string* err) {
+                     std::string* err, const std::vector<uint8_t>* portFlags) {
   const auto& ports = t.ports();
   if (ports.size() > MDX_XDP_MAX_PORTS) {
     *err = "XDP: " + std::to_string(ports.size()) + " ports exceed the program's " +
@@ -155,12 +155,16 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
   auto ifOf = [&](uint32_t slot) -> uint32_t {
     return slot < kernelIfindex.size() && slot < MDX_XDP_MAX_SLOTS ? kernelIfindex[slot] : 0;
   };
+  // the port's MDX_PORT_* flags, only for a port the kernel redirects to
+  auto flagsOf = [&](uint32_t slot) -> uint32_t {
+    return portFlags && slot < portFlags->size() && ifOf(slot) ? (*portFlags)[slot] : 0;
+  };
   // Desired state.
   std::unordered_map<uint64_t, mdx_xdp_port> wantPorts;
   std::map<uint32_t, uint32_t> wantTx;
   std::map<uint32_t, mdx_tc_port> wantDevs;
   for (const PortInfo& p : ports) {
-    mdx_xdp_port v{p.slot, ifOf(p.slot), p.mode};
+    mdx_xdp_port v{p.slot, ifOf(p.slot), p.mode, flagsOf(p.slot)};
     wantPorts[Key(p.vlan, p.mac)] = v;
     if (v.ifindex) wantTx[p.slot] = v.ifindex;
     if (v.ifindex) wantDevs[v.ifindex] = mdx_tc_port{p.slot, uint32_t(p.vlan & 0x0fff), p.mode};
@@ -186,7 +190,7 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
     if (d.passthru >= 0) {
       const PortInfo& p = ports[d.passthru];
       w.flags |= MDX_DOM_PASSTHRU;
-      w.passthru = mdx_xdp_port{p.slot, ifOf(p.slot), p.mode};
+      w.passthru = mdx_xdp_port{p.slot, ifOf(p.slot), p.mode, flagsOf(p.slot)};
     }
     if (user) w.flags |= MDX_DOM_FLOOD_USER;
   }

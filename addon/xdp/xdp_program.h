@@ -29,7 +29,9 @@ class XdpProgram {
   // (devmap entries resolve ifindexes in the caller's namespace: kernel/bpf/devmap.c
   // __dev_map_alloc_node). While it runs the program hands every frame to userspace, so a frame never
   // meets a half-written table. Returns 0 or -errno (-E2BIG: the table does not fit the maps).
-  int Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfindex, bool learning, std::string* err);
+  // portFlags[slot] (backend 'tc', optional): MDX_PORT_* for the port's entries.
+  int Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfindex, bool learning, std::string* err,
+           const std::vector<uint8_t>* portFlags = nullptr);
   // Hand every frame to userspace (XDP_PASS / AF_XDP) without touching the other maps.
   int SetEnabled(bool on);
   // Whether the program may act at all (the engine is running); Sync enables it only when live.

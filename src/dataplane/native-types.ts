@@ -57,6 +57,10 @@ export interface EngineNative {
   engineXdpState(e: NativeHandle): string;
   /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts) or -errno. */
   engineXdpStats(e: NativeHandle): number[] | number;
+  /** Backend 'tc': probe the ports' devices again (veth peer in another namespace?): ports changed or -errno. */
+  engineRefreshTcPeers(e: NativeHandle, detail?: NativeErrorDetail): number;
+  /** Backend 'tc': 1 when the tc program delivers into the slot's veth peer (bpf_redirect_peer), else 0. */
+  engineTcPeer(e: NativeHandle, slot: number): number;
 }
 
 export interface EngineCreateOptions {
@@ -78,6 +82,8 @@ export interface EngineCreateOptions {
   /** With backend 'xdp': frames for userspace come up through AF_XDP sockets (default), or with
    * XDP_PASS to the AF_PACKET rings when false. */
   xdpSockets?: boolean;
+  /** With backend 'tc': bpf_redirect_peer into a veth port whose peer is in another namespace (default true). */
+  tcPeer?: boolean;
   cpus?: number[];
   ageingMs?: number;
   /** 0 adaptive (V2 ring at low rates, V3 blocks under load), 2 V2 only, 3 V3 only. */

@@ -49,6 +49,11 @@ export interface SwitchOptions {
    * program steering by (VLAN, MAC) in the kernel, the rest to the rings), 'tc' (a tc ingress program
    * forwarding known unicast to kernel ports as whole skbs; one worker), or 'auto'. Default 'packet'. */
   backend?: BackendChoice;
+  /** With backend 'tc': deliver into a veth port's peer with bpf_redirect_peer when that peer lives in
+   * another namespace (the frame skips the port veth's egress in the switch's namespace: its qdisc,
+   * TX counters and taps; docs/dataplane.md "tc fast path"). false: always bpf_redirect to the port
+   * device. Default true. */
+  tcPeer?: boolean;
   /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
   xdpGeneric?: boolean;
   /** With backend 'xdp': what userspace must see (JS and tap ports, misses, learning, source mode)
@@ -195,6 +200,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       throw new InvalidArgumentError('realtime', 'a boolean or a SCHED_FIFO priority 1..99', opts.realtime);
     if (opts.ringMs !== undefined && !(Number.isInteger(opts.ringMs) && opts.ringMs >= 1 && opts.ringMs <= 1000))
       throw new InvalidArgumentError('ringMs', 'an integer number of milliseconds 1..1000', opts.ringMs);
+    if (opts.tcPeer !== undefined && typeof opts.tcPeer !== 'boolean') throw new InvalidArgumentError('tcPeer', 'a boolean', opts.tcPeer);
     if (opts.watchLinks !== undefined && typeof opts.watchLinks !== 'boolean') throw new InvalidArgumentError('watchLinks', 'a boolean', opts.watchLinks);
     if (opts.learning !== undefined && typeof opts.learning !== 'boolean') throw new InvalidArgumentError('learning', 'a boolean', opts.learning);
     const defaultMode = opts.defaultMode === undefined ? 'bridge' : validateMode(opts.defaultMode, 'defaultMode');
@@ -303,6 +309,31 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     return typeof r === 'number' ? undefined : r;
   }
 
+  /**
+   * Backend 'tc': the ports whose known unicast the tc program delivers straight into their veth's
+   * peer (bpf_redirect_peer: the device is up and its peer lives in another namespace); the others
+   * get bpf_redirect to the port device. Empty for other backends or when stopped.
+   */
+  tcPeerPorts(): string[] {
+    const e = this.engine;
+    if (!e || this.backendDecision?.backend !== 'tc') return [];
+    return [...this.ports.values()].filter((s) => s.attached && this.n.engineTcPeer(e, s.slot) === 1).map((s) => s.name);
+  }
+
+  /**
+   * Backend 'tc': probe the ports' devices again and re-sync the program where a port's delivery
+   * changed (its veth peer moved into or out of the switch's namespace, the device went down or up).
+   * The link watch calls it on the ports' link events; callable directly (e.g. with
+   * `watchLinks: false`). Returns the number of ports whose delivery changed.
+   */
+  refreshTcPeers(): number {
+    if (!this.engine || this.backendDecision?.backend !== 'tc') return 0;
+    const detail: NativeErrorDetail = {};
+    const rc = this.n.engineRefreshTcPeers(this.engine, detail);
+    if (rc < 0) throw systemError(rc, 'engineRefreshTcPeers', { what: 'switch', ifname: this.opts.uplink, op: detail.step || 'tc map sync' });
+    return rc;
+  }
+
   /** The current table (what decide() is run against; also for JS-side decisions). */
   table(): PortTable {
     return this.buildTable(this.ports);
@@ -322,6 +353,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       backend: backend.backend,
       ...(this.opts.xdpGeneric ? { xdpGeneric: true } : {}),
       ...(this.opts.xdpSockets === false ? { xdpSockets: false } : {}),
+      ...(this.opts.tcPeer === false ? { tcPeer: false } : {}),
       uplink: this.opts.uplink,
       ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
       workers: this.opts.workers,
@@ -514,6 +546,16 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     else if (ev.state === 'reattached') this.logger.info({ event: 'link.reattached', ...f }, `${ev.role} device re-created: re-attached`);
     else if (ev.state === 'mtu') this.logger.info({ event: 'link.mtu', ...f, mtu: ev.mtu, from: ev.mtuWas }, `${ev.role} MTU ${ev.mtuWas} -> ${ev.mtu}: re-attached`);
     else this.logger.info({ event: 'link.state', ...f }, `${ev.role} link ${ev.state}`);
+    // A veth peer that changes namespace goes down and up (dev_change_net_namespace closes it), which
+    // the port device sees as carrier down/up: the tc program's peer delivery is checked again.
+    if (ev.role === 'port' && (ev.state === 'up' || ev.state === 'down')) {
+      try {
+        const n = this.refreshTcPeers();
+        if (n > 0) this.logger.info({ event: 'tc.peer-refresh', ...f, ports: n, peer: this.tcPeerPorts() }, 'tc delivery re-probed');
+      } catch (err) {
+        this.logger.error({ event: 'tc.peer-refresh-failed', ...f, err }, 'tc delivery not re-probed');
+      }
+    }
     this.emit('link', ev);
   }
 

@@ -195,3 +195,165 @@ test('tc backend: known bursts arrive exactly once (unicast by tc both ways, bro
     }
   });
 });
+
+// ---- delivery into a veth port's peer (bpf_redirect_peer) and its fallback (bpf_redirect) ----
+
+/** A raw frame from outside (ethertype ETHERTYPE, id at byte 14). */
+function rawFrame(id: number, dst: string, src = OUTSIDE): Uint8Array {
+  const f = new Uint8Array(64);
+  writeMac(f, 0, parseMac(dst, 'dst'));
+  writeMac(f, 6, parseMac(src, 'src'));
+  f[12] = ETHERTYPE >> 8;
+  f[13] = ETHERTYPE & 0xff;
+  new DataView(f.buffer).setUint32(14, id);
+  return f;
+}
+
+/** Distinct ids of our frames read from `port` until none come for a while. */
+async function drainIds(port: PacketPort, into: Set<number>): Promise<void> {
+  for (let idle = 0; idle < 5; ) {
+    let got = false;
+    for (let b = port.tryRecv(); b; b = port.tryRecv()) {
+      for (let i = 0; i < b.length; i++) {
+        const f = b.frame(i);
+        if (f.length < 18 || f[12] !== ETHERTYPE >> 8 || f[13] !== (ETHERTYPE & 0xff)) continue;
+        into.add(new DataView(f.buffer, f.byteOffset).getUint32(14));
+        got = true;
+      }
+      b.release();
+    }
+    idle = got ? 0 : idle + 1;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+interface Delivery {
+  /** frames that arrived at the port's peer (distinct ids) */
+  arrived: number;
+  /** the port device's own kernel TX packets in the switch namespace grew by this */
+  portTx: number;
+  /** the peer's kernel RX packets grew by this */
+  peerRx: number;
+  /** the engine's TX packets of the port and the tc program's redirects grew by this */
+  engineTx: number;
+  tcForwarded: number;
+}
+
+/**
+ * Send n frames from the outside host to `mac` and see how they reached the port: the port device's
+ * kernel TX counter (switch side) against its peer's RX counter, and the engine's counters.
+ */
+async function deliver(t: Topo, s: Switch, port: string, mac: string, peer: { ns: Namespace; name: string }, n: number): Promise<Delivery> {
+  const tx = PacketPort.open({ ifname: 'br0', netns: t.wire.name, rx: false });
+  const rx = PacketPort.open({ ifname: peer.name, netns: peer.ns.name, tx: false });
+  try {
+    await folded();
+    const x0 = s.xdpStats()![XDP_STAT.forwarded]!;
+    const e0 = s.counters().ports[port]!.txPackets;
+    const p0 = await t.sw.linkStats(port);
+    const q0 = await peer.ns.linkStats(peer.name);
+    const ids = new Set<number>();
+    for (let sent = 0; sent < n; ) {
+      const batch: Uint8Array[] = [];
+      for (let k = 0; k < 100 && sent < n; k++) batch.push(rawFrame(sent++, mac));
+      assert.equal(tx.send(batch), batch.length);
+      await drainIds(rx, ids);
+    }
+    await drainIds(rx, ids);
+    await folded();
+    const p1 = await t.sw.linkStats(port);
+    const q1 = await peer.ns.linkStats(peer.name);
+    return {
+      arrived: ids.size,
+      portTx: p1.txPackets - p0.txPackets,
+      peerRx: q1.rxPackets - q0.rxPackets,
+      engineTx: s.counters().ports[port]!.txPackets - e0,
+      tcForwarded: s.xdpStats()![XDP_STAT.forwarded]! - x0,
+    };
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
+}
+
+/** Wait (bounded) until the switch's peer-delivered ports are `want`. */
+async function peerPortsBecome(s: Switch, want: string[]): Promise<void> {
+  for (let i = 0; i < 100 && JSON.stringify(s.tcPeerPorts().sort()) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(s.tcPeerPorts().sort(), want, 'ports delivered by bpf_redirect_peer');
+}
+
+const N = 2000;
+
+/** The peer path: every frame at the peer, none out of the port device's own egress. */
+function assertPeerPath(d: Delivery, what: string): void {
+  assert.equal(d.arrived, N, `${what}: every frame arrived (${d.arrived} of ${N})`);
+  assert.ok(d.peerRx >= N, `${what}: the peer's kernel RX grew by ${d.peerRx}`);
+  // (the switch namespace's own IPv6 neighbour discovery may send a few frames out of the port)
+  assert.ok(d.portTx < N / 20, `${what}: the port device transmitted ${d.portTx} frames (the peer redirect skips its egress)`);
+  assert.ok(d.tcForwarded >= N * 0.9, `${what}: tc redirected ${d.tcForwarded} of ${N}`);
+  assert.ok(d.engineTx >= d.tcForwarded, `${what}: the port's engine TX (${d.engineTx}) counts the redirects`);
+}
+
+/** The fallback: every frame at the peer, each one out of the port device (bpf_redirect, veth_xmit). */
+function assertRedirectPath(d: Delivery, what: string): void {
+  assert.equal(d.arrived, N, `${what}: every frame arrived (${d.arrived} of ${N})`);
+  assert.ok(d.portTx >= N, `${what}: the port device transmitted ${d.portTx} frames (bpf_redirect to it)`);
+  assert.ok(d.tcForwarded >= N * 0.9, `${what}: tc redirected ${d.tcForwarded} of ${N}`);
+  assert.ok(d.engineTx >= d.tcForwarded, `${what}: the port's engine TX (${d.engineTx}) counts the redirects`);
+}
+
+test('tc backend: unicast to a veth port whose peer is in another namespace is delivered by bpf_redirect_peer; TCP with default offloads sha256-checked', { skip, timeout: 240_000 }, async () => {
+  await withLab(async (lab) => {
+    const t = await topology(lab);
+    const s = tcSwitch(t, 'bridge');
+    await s.start();
+    try {
+      await peerPortsBecome(s, ['p1', 'p2']);
+      assertPeerPath(await deliver(t, s, 'p1', M1, { ns: t.ns1, name: 'e1' }, N), 'p1');
+      const x0 = s.xdpStats()!;
+      const p0 = await t.sw.linkStats('p1');
+      await hashedTransfer(t.wire, t.ns1, '10.84.0.1', 32 * MIB);
+      await iperf(t.wire, t.ns1, '10.84.0.1', 4, 16 * MIB);
+      assert.equal(await tcpCsumErrors(t.ns1), 0, 'ns1 TcpInCsumErrors');
+      assert.equal(await tcpCsumErrors(t.wire), 0, 'outside TcpInCsumErrors');
+      await folded();
+      const x = s.xdpStats()!;
+      const bytes = x[XDP_STAT.rxBytes]! - x0[XDP_STAT.rxBytes]!;
+      const frames = x[XDP_STAT.forwarded]! - x0[XDP_STAT.forwarded]!;
+      assert.ok(bytes > 48 * MIB, `tc redirected ${bytes} bytes`);
+      assert.ok(bytes / frames > 3000, `mean tc frame: ${bytes / frames} bytes (GSO super-frames kept)`);
+      const portTx = (await t.sw.linkStats('p1')).txPackets - p0.txPackets;
+      assert.ok(portTx < frames / 20, `p1 transmitted ${portTx} of the ${frames} frames tc redirected (the rest went to e1 directly)`);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+test("tc backend: a port whose veth peer is in the switch's own namespace gets bpf_redirect, also after its peer moved there and back", { skip, timeout: 240_000 }, async () => {
+  await withLab(async (lab) => {
+    const t = await topology(lab);
+    const M3 = '02:6d:64:00:0d:03';
+    await lab.addVeth({ ns: t.sw, name: 'p3' }, { ns: t.sw, name: 'e3', mac: M3 });
+    const s = tcSwitch(t, 'bridge');
+    s.addPort({ name: 'p3', mac: M3, mode: 'bridge', backend: { kind: 'packet', ifname: 'p3' } });
+    await s.start();
+    try {
+      // at attach: p3's peer is here (a peer redirect would be dropped by the kernel)
+      await peerPortsBecome(s, ['p1', 'p2']);
+      assertRedirectPath(await deliver(t, s, 'p3', M3, { ns: t.sw, name: 'e3' }, N), 'p3 (peer in the switch namespace)');
+      // while running: e1 moves into the switch's namespace (p1 sees carrier down/up, the link watch re-probes)
+      await t.ns1.ip(['link', 'set', 'dev', 'e1', 'netns', t.sw.name]);
+      await t.sw.ip(['link', 'set', 'dev', 'e1', 'up']);
+      await peerPortsBecome(s, ['p2']);
+      assertRedirectPath(await deliver(t, s, 'p1', M1, { ns: t.sw, name: 'e1' }, N), 'p1 (peer moved into the switch namespace)');
+      // and back out
+      await t.sw.ip(['link', 'set', 'dev', 'e1', 'netns', t.ns1.name]);
+      await t.ns1.ip(['link', 'set', 'dev', 'e1', 'up']);
+      await peerPortsBecome(s, ['p1', 'p2']);
+      assertPeerPath(await deliver(t, s, 'p1', M1, { ns: t.ns1, name: 'e1' }, N), 'p1 (peer back in its namespace)');
+    } finally {
+      await s.stop();
+    }
+  });
+});
