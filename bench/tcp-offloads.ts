@@ -7,7 +7,7 @@
  * on a quiet machine, inflated by other work on a shared one), the senders' mean RTT and
  * retransmits, and for macdemux the mean frame size on each leg (GSO super-frames crossing
  * whole) and the software-offload counters (0 when every egress takes the virtio_net_hdr).
- * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux,macdemux-tc] [--switch JSON]` (root);
+ * Run: `node --import tsx bench/tcp-offloads.ts [seconds] [bridge,macvlan,macdemux,macdemux-tc,macdemux-tc-redirect] [--switch JSON]` (root);
  * bench/wave2.ts calls {@link tcpWithOffloads}.
  *
  * (The 64-byte rows of `macdemux bench` keep offloads off: they measure frames, not TCP.)
@@ -59,6 +59,8 @@ const forwarders: Forwarder[] = [
   macdemuxRow('macdemux', {}),
   // the tc fast path: client -> server data redirected by the uplink's tc program (docs/dataplane.md)
   macdemuxRow('macdemux-tc', { backend: 'tc' }),
+  // the same with bpf_redirect to the port veth instead of bpf_redirect_peer into its peer (A/B)
+  macdemuxRow('macdemux-tc-redirect', { backend: 'tc', tcPeer: false }),
 ];
 
 function macdemuxRow(name: TcpOffloadsRow['name'], opts: Partial<SwitchOptions>): Forwarder {
@@ -136,7 +138,7 @@ export interface MacdemuxPathFacts {
 
 /** iperf3 Gbit/s of one forwarder with 1 and 4 streams, and what explains them. */
 export interface TcpOffloadsRow {
-  name: 'bridge' | 'macvlan' | 'macdemux' | 'macdemux-tc';
+  name: 'bridge' | 'macvlan' | 'macdemux' | 'macdemux-tc' | 'macdemux-tc-redirect';
   p1: number;
   p4: number;
   run1: IperfResult;
