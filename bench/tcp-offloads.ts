@@ -24,6 +24,8 @@ const SERVER_IP = '10.86.0.2';
 
 interface Forwarder {
   name: TcpOffloadsRow['name'];
+  /** Runs only when named (an A/B row, not part of the default set). */
+  optIn?: boolean;
   /** Builds the forwarder between client (behind up0) and server; returns its stop. */
   setup(lab: Lab, sw: Namespace, client: Namespace, server: Namespace): Promise<Running>;
 }
@@ -59,8 +61,8 @@ const forwarders: Forwarder[] = [
   macdemuxRow('macdemux', {}),
   // the tc fast path: client -> server data redirected by the uplink's tc program (docs/dataplane.md)
   macdemuxRow('macdemux-tc', { backend: 'tc' }),
-  // the same with bpf_redirect to the port veth instead of bpf_redirect_peer into its peer (A/B)
-  macdemuxRow('macdemux-tc-redirect', { backend: 'tc', tcPeer: false }),
+  // the same with bpf_redirect to the port veth instead of bpf_redirect_peer into its peer (A/B; when named)
+  { ...macdemuxRow('macdemux-tc-redirect', { backend: 'tc', tcPeer: false }), optIn: true },
 ];
 
 function macdemuxRow(name: TcpOffloadsRow['name'], opts: Partial<SwitchOptions>): Forwarder {
@@ -173,7 +175,7 @@ function pathFacts(s: Switch): MacdemuxPathFacts {
 export async function tcpWithOffloads(seconds: number, only?: readonly string[]): Promise<TcpOffloadsRow[]> {
   const rows: TcpOffloadsRow[] = [];
   for (const f of forwarders) {
-    if (only && !only.includes(f.name)) continue;
+    if (only ? !only.includes(f.name) : f.optIn) continue;
     await withLab(async (lab) => {
       const sw = await lab.addNamespace('sw');
       const client = await lab.addNamespace('cl');
