@@ -15,6 +15,7 @@
 
 #include "dataplane/backends/packet_backend.h"
 #include "dataplane/backends/packet_ring_backend.h"
+#include "io/netns.h"
 #include "io/thread_util.h"
 
 namespace mdx {
@@ -267,7 +268,11 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
-  if (xdp_ && opts_.tc) tcPeer_[slot] = TcPeerProbe(raw);  // a re-attached device is probed anew
+  if (xdp_ && opts_.tc) {  // a re-attached device is probed anew
+    uint8_t f = 0;
+    RunInNetns(opts_.netns, [&] { return int(f = TcPeerProbe(raw)); });  // not entered: 0 (bpf_redirect)
+    tcPeer_[slot] = f;
+  }
   if (xdp_ && raw->kernelIfindex() > 0) XdpSyncLocked(&xdpError_);
   return 0;
 }

@@ -200,7 +200,7 @@ class Engine {
   int XdpAttach(std::string* err);
   int TcFilterRings(PacketRing* v3, FrameRing* v2, std::string* err);  // backend 'tc'
   int TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::string* err);  // backend 'tc'
-  uint8_t TcPeerProbe(const PortBackend* b) const;  // backend 'tc': MDX_PORT_PEER or 0
+  uint8_t TcPeerProbe(const PortBackend* b) const;  // backend 'tc', in the switch's netns: MDX_PORT_PEER or 0
 
   int XdpSyncLocked(std::string* err);  // controlMu_ held
   void XdpFoldCounters(Worker& w);      // worker 0: the program's counters into its block

@@ -186,28 +186,34 @@ int Engine::TcPortAttach(uint32_t slot, PortBackend* b, bool filterOnly, std::st
 // device itself, so the flag needs: a veth, its peer in another namespace (IFLA_LINK_NETNSID), and
 // the port device up (a port whose switch end is down receives nothing, as through veth_xmit).
 // Anything uncertain (a probe error) is 0: bpf_redirect to the port device is always right.
+// Runs in the switch's namespace.
 uint8_t Engine::TcPeerProbe(const PortBackend* b) const {
-  if (!opts_.tcPeer || b->kernelIfindex() <= 0) return 0;
+  if (!opts_.tcPeer || !b || b->kernelIfindex() <= 0) return 0;
   LinkPeerInfo li;
-  const int rc = RunInNetns(opts_.netns, [&] { return QueryLinkPeer(b->kernelIfindex(), &li); });
+  const int rc = QueryLinkPeer(b->kernelIfindex(), &li);
   return rc == 0 && li.up && li.veth && li.peerElsewhere ? MDX_PORT_PEER : 0;
 }
 
 int Engine::RefreshTcPeers(std::string* err) {
   std::lock_guard<std::mutex> g(controlMu_);
   if (!xdp_ || !opts_.tc) return 0;
-  int changed = 0;
-  for (uint32_t s = 1; s < opts_.maxSlots; s++) {
-    PortBackend* b = ports_[s].load(std::memory_order_acquire);
-    const uint8_t f = b ? TcPeerProbe(b) : 0;
-    if (f != tcPeer_[s]) changed++;
-    tcPeer_[s] = f;
-  }
-  if (changed == 0) return 0;
-  const int rc = XdpSyncLocked(&xdpError_);
+  std::vector<uint8_t> now(tcPeer_.size(), 0);
+  const int rc = RunInNetns(opts_.netns, [&] {
+    for (uint32_t s = 1; s < now.size(); s++) now[s] = TcPeerProbe(ports_[s].load(std::memory_order_acquire));
+    return 0;
+  });
   if (rc < 0) {
-    *err = xdpError_;
+    *err = "entering the switch's namespace to probe the ports' devices";
     return rc;
+  }
+  int changed = 0;
+  for (uint32_t s = 1; s < now.size(); s++) changed += now[s] != tcPeer_[s] ? 1 : 0;
+  if (changed == 0) return 0;
+  tcPeer_ = std::move(now);
+  const int sc = XdpSyncLocked(&xdpError_);
+  if (sc < 0) {
+    *err = xdpError_;
+    return sc;
   }
   return changed;
 }

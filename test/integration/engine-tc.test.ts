@@ -324,6 +324,15 @@ test('tc backend: unicast to a veth port whose peer is in another namespace is d
       assert.ok(bytes / frames > 3000, `mean tc frame: ${bytes / frames} bytes (GSO super-frames kept)`);
       const portTx = (await t.sw.linkStats('p1')).txPackets - p0.txPackets;
       assert.ok(portTx < frames / 20, `p1 transmitted ${portTx} of the ${frames} frames tc redirected (the rest went to e1 directly)`);
+      // the port's switch end set down: nothing may reach e1 (the peer redirect alone would still
+      // deliver, e1 is up); back up: the peer path again
+      await t.sw.ip(['link', 'set', 'dev', 'p1', 'down']);
+      await peerPortsBecome(s, ['p2']);
+      const down = await deliver(t, s, 'p1', M1, { ns: t.ns1, name: 'e1' }, N);
+      assert.equal(down.arrived, 0, `p1 down: ${down.arrived} frames reached e1`);
+      await t.sw.ip(['link', 'set', 'dev', 'p1', 'up']);
+      await peerPortsBecome(s, ['p1', 'p2']);
+      assertPeerPath(await deliver(t, s, 'p1', M1, { ns: t.ns1, name: 'e1' }, N), 'p1 up again');
     } finally {
       await s.stop();
     }
