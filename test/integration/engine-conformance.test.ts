@@ -181,9 +181,13 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[], backend: Backend
   const { ext, wireNs, host } = await wire(lab, 'u', 'up', undefined);
   const s = new Switch({ uplink: 'up', netns: host.name, backend });
   const opened: PacketPort[] = [];
+  // tc: each endpoint in its own namespace, as a container's, so known unicast is delivered by
+  // bpf_redirect_peer (endpoints in the host namespace get bpf_redirect: engine-tc.test.ts)
+  const endNs: Namespace[] = [];
+  for (let i = 0; i < cfg.modes.length; i++) endNs.push(backend === 'tc' ? await quietNamespace(lab, `ue${i + 1}`) : host);
   try {
     for (let i = 0; i < cfg.modes.length; i++) {
-      await lab.addVeth({ ns: host, name: `p${i + 1}` }, { ns: host, name: `e${i + 1}`, mac: PORT_MACS[i]! });
+      await lab.addVeth({ ns: host, name: `p${i + 1}` }, { ns: endNs[i]!, name: `e${i + 1}`, mac: PORT_MACS[i]! });
       // An XDP redirect into a veth needs NAPI on its peer (drivers/net/veth.c veth_xdp_xmit: -ENXIO
       // without it): GRO on the endpoint side, as a container's veth end would need too.
       if (backend === 'xdp') await host.run('ethtool', ['-K', `e${i + 1}`, 'gro', 'on']);
@@ -198,7 +202,7 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[], backend: Backend
     }
     await s.start();
     if (backend === 'xdp') assert.equal(s.backend()?.xdpState, 'native', 'XDP program attached natively and in sync');
-    const ports = cfg.modes.map((_, i) => PacketPort.open({ ifname: `e${i + 1}`, netns: host.name }));
+    const ports = cfg.modes.map((_, i) => PacketPort.open({ ifname: `e${i + 1}`, netns: endNs[i]!.name }));
     opened.push(...ports);
     const extPort = PacketPort.open({ ifname: 'ext0', netns: ext.name, rx: false });
     const wireCap = PacketPort.open({ ifname: 'wire', netns: wireNs.name, tx: false });
@@ -219,6 +223,7 @@ async function macdemuxSide(lab: Lab, cfg: Config, ps: Probe[], backend: Backend
       // Known unicast to the ports went by tc redirect (every config sends some); a frame the engine
       // also forwarded would show up twice at a receiver, which the receiver comparison catches.
       assert.equal(s.backend()?.xdpState, 'tc', 'tc program attached and in sync');
+      assert.deepEqual(s.tcPeerPorts().sort(), cfg.modes.map((_, i) => `port${i + 1}`), 'every port delivered by bpf_redirect_peer');
       const x = s.xdpStats()!;
       assert.ok(x[XDP_STAT.forwarded]! > 0, `tc redirected frames in the kernel: ${x.join(',')}`);
       // and the ports' tc program sent unicast that leaves through the uplink (every mode but
