@@ -59,6 +59,17 @@ function tcSwitch(t: Topo, mode: MacvlanMode, vlan?: number): Switch {
   return s;
 }
 
+/** A raw test frame (ethertype ETHERTYPE, id at byte 14). */
+function rawFrame(id: number, dst: string, src = OUTSIDE): Uint8Array {
+  const f = new Uint8Array(64);
+  writeMac(f, 0, parseMac(dst, 'dst'));
+  writeMac(f, 6, parseMac(src, 'src'));
+  f[12] = ETHERTYPE >> 8;
+  f[13] = ETHERTYPE & 0xff;
+  new DataView(f.buffer).setUint32(14, id);
+  return f;
+}
+
 async function folded(): Promise<void> {
   await new Promise((r) => setTimeout(r, 300)); // worker 0 folds the program's counters every 200 ms
 }
@@ -83,7 +94,9 @@ test('tc backend: TCP with default offloads from outside to a port goes by tc re
       // 20 + 50 MiB to p1 crossed as (mostly) GSO super-frames redirected by tc, counted under the
       // engine's names; the engine itself forwarded only the little that is not known unicast.
       assert.ok(x[XDP_STAT.forwarded]! > 1000, `tc redirected ${x[XDP_STAT.forwarded]} frames`);
-      assert.ok(x[XDP_STAT.rxBytes]! > 70 * MIB, `tc redirected ${x[XDP_STAT.rxBytes]} bytes`);
+      // (the hashed 50 MiB cross whole; iperf3 -n counts bytes written to the socket, and what is still in
+      // the sender's socket buffer when the test ends never crosses: 70.7 MB of 73.4 MB seen under load)
+      assert.ok(x[XDP_STAT.rxBytes]! > 50 * MIB, `tc redirected ${x[XDP_STAT.rxBytes]} bytes`);
       assert.ok(x[XDP_STAT.rxBytes]! / x[XDP_STAT.forwarded]! > 3000, `mean tc frame: ${x[XDP_STAT.rxBytes]! / x[XDP_STAT.forwarded]!} bytes (GSO kept)`);
       assert.ok(p1.txPackets >= x[XDP_STAT.forwarded]!, `p1 TX ${p1.txPackets} includes the tc redirects`);
       assert.ok(c.uplink.rxPackets >= x[XDP_STAT.rxFrames]!, 'tc-forwarded frames counted as uplink RX');
@@ -131,15 +144,6 @@ test('tc backend: known bursts arrive exactly once (unicast by tc both ways, bro
     try {
       const UNICAST = 2000;
       const BCAST = 200;
-      const frame = (id: number, dst: string, src = OUTSIDE): Uint8Array => {
-        const f = new Uint8Array(64);
-        writeMac(f, 0, parseMac(dst, 'dst'));
-        writeMac(f, 6, parseMac(src, 'src'));
-        f[12] = ETHERTYPE >> 8;
-        f[13] = ETHERTYPE & 0xff;
-        new DataView(f.buffer).setUint32(14, id);
-        return f;
-      };
       const before = s.xdpStats()![XDP_STAT.forwarded]!;
       const upBefore = s.xdpStats()![XDP_STAT.upTxFrames]!;
       const seen = new Map<number, number>();
@@ -163,11 +167,11 @@ test('tc backend: known bursts arrive exactly once (unicast by tc both ways, bro
       let id = 0;
       for (let batch = 0; batch < 40; batch++) {
         const frames: Uint8Array[] = [];
-        for (let k = 0; k < UNICAST / 40; k++) frames.push(frame(id++, M1));
-        for (let k = 0; k < BCAST / 40; k++) frames.push(frame(id++, 'ff:ff:ff:ff:ff:ff'));
+        for (let k = 0; k < UNICAST / 40; k++) frames.push(rawFrame(id++, M1));
+        for (let k = 0; k < BCAST / 40; k++) frames.push(rawFrame(id++, 'ff:ff:ff:ff:ff:ff'));
         assert.equal(tx.send(frames), frames.length);
         const back: Uint8Array[] = [];
-        for (let k = 0; k < REVERSE / 40; k++) back.push(frame(1_000_000 + batch * 100 + k, OUTSIDE, M1));
+        for (let k = 0; k < REVERSE / 40; k++) back.push(rawFrame(1_000_000 + batch * 100 + k, OUTSIDE, M1));
         assert.equal(tx1.send(back), back.length);
         // table swaps while frames are in flight: the filter's verdict and the redirect stay one decision
         if (batch % 8 === 4) s.setPortMode('p2', batch % 16 === 4 ? 'vepa' : 'bridge');
@@ -197,17 +201,6 @@ test('tc backend: known bursts arrive exactly once (unicast by tc both ways, bro
 });
 
 // ---- delivery into a veth port's peer (bpf_redirect_peer) and its fallback (bpf_redirect) ----
-
-/** A raw frame from outside (ethertype ETHERTYPE, id at byte 14). */
-function rawFrame(id: number, dst: string, src = OUTSIDE): Uint8Array {
-  const f = new Uint8Array(64);
-  writeMac(f, 0, parseMac(dst, 'dst'));
-  writeMac(f, 6, parseMac(src, 'src'));
-  f[12] = ETHERTYPE >> 8;
-  f[13] = ETHERTYPE & 0xff;
-  new DataView(f.buffer).setUint32(14, id);
-  return f;
-}
 
 /** Distinct ids of our frames read from `port` until none come for a while. */
 async function drainIds(port: PacketPort, into: Set<number>): Promise<void> {
@@ -320,7 +313,7 @@ test('tc backend: unicast to a veth port whose peer is in another namespace is d
       const x = s.xdpStats()!;
       const bytes = x[XDP_STAT.rxBytes]! - x0[XDP_STAT.rxBytes]!;
       const frames = x[XDP_STAT.forwarded]! - x0[XDP_STAT.forwarded]!;
-      assert.ok(bytes > 48 * MIB, `tc redirected ${bytes} bytes`);
+      assert.ok(bytes > 32 * MIB, `tc redirected ${bytes} bytes`); // the hashed 32 MiB at least (iperf3 -n: see above)
       assert.ok(bytes / frames > 3000, `mean tc frame: ${bytes / frames} bytes (GSO super-frames kept)`);
       const portTx = (await t.sw.linkStats('p1')).txPackets - p0.txPackets;
       assert.ok(portTx < frames / 20, `p1 transmitted ${portTx} of the ${frames} frames tc redirected (the rest went to e1 directly)`);
