@@ -100,6 +100,7 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
               out[k] = k === 'rxMode' ? Math.max(out[k] ?? 0, w[k]) : (out[k] ?? 0) + w[k];
           return out;
         },
+        backend: () => sw.backend()?.backend,
         stop: () => sw.stop(),
       };
     },
