@@ -104,7 +104,8 @@ export interface LiveFramesResult {
   fwdCpuPps: number;
   /** Engine workers' CPU time per second of wall time (null: no engine worker). */
   workerCpuShare: number | null;
-  /** Frames forwarded per second of the engine workers' CPU time (null: no engine worker). */
+  /** Frames forwarded per second of the engine workers' CPU time (null: no engine worker, or it used
+   * no CPU tick in some run: the kernel forwarded everything). */
   fwdWorkerCpuPps: number | null;
   /** Frames sent but not forwarded, summed over the measured runs, over frames sent. */
   lossRatio: number;
@@ -149,7 +150,7 @@ export async function measureLiveFrames(tb: Testbed, frames: number, reps: numbe
       fwdCpuPps: median(runs.map((x) => x.forwarded / (x.runNs / 1e9))),
       // Wall time of a run includes the 300 ms drain only for the worker's ticks: share over ns + drain.
       workerCpuShare: hasWorker ? median(runs.map((x) => x.workerNs / (x.ns + 300e6))) : null,
-      fwdWorkerCpuPps: hasWorker ? median(runs.map((x) => (x.workerNs > 0 ? x.forwarded / (x.workerNs / 1e9) : NaN))) : null,
+      fwdWorkerCpuPps: hasWorker && runs.every((x) => x.workerNs > 0) ? median(runs.map((x) => x.forwarded / (x.workerNs / 1e9))) : null,
       lossRatio: Math.max(0, sent - runs.reduce((s, x) => s + x.forwarded, 0)) / sent,
       runs,
     };

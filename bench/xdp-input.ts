@@ -121,7 +121,7 @@ for (const name of FORWARDERS) {
   const r = await withTestbed(name, (tb) => measureLiveFrames(tb, FRAMES, REPS));
   results.set(name, r);
   process.stderr.write(
-    `${name}: ${typeof r === 'string' ? `skipped: ${r}` : `${where(r)}: offered ${(r.offeredPps / 1e6).toFixed(3)} Mpps, forwarded ${(r.fwdPps / 1e6).toFixed(3)} Mpps, ${(r.fwdCpuPps / 1e6).toFixed(3)} M per generator CPU-s${r.fwdWorkerCpuPps !== null ? `, ${(r.fwdWorkerCpuPps / 1e6).toFixed(3)} M per worker CPU-s` : ''}`}\n`,
+    `${name}: ${typeof r === 'string' ? `skipped: ${r}` : `${where(r)}: offered ${(r.offeredPps / 1e6).toFixed(3)} Mpps, forwarded ${(r.fwdPps / 1e6).toFixed(3)} Mpps, ${(r.fwdCpuPps / 1e6).toFixed(3)} M per generator CPU-s${r.fwdWorkerCpuPps !== null && Number.isFinite(r.fwdWorkerCpuPps) ? `, ${(r.fwdWorkerCpuPps / 1e6).toFixed(3)} M per worker CPU-s` : ''}`}\n`,
   );
 }
 /** Where the forwarding ran: softirq (kernel, tc, XDP) or the engine's worker thread, and the backend. */
