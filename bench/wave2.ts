@@ -24,7 +24,8 @@
  *   that depends on where the forwarding runs (liveTable): per second the generator ran for
  *   forwarders in its softirq (bridge, macvlan, macdemux tc/XDP backends; they slow it), per wall
  *   second for the packet backend's worker on CPU 1 (it does not). A "generator alone" row gives the
- *   generator's own cost; with --switch, macdemux's default backend gets a live row of its own too.
+ *   generator's own cost; the Switch's default backend gets a live row of its own next to the
+ *   macdemux column's (the scenario's backend, or --switch's).
  *
  * Usage (root): node --import tsx bench/wave2.ts [--quick] [--bridge-max PPS] [--json FILE]
  *   [--only bridge,macdemux] [--skip max,live,ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
@@ -43,6 +44,7 @@ import { chooseGenerator, type GeneratorKind } from '../src/measure/traffic.ts';
 import { describeMachine } from './machine.ts';
 import { Progress, fmtPps } from './progress.ts';
 import { SCENARIOS } from './scenarios/index.ts';
+import { DEFAULT_BACKEND } from './scenarios/macdemux.ts';
 import { genCidr, GEN_MAC, sinkCidr, sinkIp, sinkMac, type Testbed } from './testbed.ts';
 import { tcpWithOffloads, type TcpOffloadsRow } from './tcp-offloads.ts';
 import { measureLatency } from './latency.ts';
@@ -238,7 +240,7 @@ async function linkEvents(tb: Testbed, idleMs: number, progress: Progress): Prom
 }
 
 interface PerForwarder {
-  /** macdemux-default: the Switch's default backend, measured (live row only) when --switch is given. */
+  /** macdemux-default: the Switch's default backend (live row only; the macdemux column is the scenario's backend or --switch's). */
   name: Fwd | 'macdemux-realtime' | 'macdemux-default';
   ping?: { p50: number; p99: number; replies: number; sent: number };
   /** One-way latency (us) at 50% of the bridge's maximum, native generator -> native sinks. */
@@ -367,12 +369,12 @@ async function main(): Promise<void> {
       progress.line(`[${name}] failed: ${row.error}`);
     }
   }
-  // --switch changes the macdemux column: the default backend's live maximum next to it.
-  if (stepWanted('live') && opts.switchOptions && opts.only.includes('macdemux')) {
+  // The macdemux column is the scenario's backend (or --switch's): the Switch's default backend's live maximum next to it.
+  if (stepWanted('live') && opts.only.includes('macdemux')) {
     const row: PerForwarder = { name: 'macdemux-default' };
     rows.push(row);
     try {
-      await withTestbed('macdemux', false, undefined, async (tb) => (row.maxLoadLive = await liveMax(tb, '[macdemux (default backend) max, live frames]')));
+      await withTestbed('macdemux', false, DEFAULT_BACKEND, async (tb) => (row.maxLoadLive = await liveMax(tb, '[macdemux (default backend) max, live frames]')));
     } catch (err) {
       row.error = (err as Error).message.split('\n')[0]!;
     }

@@ -37,6 +37,7 @@ import { Lab } from '../src/lab/index.ts';
 import { openSink } from '../src/io/index.ts';
 import { generateLive, measureLiveFrames, withXdpInput, type LiveFramesResult } from './live-frames.ts';
 import { SCENARIOS } from './scenarios/index.ts';
+import { DEFAULT_BACKEND } from './scenarios/macdemux.ts';
 import type { Testbed } from './testbed.ts';
 import type { ScenarioName } from './types.ts';
 
@@ -57,7 +58,7 @@ const ROWS: Record<string, Row> = {
   bridge: { scenario: 'bridge' },
   macvlan: { scenario: 'macvlan' },
   ovs: { scenario: 'ovs' },
-  macdemux: { scenario: 'macdemux' }, // the default backend
+  macdemux: { scenario: 'macdemux', switchOptions: DEFAULT_BACKEND },
   'macdemux-packet': { scenario: 'macdemux', switchOptions: { backend: 'packet' } },
   'macdemux-tc': { scenario: 'macdemux', switchOptions: { backend: 'tc' } },
   'macdemux-xdp': { scenario: 'macdemux-xdp' },
