@@ -450,8 +450,8 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const mx = (r?: PerForwarder) => r?.maxLoad?.fwdPps;
   row('64-byte forwarded at max load, skb generator (pps)', f0(mx(br)), f0(mx(mv)), f0(mx(md)), ratio(mx(md), mx(br)), judgedLive ? 'see live row' : '>= 1.25x',
     judgedLive ? undefined : mx(md) == null || mx(br) == null ? null : mx(md)! >= 1.25 * mx(br)!);
-  const by2 = (r?: PerForwarder) => (live(r) ? `${f0(judgedPps(live(r)!))} ${live(r)!.placement === 'softirq' ? '/CPU-s' : '/s'}` : 'n/a');
-  row('64-byte max load, live XDP frames: judged rate (pps; /CPU-s: per generator CPU-s, /s: per wall s; table below)', by2(br), by2(mv), by2(md), ratio(lj(md), lj(br)), '>= 1.25x',
+  const by2 = (r?: PerForwarder) => (live(r) ? `${f0(judgedPps(live(r)!))} ${judgedBy(live(r)!)}` : 'n/a');
+  row('64-byte max load, live XDP frames: frames forwarded per CPU-s of the forwarding CPU (table below)', by2(br), by2(mv), by2(md), ratio(lj(md), lj(br)), '>= 1.25x',
     judgedLive ? lj(md)! >= 1.25 * lj(br)! : null);
   row('ping RTT p50 (us)', f0(br?.ping?.p50), f0(mv?.ping?.p50), f0(md?.ping?.p50), ratio(md?.ping?.p50, br?.ping?.p50), '<= 2x', le(md?.ping?.p50, br?.ping?.p50, 2));
   row('ping RTT p99 (us)', f0(br?.ping?.p99), f0(mv?.ping?.p99), f0(md?.ping?.p99), ratio(md?.ping?.p99, br?.ping?.p99), '<= 2x', le(md?.ping?.p99, br?.ping?.p99, 2));
@@ -500,10 +500,13 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
  * robust to other tasks on a shared machine; it includes the generator's own cost, shown by the bare
  * generator's row). A forwarder that runs in its own thread (the packet backend's worker, pinned to
  * CPU 1) does not slow the generator, which then offers more than the worker can take: its maximum
- * is what it forwards per wall second at that offered rate (per worker CPU-s next to it). Judging it
- * per generator CPU-s would credit it with the generator's speed; judging the softirq forwarders per
- * wall second would charge them the machine's noise. The last column charges every forwarder all its
- * CPU (both cores) beyond the bare generator's, per frame forwarded.
+ * is what it forwards per second of the worker's CPU time, the same measure for the CPU that does
+ * the forwarding (its wall rate beside it: on the shared VM that halves between runs when other
+ * tasks take CPU 1). Judging it per generator CPU-s would credit it with the generator's speed;
+ * judging everything per wall second would judge the machine's noise. Neither charges the other
+ * core's share (the generator's cost for the softirq forwarders, the ring copy on CPU 0 for the
+ * worker): the last columns charge every forwarder all its CPU on both cores beyond the bare
+ * generator's, per frame forwarded.
  */
 function liveTable(rows: PerForwarder[], bare: LiveFramesResult | { error: string } | 'not run', switchOptions: Partial<SwitchOptions> | undefined): string {
   if (bare === 'not run') return '';
@@ -540,13 +543,13 @@ function liveTable(rows: PerForwarder[], bare: LiveFramesResult | { error: strin
   }
   lines.push(
     '',
-    'Judged rate: a forwarder that runs in the generator\'s softirq on CPU 0 (bridge, macvlan, tc and XDP backends) slows the generator, so its maximum is',
-    'what it forwards per second the generator ran (the kernel\'s test.duration; robust to other tasks; includes the generator\'s own cost, row "generator alone").',
-    'One that forwards in its own thread (packet backend, worker on CPU 1) does not slow the generator, which offers it more than it takes: its maximum is',
-    'what it forwards per wall second (per worker CPU-s beside it; its per-generator-CPU-s figure, in parentheses, is not its cost). Last column: all CPU of',
-    'both cores beyond the bare generator\'s, per frame forwarded (generator CPU-s less the bare generator\'s cost per frame sent, plus worker CPU);',
-    'the bare path (XDP frame, up0\'s NAPI builds the skb, the stack drops it) is what every path also does, the sink\'s stack dropping the frame at the end.',
-    'Both forwarders\' rates include the generator\'s cost, which pulls the judged ratio towards 1; the last column is the ratio of the forwarding costs alone.',
+    'Judged rate: frames forwarded per second of the CPU that forwards them. A forwarder in the generator\'s softirq on CPU 0 (bridge, macvlan, tc and XDP',
+    'backends) slows the generator: per second the generator ran (the kernel\'s test.duration; includes the generator\'s own cost, row "generator alone").',
+    'One in its own thread (packet backend, worker pinned to CPU 1) does not slow the generator, which offers it more than it takes: per second of the',
+    'worker\'s CPU time (its wall rate and, in parentheses, its per-generator-CPU-s figure, which is not its cost, beside it). Both are robust to other tasks.',
+    'CPU ns/frame: all CPU of both cores beyond the bare generator\'s, per frame forwarded (generator CPU-s less the bare generator\'s cost per frame sent,',
+    'plus worker CPU); the bare path (XDP frame, up0\'s NAPI builds the skb, the stack drops it) is what every path also does, the sink\'s stack dropping',
+    'the frame at the end. The softirq rates include the generator\'s cost, which pulls their ratio towards 1; the last column is the ratio of the costs alone.',
   );
   return lines.join('\n');
 }

@@ -10,8 +10,8 @@
  * CPU 0 (the kernel's BPF_PROG_RUN duration, which stops while the task is rescheduled): every
  * kernel forwarder, and macdemux's tc and XDP backends, run in the generator's softirq on CPU 0, so
  * the second is the inverse of the path's cost per frame and holds on a loaded machine where wall
- * time does not; macdemux's packet backend forwards in its worker on CPU 1, so only its wall rate
- * (and its rate per second of worker CPU) says what it can do (bench/live-frames.ts).
+ * time does not; macdemux's packet backend forwards in its worker on CPU 1, so its second rate is
+ * per second of the worker's CPU time instead (bench/live-frames.ts).
  *
  * Rows: bridge, macvlan, ovs, `macdemux` (the Switch's default backend, whatever it resolves to on a
  * veth uplink: printed in the "runs in" column), `macdemux-packet` (backend 'packet': AF_PACKET rings
@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import type { SwitchOptions } from '../src/dataplane/index.ts';
 import { Lab } from '../src/lab/index.ts';
 import { openSink } from '../src/io/index.ts';
-import { generateLive, measureLiveFrames, withXdpInput, type LiveFramesResult } from './live-frames.ts';
+import { generateLive, judgedBy, judgedPps, measureLiveFrames, withXdpInput, type LiveFramesResult } from './live-frames.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import { DEFAULT_BACKEND } from './scenarios/macdemux.ts';
 import type { Testbed } from './testbed.ts';
@@ -129,24 +129,24 @@ for (const name of FORWARDERS) {
 function where(r: LiveFramesResult): string {
   return `${r.placement}${r.backend ? ` (${r.backend})` : ''}`;
 }
-/** Forwarded per generator CPU-s is the path's cost only when the whole path ran in that softirq. */
-const cpuFwd = (r: LiveFramesResult): number => (r.placement === 'softirq' ? r.fwdCpuPps : NaN);
 const ref = (n: string, k: 'fwd' | 'cpuFwd' = 'fwd') => {
   const r = results.get(n);
-  return typeof r === 'object' ? (k === 'fwd' ? r.fwdPps : cpuFwd(r)) : NaN;
+  return typeof r === 'object' ? (k === 'fwd' ? r.fwdPps : judgedPps(r)) : NaN;
 };
 const m = (v: number | null) => (v !== null && Number.isFinite(v) ? (v / 1e6).toFixed(3) : '-');
 const x = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
-console.log('| forwarder (XDP-frame input, 64 B, 1 sink) | runs in | offered Mpps | forwarded Mpps | x macvlan | x bridge | forwarded M per CPU-s | x macvlan | x bridge | forwarded M per worker CPU-s |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| forwarder (XDP-frame input, 64 B, 1 sink) | runs in | offered Mpps | forwarded Mpps | x macvlan | x bridge | forwarded M per CPU-s | x macvlan | x bridge |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [n, r] of results) {
-  if (typeof r === 'string') console.log(`| ${n} | - | - | skipped: ${r} | - | - | - | - | - | - |`);
+  if (typeof r === 'string') console.log(`| ${n} | - | - | skipped: ${r} | - | - | - | - | - |`);
   else
     console.log(
-      `| ${n} | ${where(r)} | ${m(r.offeredPps)} | ${m(r.fwdPps)} | ${x(r.fwdPps / ref('macvlan'))} | ${x(r.fwdPps / ref('bridge'))} | ${m(cpuFwd(r))} | ${x(cpuFwd(r) / ref('macvlan', 'cpuFwd'))} | ${x(cpuFwd(r) / ref('bridge', 'cpuFwd'))} | ${m(r.fwdWorkerCpuPps)} |`,
+      `| ${n} | ${where(r)} | ${m(r.offeredPps)} | ${m(r.fwdPps)} | ${x(r.fwdPps / ref('macvlan'))} | ${x(r.fwdPps / ref('bridge'))} | ${m(judgedPps(r))} ${judgedBy(r)} | ${x(judgedPps(r) / ref('macvlan', 'cpuFwd'))} | ${x(judgedPps(r) / ref('bridge', 'cpuFwd'))} |`,
     );
 }
-console.log('\n"per CPU-s": per second the generator ran on CPU 0, for forwarders that run in its softirq; a worker-thread forwarder (packet backend) is judged by its wall rate (bench/live-frames.ts).');
+console.log(
+  '\n"per CPU-s": per second of the CPU that forwards: the generator\'s on CPU 0 for forwarders in its softirq, the engine worker\'s on CPU 1 for the packet backend (bench/live-frames.ts).',
+);
 
 if (LATENCY_S > 0) {
   const rate = RATE > 0 ? RATE : Math.round(ref('bridge') * 0.5);

@@ -32,8 +32,9 @@ function result(p: LiveFramesResult['placement'], runs: LiveFramesResult['runs']
   };
 }
 
-test('softirq forwarders are judged per generator CPU-s, a worker thread per wall second', () => {
+test('softirq forwarders are judged per generator CPU-s, a worker thread per worker CPU-s (else per wall second)', () => {
   assert.equal(judgedPps(result('softirq', [])), 600_000);
+  assert.equal(judgedPps({ ...result('thread', []), fwdWorkerCpuPps: 400_000 }), 400_000);
   assert.equal(judgedPps(result('thread', [])), 300_000);
 });
 
