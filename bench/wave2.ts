@@ -419,6 +419,7 @@ async function main(): Promise<void> {
     bridgeMaxPps: bridgeMax,
     forwarders: rows,
     liveBareGenerator: liveBare,
+    liveMaxLoad: liveSummary(rows, liveBare),
     linkEvents: links,
     tcpWithOffloads: tcp,
     durationS: Math.round((Date.now() - started) / 100) / 10,
@@ -489,6 +490,26 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   }
   for (const r of rows) if (r.error) lines.push('', `${r.name}: failed: ${r.error}`);
   return lines.join('\n');
+}
+
+/** The live-frame rows' judged rates, ratios to the bridge and bar verdicts, for the JSON. */
+function liveSummary(rows: PerForwarder[], bare: LiveFramesResult | { error: string } | 'not run') {
+  if (bare === 'not run') return 'not run';
+  const bareNs = typeof bare === 'object' && !('error' in bare) ? 1e9 / bare.offeredCpuPps : NaN;
+  const ok = (r?: PerForwarder) => (r?.maxLoadLive && !('error' in r.maxLoadLive) ? r.maxLoadLive : undefined);
+  const br = ok(rows.find((r) => r.name === 'bridge'));
+  const num = (x: number) => (Number.isFinite(x) ? x : null);
+  return {
+    bar: 'macdemux judged rate >= 1.25x the bridge\'s (frames forwarded per CPU-s of the forwarding CPU)',
+    bareGeneratorNsPerFrame: num(bareNs),
+    rows: rows.flatMap((r) => {
+      const l = ok(r);
+      if (!l) return [];
+      const x = br ? judgedPps(l) / judgedPps(br) : NaN;
+      const md = r.name === 'macdemux' || r.name === 'macdemux-default';
+      return [{ name: r.name, placement: l.placement, backend: l.backend ?? null, judgedPps: judgedPps(l), judgedBy: judgedBy(l), xBridge: num(x), forwardingNsPerFrame: num(forwardingNsPerFrame(l, bareNs)), ...(md ? { barMet: Number.isFinite(x) ? x >= 1.25 : null } : {}) }];
+    }),
+  };
 }
 
 /**
