@@ -22,15 +22,15 @@
  *   BPF_F_TEST_XDP_LIVE_FRAMES, pinned to CPU 0; skbs built by up0's NAPI, as from a NIC driver),
  *   which offers 1-2 Mpps. The bar is judged on this row where the kernel supports it, by a measure
  *   that depends on where the forwarding runs (liveTable): per second the generator ran for
- *   forwarders in its softirq (bridge, macvlan, macdemux tc/XDP backends; they slow it), per wall
- *   second for the packet backend's worker on CPU 1 (it does not). A "generator alone" row gives the
+ *   forwarders in its softirq (bridge, macvlan, macdemux tc/XDP backends; they slow it), per second
+ *   of the worker's CPU time for the packet backend's worker on CPU 1 (it does not). A "generator alone" row gives the
  *   generator's own cost; the Switch's default backend gets a live row of its own next to the
  *   macdemux column's (the scenario's backend, or --switch's).
  *
  * Usage (root): node --import tsx bench/wave2.ts [--quick] [--bridge-max PPS] [--json FILE]
  *   [--only bridge,macdemux] [--skip max,live,ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
  * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json (live rows: `forwarders[].maxLoadLive`,
- * `liveBareGenerator`). --only/--skip run a subset (to compare receive settings quickly); --switch
+ * `liveBareGenerator`, the judged summary `liveMaxLoad`). --only/--skip run a subset (to compare receive settings quickly); --switch
  * adds macdemux Switch options (e.g. '{"spinUs":0}', '{"backend":"tc"}').
  * macdemux's worker counters (mode switches, per-ring drops, rollovers, sleeps) are printed per trial.
  */
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     }
   };
   // The bare generator into up0 (nothing forwards): its cost per frame, which the softirq forwarders' rate includes.
-  let liveBare: LiveFramesResult | { error: string } | 'not run' = 'not run';
+  let liveBare: LiveBare = 'not run';
   if (stepWanted('live'))
     await withTestbed('generator', false, undefined, async (tb) => (liveBare = await liveMax(tb, '[generator alone, live frames]'))).catch((err: Error) => {
       liveBare = { error: err.message.split('\n')[0]! };
@@ -430,6 +430,7 @@ async function main(): Promise<void> {
 }
 
 const f0 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(0));
+const verdict = (ok: boolean | null | undefined): string => (ok === undefined ? '' : ok === null ? 'n/a' : ok ? 'met' : 'missed');
 const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(3)}%`);
 
 /** One Markdown table: a row per bar, a column per forwarder, the ratio macdemux/bridge and the bar. */
@@ -437,7 +438,6 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   const by = (n: PerForwarder['name']) => rows.find((r) => r.name === n);
   const [br, mv, md, rt] = [by('bridge'), by('macvlan'), by('macdemux'), by('macdemux-realtime')];
   const ratio = (m: number | null | undefined, b: number | null | undefined): string => (m == null || b == null || b === 0 ? 'n/a' : `${(m / b).toFixed(2)}x`);
-  const verdict = (ok: boolean | null | undefined): string => (ok === undefined ? '' : ok === null ? 'n/a' : ok ? 'met' : 'missed');
   const le = (a: number | null | undefined, b: number | null | undefined, k: number): boolean | null => (a == null || b == null ? null : a <= k * b);
   const lines: string[] = [];
   const row = (label: string, b: string, m: string, d: string, r: string, bar: string, ok: boolean | null | undefined) =>
@@ -445,7 +445,7 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   lines.push('| row | bridge | kernel macvlan | macdemux | macdemux / bridge | bar | this run |', '|---|---:|---:|---:|---:|---|---|');
   // The bar is judged on the live-frame row where it ran (liveTable explains the measure); the skb
   // generator's row stays, labelled, for comparison with earlier runs (generator-bound on a slow VM).
-  const live = (r?: PerForwarder) => (r?.maxLoadLive && !('error' in r.maxLoadLive) ? r.maxLoadLive : undefined);
+  const live = (r?: PerForwarder) => measured(r?.maxLoadLive);
   const lj = (r?: PerForwarder) => (live(r) ? judgedPps(live(r)!) : undefined);
   const judgedLive = lj(md) !== undefined && lj(br) !== undefined;
   const mx = (r?: PerForwarder) => r?.maxLoad?.fwdPps;
@@ -492,23 +492,37 @@ function markdown(bridgeMax: number | null, rows: PerForwarder[], links: LinkEve
   return lines.join('\n');
 }
 
-/** The live-frame rows' judged rates, ratios to the bridge and bar verdicts, for the JSON. */
-function liveSummary(rows: PerForwarder[], bare: LiveFramesResult | { error: string } | 'not run') {
-  if (bare === 'not run') return 'not run';
-  const bareNs = typeof bare === 'object' && !('error' in bare) ? 1e9 / bare.offeredCpuPps : NaN;
-  const ok = (r?: PerForwarder) => (r?.maxLoadLive && !('error' in r.maxLoadLive) ? r.maxLoadLive : undefined);
-  const br = ok(rows.find((r) => r.name === 'bridge'));
-  const num = (x: number) => (Number.isFinite(x) ? x : null);
+type LiveBare = LiveFramesResult | { error: string } | 'not run';
+const measured = (l: PerForwarder['maxLoadLive']): LiveFramesResult | undefined => (l && !('error' in l) ? l : undefined);
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** The live-frame rows' judged rates, ratios to the bridge (by rate and by CPU cost) and bar verdicts. */
+function liveVerdicts(rows: PerForwarder[], bare: LiveBare) {
+  const b = typeof bare === 'object' ? measured(bare) : undefined;
+  const bareNs = b ? 1e9 / b.offeredCpuPps : NaN;
+  const br = measured(rows.find((r) => r.name === 'bridge')?.maxLoadLive);
+  const bridgeNs = br ? forwardingNsPerFrame(br, bareNs) : NaN;
   return {
-    bar: 'macdemux judged rate >= 1.25x the bridge\'s (frames forwarded per CPU-s of the forwarding CPU)',
-    bareGeneratorNsPerFrame: num(bareNs),
+    bareNs,
     rows: rows.flatMap((r) => {
-      const l = ok(r);
+      const l = measured(r.maxLoadLive);
       if (!l) return [];
-      const x = br ? judgedPps(l) / judgedPps(br) : NaN;
-      const md = r.name === 'macdemux' || r.name === 'macdemux-default';
-      return [{ name: r.name, placement: l.placement, backend: l.backend ?? null, judgedPps: judgedPps(l), judgedBy: judgedBy(l), xBridge: num(x), forwardingNsPerFrame: num(forwardingNsPerFrame(l, bareNs)), ...(md ? { barMet: Number.isFinite(x) ? x >= 1.25 : null } : {}) }];
+      const xBridge = finite(br ? judgedPps(l) / judgedPps(br) : NaN);
+      const ns = finite(forwardingNsPerFrame(l, bareNs));
+      const isMd = r.name === 'macdemux' || r.name === 'macdemux-default';
+      return [{ name: r.name, live: l, judgedPps: judgedPps(l), judgedBy: judgedBy(l), xBridge, forwardingNsPerFrame: ns, xBridgeByCost: ns === null ? null : finite(bridgeNs / ns), ...(isMd ? { barMet: xBridge === null ? null : xBridge >= 1.25 } : {}) }];
     }),
+  };
+}
+
+/** liveVerdicts for the JSON (the measurements themselves are in forwarders[].maxLoadLive). */
+function liveSummary(rows: PerForwarder[], bare: LiveBare) {
+  if (bare === 'not run') return 'not run';
+  const v = liveVerdicts(rows, bare);
+  return {
+    bar: "macdemux's judged rate >= 1.25x the bridge's (frames forwarded per CPU-s of the forwarding CPU)",
+    bareGeneratorNsPerFrame: finite(v.bareNs),
+    rows: v.rows.map(({ live, ...rest }) => ({ ...rest, placement: live.placement, backend: live.backend ?? null })),
   };
 }
 
@@ -529,37 +543,28 @@ function liveSummary(rows: PerForwarder[], bare: LiveFramesResult | { error: str
  * worker): the last columns charge every forwarder all its CPU on both cores beyond the bare
  * generator's, per frame forwarded.
  */
-function liveTable(rows: PerForwarder[], bare: LiveFramesResult | { error: string } | 'not run', switchOptions: Partial<SwitchOptions> | undefined): string {
+function liveTable(rows: PerForwarder[], bare: LiveBare, switchOptions: Partial<SwitchOptions> | undefined): string {
   if (bare === 'not run') return '';
   const lines: string[] = [];
   const label = (n: PerForwarder['name']): string =>
     n === 'macdemux' ? (switchOptions ? `macdemux ${JSON.stringify(switchOptions)}` : 'macdemux') : n === 'macdemux-default' ? 'macdemux (default backend)' : n === 'macvlan' ? 'kernel macvlan' : n;
-  const bareNs = typeof bare === 'object' && !('error' in bare) ? 1e9 / bare.offeredCpuPps : NaN;
-  const br = rows.find((r) => r.name === 'bridge')?.maxLoadLive;
-  const bridgeJudged = br && !('error' in br) ? judgedPps(br) : NaN;
-  const bridgeNs = br && !('error' in br) ? forwardingNsPerFrame(br, bareNs) : NaN;
+  const v = liveVerdicts(rows, bare);
   const k = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : fmtPps(x));
+  const x = (r: number | null) => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
   lines.push(
     '| 64 B max load, live XDP frames (1 destination) | runs in | offered | forwarded /s | forwarded per generator CPU-s | forwarded per worker CPU-s | worker CPU | loss | judged rate | x bridge | bar >= 1.25x | CPU ns/frame beyond the bare generator | bridge ns / this ns |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|',
   );
-  if (typeof bare === 'object' && 'error' in bare) lines.push(`| generator alone | - | not measured: ${bare.error} |`);
-  else lines.push(`| generator alone (nothing on up0) | softirq | ${k(bare.offeredPps)} | - | ${k(bare.offeredCpuPps)} sent | - | - | - | - | - | | ${bareNs.toFixed(0)} (its own) | |`);
-  for (const r of rows) {
-    const l = r.maxLoadLive;
-    if (!l) continue;
-    if ('error' in l) {
-      lines.push(`| ${label(r.name)} | - | not measured: ${l.error} |`);
-      continue;
-    }
-    const j = judgedPps(l);
-    const ns = forwardingNsPerFrame(l, bareNs);
-    const isMd = r.name === 'macdemux' || r.name === 'macdemux-default';
-    const ok = isMd && Number.isFinite(bridgeJudged) ? (j >= 1.25 * bridgeJudged ? 'met' : 'missed') : '';
-    // Generator-bound: a thread forwarder that forwarded all it was offered has not shown its maximum.
+  if ('error' in bare) lines.push(`| generator alone | - | not measured: ${bare.error} |`);
+  else lines.push(`| generator alone (nothing on up0) | softirq | ${k(bare.offeredPps)} | - | ${k(bare.offeredCpuPps)} sent | - | - | - | - | - | | ${f0(v.bareNs)} (its own) | |`);
+  for (const r of rows) if (r.maxLoadLive && 'error' in r.maxLoadLive) lines.push(`| ${label(r.name)} | - | not measured: ${r.maxLoadLive.error} |`);
+  for (const r of v.rows) {
+    const l = r.live;
+    // A thread forwarder that forwarded all it was offered was not saturated: its rate is a lower bound.
     const bound = l.placement === 'thread' && l.lossRatio < 0.001 ? ' (all offered: a lower bound)' : '';
+    const ok = r.barMet === undefined ? '' : verdict(r.barMet);
     lines.push(
-      `| ${label(r.name)} | ${l.placement}${l.backend ? ` (${l.backend})` : ''} | ${k(l.offeredPps)} | ${k(l.fwdPps)} | ${l.placement === 'softirq' ? k(l.fwdCpuPps) : `(${k(l.fwdCpuPps)})`} | ${k(l.fwdWorkerCpuPps)} | ${l.workerCpuShare === null ? '-' : `${(100 * l.workerCpuShare).toFixed(0)}%`} | ${pct(l.lossRatio)} | ${k(j)} ${judgedBy(l)}${bound} | ${Number.isFinite(bridgeJudged) ? `${(j / bridgeJudged).toFixed(2)}x` : 'n/a'} | ${ok} | ${f0(ns)} | ${Number.isFinite(bridgeNs / ns) ? `${(bridgeNs / ns).toFixed(2)}x` : 'n/a'} |`,
+      `| ${label(r.name)} | ${l.placement}${l.backend ? ` (${l.backend})` : ''} | ${k(l.offeredPps)} | ${k(l.fwdPps)} | ${l.placement === 'softirq' ? k(l.fwdCpuPps) : `(${k(l.fwdCpuPps)})`} | ${k(l.fwdWorkerCpuPps)} | ${l.workerCpuShare === null ? '-' : `${(100 * l.workerCpuShare).toFixed(0)}%`} | ${pct(l.lossRatio)} | ${k(r.judgedPps)} ${r.judgedBy}${bound} | ${x(r.xBridge)} | ${ok} | ${f0(r.forwardingNsPerFrame)} | ${x(r.xBridgeByCost)} |`,
     );
   }
   lines.push(
