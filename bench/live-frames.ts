@@ -27,7 +27,9 @@
  *   runs, 0.36 and 0.39 M per CPU-s). It never overstates: a worker that is not saturated spins
  *   (busy-poll while traffic flows) and its CPU-s rate falls towards its wall rate.
  *
- * Neither measure charges the other CPU's share: the softirq rate includes the generator's own cost,
+ * Both leave out time other tasks held the CPU, not what their cache and memory traffic costs (the
+ * bridge's rate varied 0.60-0.77 M per CPU-s across runs of one hour on the shared 2-core VM): compare
+ * ratios within one run. Neither measure charges the other CPU's share: the softirq rate includes the generator's own cost,
  * the thread rate leaves out the ring copy on CPU 0. The bare generator's rate (nothing on up0,
  * {@link LiveFramesResult.offeredCpuPps} of the `generator` scenario) shows how big that share is;
  * {@link forwardingNsPerFrame} charges every forwarder all its CPU time beyond the bare generator.
