@@ -5,8 +5,9 @@
  * The generator redirects real xdp_frames out of g0 (veth_xdp_xmit into the uplink up0's ring), so a
  * forwarder without an XDP program on up0 gets them as skbs built by up0's NAPI poll, as from a NIC
  * driver; it runs as fast as it can on CPU 0 (a child process pinned there: its BPF_PROG_RUN blocks
- * the calling thread for the whole run). On this VM it offers 1-2 Mpps where the AF_PACKET skb
- * generator tops out at 0.25-0.37 Mpps, so it, not the generator, finds the forwarders' ceilings.
+ * the calling thread for the whole run). On this VM it sends 1.6-1.8 M frames per CPU-s (0.8-1.2 Mpps
+ * per wall second on the loaded machine) where the AF_PACKET skb generator tops out at 0.25-0.37 Mpps,
+ * so the forwarders, not the generator, set the rates.
  *
  * Where the forwarding runs decides what "maximum" means (see {@link placement}):
  * - `softirq` (bridge, kernel macvlan, OVS, macdemux's tc and XDP backends): the whole path runs in
@@ -24,13 +25,14 @@
  *   inline is charged to it too). That is the counterpart of the softirq measure: per second of the
  *   CPU that does the forwarding, robust to other tasks taking CPU 1 (its wall rate, also reported,
  *   is not: on the shared VM the same worker forwarded 0.13 and 0.25 Mpps per wall second in two
- *   runs, 0.36 and 0.39 M per CPU-s). It never overstates: a worker that is not saturated spins
- *   (busy-poll while traffic flows) and its CPU-s rate falls towards its wall rate.
+ *   runs, 0.36 and 0.39 M per CPU-s). It does not overstate (but for softirq work deferred to
+ *   ksoftirqd, not charged to the worker): a worker that is not saturated spins (busy-poll while
+ *   traffic flows) and its CPU-s rate falls towards its wall rate.
  *
  * Both leave out time other tasks held the CPU, not what their cache and memory traffic costs (the
  * bridge's rate varied 0.60-0.77 M per CPU-s across runs of one hour on the shared 2-core VM): compare
- * ratios within one run. Neither measure charges the other CPU's share: the softirq rate includes the generator's own cost,
- * the thread rate leaves out the ring copy on CPU 0. The bare generator's rate (nothing on up0,
+ * ratios within one run. Neither measure charges the other CPU's share: the softirq rate includes
+ * the generator's own cost, the thread rate leaves out the ring copy on CPU 0. The bare generator's rate (nothing on up0,
  * {@link LiveFramesResult.offeredCpuPps} of the `generator` scenario) shows how big that share is;
  * {@link forwardingNsPerFrame} charges every forwarder all its CPU time beyond the bare generator.
  */
