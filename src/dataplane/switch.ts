@@ -328,7 +328,7 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     } catch (err) {
       const fallback = fallbackAfter(backend, choice, this.opts.uplink, err);
       if (!fallback) throw err;
-      this.logger.warn({ event: 'engine.backend-fallback', switch: this.name, from: backend.backend, err }, fallback.reason);
+      this.logger.warn({ event: 'engine.backend-fallback', switch: this.name, from: backend.backend, err: (err as Error).message }, fallback.reason);
       backend = fallback;
       this.startWith(backend);
     }
