@@ -51,7 +51,7 @@ test('garbage frames into uplink and port under live changes: no crash, counters
     await lab.addVeth({ ns: sw, name: 'up0' }, { ns: trunk, name: 't0' });
     await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: MACS[0]!, addresses: ['10.81.0.1/24'] });
     await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: MACS[1]!, addresses: ['10.81.0.2/24'] });
-    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2 });
+    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2, backend: 'packet' });
     s.addPort({ name: 'p1', mac: MACS[0]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: MACS[1]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
     await s.start();

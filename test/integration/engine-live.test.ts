@@ -30,7 +30,7 @@ for (const workers of [1, 2]) {
         sinkNs.push(ns);
       }
       const sinks: Sink[] = sinkNs.map((ns, i) => openSink({ ifname: `e${i + 1}`, netns: ns.name, promisc: true }));
-      const s = new Switch({ uplink: 'up0', netns: sw.name, workers });
+      const s = new Switch({ uplink: 'up0', netns: sw.name, workers, backend: 'packet' });
       const port = (i: number, mode: MacvlanMode) => ({
         name: `p${i + 1}`,
         mac: macs[i]!,
