@@ -145,7 +145,7 @@ export class SwitchManager {
         const b = m.sw.backend();
         logger().info(
           { event: 'switch.started', uplink: pk, ports: m.ports.size, backend: b?.backend, backendReason: b?.reason },
-          `switch on ${pk} started with ${m.ports.size} port(s), backend ${b?.backend} (${b?.reason})`,
+          `switch on ${pk} started with ${m.ports.size} port(s), backend ${b?.backend}`,
         );
       }
     }

@@ -3,6 +3,8 @@
  * EtherTypes, multicast sources, pause frames) into the uplink and into a port, at the same time,
  * under live mode changes. The engine must not crash, every frame must be accounted for
  * (rx = forwarded + drops by reason), and it must still forward afterwards.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,6 +2,8 @@
  * Live reconfiguration under traffic: a generator blasts frames into the uplink while ports are
  * added, removed and re-moded (and JS ports come and go); no crash, no duplicate deliveries, and the
  * counters add up (rx = forwarded + dropped by reason; each port's tx = what its sink received).
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

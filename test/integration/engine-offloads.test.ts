@@ -6,6 +6,8 @@
  * frames completed and segmented in software by the engine. Checked with real TCP stacks:
  * iperf3 (1 and 4 streams), a 50 MiB transfer whose sha256 the receiver recomputes, and
  * /proc/net/snmp TcpInCsumErrors staying 0 in every endpoint namespace.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,6 +3,8 @@
  * the fair-scheduler slice each worker asks for (read back from /proc/self/task/TID/sched,
  * se.slice in ns, Linux 6.12+), and the adaptive-receive counters after real frames crossed the
  * switch on its V2 ring.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
