@@ -85,12 +85,14 @@ async function cliSwitch(sw: Namespace, drop: string, extra: string[], whileRunn
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
   try {
     const t0 = Date.now();
-    while (!/started|Error|failed/.test(stderr) && Date.now() - t0 < 20_000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-    if (/started/.test(stderr)) await whileRunning();
+    // the start line, or the process ends by itself (a start that failed)
+    while (!/started \(Ctrl-C to stop\)/.test(stderr) && running() && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+    if (/started \(Ctrl-C to stop\)/.test(stderr)) await whileRunning();
   } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (running()) child.kill('SIGTERM');
   }
   return { code: await exited, stderr, stdout };
 }
