@@ -268,7 +268,7 @@ int Engine::Attach(uint32_t slot, std::unique_ptr<PortBackend> b, std::string* e
       return -en;
     }
   }
-  if (xdp_ && opts_.tc) {  // a re-attached device is probed anew
+  if (xdp_ && opts_.tc && raw->kernelIfindex() > 0) {  // a re-attached device is probed anew
     uint8_t f = 0;
     RunInNetns(opts_.netns, [&] { return int(f = TcPeerProbe(raw)); });  // not entered: 0 (bpf_redirect)
     tcPeer_[slot] = f;
