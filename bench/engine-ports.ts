@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       await sw.ip(['link', 'del', 'br0']);
 
       for (const [ports, txRing] of [[2, false], [2, true], [4096, false]] as const) {
-        const s = new Switch({ uplink: 'up0', netns: sw.name, maxPorts: 8191, portTxCopy: !txRing, cpus: [1] });
+        const s = new Switch({ uplink: 'up0', netns: sw.name, backend: 'packet', maxPorts: 8191, portTxCopy: !txRing, cpus: [1] });
         s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
         s.addPort({ name: 'p2', mac: M2, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
         s.addPorts(
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       }
       // The same two MACs as JS ports: frames delivered to JS handlers in batches.
       {
-        const s = new Switch({ uplink: 'up0', netns: sw.name, cpus: [1] });
+        const s = new Switch({ uplink: 'up0', netns: sw.name, backend: 'packet', cpus: [1] });
         let jsFrames = 0;
         for (const mac of [M1, M2]) s.addPort({ name: mac, mac, mode: 'bridge', backend: { kind: 'js', onFrames: (b) => (jsFrames += b.count) } });
         await s.start();

@@ -56,7 +56,8 @@ const forwarders: Forwarder[] = [
       return { stop: async () => {} };
     },
   },
-  macdemuxRow('macdemux', {}),
+  // the AF_PACKET backend, named: the default ('auto') takes the tc fast path on this veth uplink
+  macdemuxRow('macdemux', { backend: 'packet' }),
   // the tc fast path: client -> server data redirected by the uplink's tc program (docs/dataplane.md)
   macdemuxRow('macdemux-tc', { backend: 'tc' }),
 ];

@@ -73,6 +73,8 @@ export interface Testbed {
   notes: string[];
   /** Forwarder counters worth printing next to a trial (bench/wave2.ts): cumulative numbers by name. */
   diagnostics?: () => Record<string, number>;
+  /** macdemux: the uplink backend in use ('packet', 'tc', 'xdp'; src/dataplane/backend.ts). */
+  backend?: () => string | undefined;
   /** Stop the forwarder (the lab is destroyed after). */
   stop(): Promise<void>;
 }

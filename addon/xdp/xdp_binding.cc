@@ -12,6 +12,7 @@
 #include "io/netns.h"
 #include "io/xsk_socket.h"
 #include "dataplane/port_table.h"
+#include "tcx_probe.h"
 #include "xdp_program.h"
 
 using namespace mdx;
@@ -198,6 +199,14 @@ Napi::Value FloodMapOf(const Napi::CallbackInfo& info) {
   return Num(info.Env(), b->prog->FloodMapOf(uint16_t(OptInt(info, 1, 0))));
 }
 
+// xdpProbeTcx(detail?) -> 0 (tcx links usable) | -errno (detail.step: "load" or "link")
+Napi::Value ProbeTcxBinding(const Napi::CallbackInfo& info) {
+  const char* step = "";
+  const int rc = ProbeTcx(&step);
+  if (rc < 0) SetErrorDetail(info, 0, step);
+  return Num(info.Env(), rc);
+}
+
 }  // namespace
 
 void InitXdp(Napi::Env env, Napi::Object exports) {
@@ -213,4 +222,5 @@ void InitXdp(Napi::Env env, Napi::Object exports) {
   exports.Set("xdpSlotTx", Napi::Function::New(env, Tx<false>, "xdpSlotTx"));
   exports.Set("xdpFloodTx", Napi::Function::New(env, Tx<true>, "xdpFloodTx"));
   exports.Set("xdpFloodMapOf", Napi::Function::New(env, FloodMapOf, "xdpFloodMapOf"));
+  exports.Set("xdpProbeTcx", Napi::Function::New(env, ProbeTcxBinding, "xdpProbeTcx"));
 }

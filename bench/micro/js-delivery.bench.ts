@@ -41,7 +41,7 @@ export async function run(ctx: MicroContext): Promise<MicroResult[]> {
     for (const size of [64, 256]) {
       let received = 0;
       let batches = 0;
-      const sw = new Switch({ uplink: 'up0', netns: ns.name, name: 'micro-js' });
+      const sw = new Switch({ uplink: 'up0', netns: ns.name, name: 'micro-js', backend: 'packet' });
       sw.addPort({ name: 'a', mac: A, mode: 'bridge', backend: { kind: 'js', onFrames: () => {} } });
       sw.addPort({ name: 'b', mac: B, mode: 'bridge', backend: { kind: 'js', onFrames: (b: SwitchFrameBatch) => {
         received += batchFrameCount(b);

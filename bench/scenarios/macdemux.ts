@@ -8,7 +8,7 @@
  * Port-count scaling adds JS ports (table entries that receive no traffic).
  * The engine's threads are started with the main thread pinned to the forwarder CPU.
  */
-import { Switch, type PortSpec } from '../../src/dataplane/index.ts';
+import { Switch, type PortSpec, type SwitchOptions } from '../../src/dataplane/index.ts';
 import { withMainThreadOn } from '../../src/measure/affinity.ts';
 import { buildBase, extraMac, sinkMac, type Testbed } from '../testbed.ts';
 import type { BuildContext, Scenario } from './scenario.ts';
@@ -47,7 +47,8 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
         name: `bench-${name}`,
         qdiscBypass: true,
         cpus: [ctx.forwarderCpu],
-        ...(kind === 'xdp' ? { backend: 'xdp' as const } : {}),
+        // named, not the default ('auto' picks tc on this veth uplink): these rows measure each backend
+        backend: kind === 'xdp' ? ('xdp' as const) : ('packet' as const),
         ...(blocks ? { rx: 'blocks' as const } : {}),
         ...(ctx.realtime ? { realtime: true } : {}),
         ...ctx.switchOptions,
@@ -100,11 +101,19 @@ function makeScenario(name: ScenarioName, kind: 'packet' | 'xdp' | 'tap' | 'js',
               out[k] = k === 'rxMode' ? Math.max(out[k] ?? 0, w[k]) : (out[k] ?? 0) + w[k];
           return out;
         },
+        backend: () => sw.backend()?.backend,
         stop: () => sw.stop(),
       };
     },
   };
 }
+
+/**
+ * Switch options (BuildContext.switchOptions) for the Switch's own default backend, whatever backend
+ * the scenario names: `backend` present but undefined overrides the scenario's (options are spread
+ * last) and the Switch then applies its default (`opts.backend ?? default` in src/dataplane/switch.ts).
+ */
+export const DEFAULT_BACKEND: Partial<SwitchOptions> = { backend: undefined };
 
 export const macdemuxScenario = makeScenario('macdemux', 'packet', 'macdemux engine, AF_PACKET ports into the sinks');
 export const macdemuxXdpScenario = makeScenario(

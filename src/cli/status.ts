@@ -94,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const sw of c.switches) {
     const drops = Object.entries(sw.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`).join(' ');
     out.push(`\nswitch ${sw.uplink}: rx ${sw.rxFrames}, forwarded ${sw.forwarded}, drops ${drops || 'none'}`);
+    if (sw.backend) out.push(`  backend ${sw.backend} (${sw.backendReason ?? ''})`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

@@ -7,7 +7,7 @@
  *     [--port tap:NAME,mac=MAC,...] [--duration SECONDS] [--json]
  *     [--port vm:NAME,mac=MAC[,queues=N][,owner=UID][,group=GID][,mtu=N]] [--teardown-on-exit] [--state-dir DIR]
  */
-import { BACKEND_CHOICES, type BackendChoice } from '../dataplane/backend.ts';
+import { BACKEND_CHOICES, DEFAULT_BACKEND, type BackendChoice } from '../dataplane/backend.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Switch } from '../dataplane/switch.ts';
 import { validateMode } from '../net/index.ts';
@@ -29,13 +29,16 @@ const USAGE = `usage: macdemux switch [-n NS] --uplink DEV [--mode MODE] [--work
   --learning   learn source MACs behind ports (FDB with ageing; not macvlan behaviour)
   --realtime   run the workers with real-time priority (SCHED_FIFO 10; --realtime=PRIO for 1..99):
                on a busy host they then run as soon as frames arrive (needs CAP_SYS_NICE)
-  --backend    uplink RX: packet (AF_PACKET rings), xdp (an XDP program forwards to kernel-device
-               ports in the kernel, the rest to the rings), auto (xdp on a NIC, packet on veth and
-               other virtual devices: measured faster there); default packet
+  --backend    uplink RX (default auto): packet (AF_PACKET rings), xdp (an XDP program forwards
+               to kernel-device ports in the kernel, the rest to the rings), tc (a tc program
+               forwards known unicast to kernel-device ports as whole skbs, offloads kept; one
+               worker), auto (xdp on a NIC; tc on veth and other virtual devices with one worker
+               where the kernel has tcx links (6.6+) and BPF may be loaded; packet otherwise; the
+               start line says which and why)
   --mtu        largest frame the switch forwards is N + 14 bytes (default: the uplink's MTU;
                the devices' MTUs are yours to set, e.g. 9000 for jumbo frames)
   --duration   stop after SECONDS (default: run until SIGINT/SIGTERM)
-  --json       print the final counters as JSON on stdout
+  --json       print the final counters (and the backend) as JSON on stdout
   vm:NAME      a VM port: macdemux creates the persistent tap NAME (vnet_hdr, multiqueue with
                queues=N >= 2, as QEMU asks for it; owner/group
                may attach queues unprivileged), the switch serves its network side, and the
@@ -162,7 +165,7 @@ export function parsePortArg(text: string, defaultMode: MacvlanMode, index: numb
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: 'packet', ports: [], json: false, vmTaps: [], teardownOnExit: false, stateDir: DEFAULT_STATE_DIR };
+  const a: Args = { mode: 'bridge', workers: 1, learning: false, backend: DEFAULT_BACKEND, ports: [], json: false, vmTaps: [], teardownOnExit: false, stateDir: DEFAULT_STATE_DIR };
   const portTexts: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -418,6 +421,6 @@ export async function run(argv: string[]): Promise<number> {
   const final = sw.counters();
   const drops = final.rxFrames - final.forwarded;
   process.stderr.write(`macdemux switch: stopped; ${final.rxFrames} frames received, ${final.forwarded} forwarded, ${drops} dropped\n`);
-  if (args.json) process.stdout.write(`${JSON.stringify(final)}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify({ ...final, backend: sw.backend() })}\n`);
   return 0;
 }

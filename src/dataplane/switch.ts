@@ -3,7 +3,7 @@
  * engine (addon/dataplane/engine.cc). Ports can be added, removed and re-moded while traffic runs: every
  * change builds a new immutable port table that the engine swaps in atomically.
  */
-import { BACKEND_CHOICES, resolveBackend, type BackendChoice, type BackendDecision } from './backend.ts';
+import { BACKEND_CHOICES, DEFAULT_BACKEND, fallbackAfter, resolveBackend, type BackendChoice, type BackendDecision } from './backend.ts';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, systemError } from '../errors.ts';
@@ -47,7 +47,8 @@ export interface SwitchOptions {
   portTxCopy?: boolean;
   /** Uplink RX backend (src/dataplane/backend.ts): 'packet' (AF_PACKET rings), 'xdp' (an XDP
    * program steering by (VLAN, MAC) in the kernel, the rest to the rings), 'tc' (a tc ingress program
-   * forwarding known unicast to kernel ports as whole skbs; one worker), or 'auto'. Default 'packet'. */
+   * forwarding known unicast to kernel ports as whole skbs; one worker), or 'auto' (the default: xdp on
+   * a NIC, tc on a virtual device with one worker where tcx links can be made, packet otherwise). */
   backend?: BackendChoice;
   /** With backend 'xdp': attach in generic (skb) mode instead of the driver's native mode. */
   xdpGeneric?: boolean;
@@ -313,10 +314,32 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     return [...this.ports.values()].map((s) => ({ ...s.spec, mode: s.mode }));
   }
 
-  /** Open the uplink, attach every port, publish the table and start the workers. */
+  /**
+   * Open the uplink, attach every port, publish the table and start the workers. Under 'auto', a
+   * fast path (tc, xdp) that cannot start here for want of rights or kernel support (EPERM, EINVAL,
+   * EOPNOTSUPP, ...) gives way to the AF_PACKET rings, with the reason in {@link backend}.
+   */
   async start(): Promise<void> {
     if (this.engine) return;
-    const backend = await resolveBackend(this.opts.backend ?? 'packet', this.opts.uplink, this.opts.netns);
+    const choice = this.opts.backend ?? DEFAULT_BACKEND;
+    let backend = await resolveBackend(choice, this.opts.uplink, this.opts.netns, this.opts.workers);
+    try {
+      this.startWith(backend);
+    } catch (err) {
+      const fallback = fallbackAfter(backend, choice, this.opts.uplink, err);
+      if (!fallback) throw err;
+      this.logger.warn({ event: 'engine.backend-fallback', switch: this.name, from: backend.backend, err: (err as Error).message }, fallback.reason);
+      backend = fallback;
+      this.startWith(backend);
+    }
+    this.logger.info(
+      { event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
+      `switch started (backend ${backend.backend}: ${backend.reason})`,
+    );
+  }
+
+  /** start() with a resolved backend; on failure nothing stays open. */
+  private startWith(backend: BackendDecision): void {
     const detail: NativeErrorDetail = {};
     const created = this.n.engineCreate({
       backend: backend.backend,
@@ -370,10 +393,6 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
       for (const s of this.ports.values()) s.attached = false;
       throw err;
     }
-    this.logger.info(
-      { event: 'engine.started', switch: this.name, ports: this.ports.size, workers: this.opts.workers, backend: backend.backend, backendReason: backend.reason },
-      'switch started',
-    );
   }
 
   /** Stop the workers and close every ring. Counters stay readable. */

@@ -211,6 +211,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           return c ? c.txDropped : 0;
         };
         result.phases.push(await drive('macdemux', dl, generator, opts, drops, view));
+        const b = s.backend();
+        if (b) notes.push(`macdemux backend: ${b.backend} (${b.reason})`);
         const c = s.counters();
         const reasons = Object.entries(c.drops).filter(([, v]) => v > 0);
         if (reasons.length) notes.push(`macdemux drops by reason: ${reasons.map(([k, v]) => `${k}=${v}`).join(', ')}`);

@@ -110,7 +110,7 @@ export interface NetworkConfig {
   dataplane: Dataplane;
   /** passthru only: do not put the parent in promiscuous mode. */
   nopromisc: boolean;
-  /** dataplane userspace: the uplink RX backend (src/dataplane/backend.ts); absent = packet. */
+  /** dataplane userspace: the uplink RX backend (src/dataplane/backend.ts); absent = auto. */
   backend?: BackendChoice;
   ipv4?: IpamConfig;
   ipv6?: IpamConfig;

@@ -52,6 +52,7 @@ export async function counterSnapshot(src: SnapshotSource): Promise<CounterSnaps
   }
   const switches: CounterSnapshot['switches'] = [];
   let engine: ReturnType<SwitchManager['counters']> = {};
+  const backends = src.switches.backends();
   try {
     engine = src.switches.counters();
   } catch (err) {
@@ -82,6 +83,7 @@ export async function counterSnapshot(src: SnapshotSource): Promise<CounterSnaps
       uplinkPort: { rxPackets: u?.rxPackets ?? 0, rxBytes: u?.rxBytes ?? 0, txPackets: u?.txPackets ?? 0, txBytes: u?.txBytes ?? 0, rxDropped: u?.rxDropped ?? 0, txDropped: u?.txDropped ?? 0 },
       ringDrops: u.ringDrops,
       workers: c.workers ?? [],
+      ...(backends[uplink] ? { backend: backends[uplink].backend, backendReason: backends[uplink].reason } : {}),
     });
   }
   const leases: Record<string, number> = {};

@@ -33,6 +33,9 @@ export interface SwitchCounterRow {
   /** AF_PACKET ring drops (PACKET_STATISTICS tp_drops) on the uplink, when the engine reports them. */
   ringDrops?: number;
   workers: { rxFrames: number; forwarded: number; loops: number; txDropped: number }[];
+  /** The uplink backend the switch runs ('packet', 'xdp', 'tc') and why (src/dataplane/backend.ts). */
+  backend?: string;
+  backendReason?: string;
 }
 
 /** Everything the metrics and `GET /counters` expose. */

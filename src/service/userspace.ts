@@ -5,7 +5,7 @@
  * re-added when their MAC/VLAN/interface changed or their mode enters or leaves passthru, other
  * mode changes made live. Port modes come from the desired state (API overrides included).
  */
-import type { BackendChoice } from '../dataplane/backend.ts';
+import { DEFAULT_BACKEND, type BackendChoice, type BackendDecision } from '../dataplane/backend.ts';
 import { log } from '../log.ts';
 import type { ParentRef } from './config.ts';
 import { parentKey } from './config.ts';
@@ -77,10 +77,11 @@ export class SwitchManager {
     const Switch = want.size ? await loadSwitch() : undefined;
     for (const [pk, w] of want) {
       let m = this.switches.get(pk);
-      if (m && (m.backend !== w.backend || m.mtu !== w.mtu)) {
+      const backendChange = m !== undefined && (m.backend ?? DEFAULT_BACKEND) !== (w.backend ?? DEFAULT_BACKEND);
+      if (m && (backendChange || m.mtu !== w.mtu)) {
         // The backend and the frame limit are fixed when a switch starts: restart it with its ports.
         // Should the new one fail to start, the caller re-applies the previous state (the old settings).
-        const why = [m.backend !== w.backend ? `backend ${m.backend ?? 'packet'} -> ${w.backend ?? 'packet'}` : '', m.mtu !== w.mtu ? `mtu ${m.mtu ?? 'uplink'} -> ${w.mtu ?? 'uplink'}` : ''].filter(Boolean).join(', ');
+        const why = [backendChange ? `backend ${m.backend ?? DEFAULT_BACKEND} -> ${w.backend ?? DEFAULT_BACKEND}` : '', m.mtu !== w.mtu ? `mtu ${m.mtu ?? 'uplink'} -> ${w.mtu ?? 'uplink'}` : ''].filter(Boolean).join(', ');
         await m.sw.stop();
         this.switches.delete(pk);
         m = undefined;
@@ -141,7 +142,11 @@ export class SwitchManager {
           throw new Error(`switch ${pk}: ${(err as Error).message}`, { cause: err });
         }
         m.started = true;
-        logger().info({ event: 'switch.started', uplink: pk, ports: m.ports.size }, `switch on ${pk} started with ${m.ports.size} port(s)`);
+        const b = m.sw.backend();
+        logger().info(
+          { event: 'switch.started', uplink: pk, ports: m.ports.size, backend: b?.backend, backendReason: b?.reason },
+          `switch on ${pk} started with ${m.ports.size} port(s), backend ${b?.backend}`,
+        );
       }
     }
   }
@@ -156,6 +161,16 @@ export class SwitchManager {
   counters(): Record<string, EngineCounters> {
     const out: Record<string, EngineCounters> = {};
     for (const [pk, m] of this.switches) if (m.started) out[pk] = m.sw.counters();
+    return out;
+  }
+
+  /** The backend of every started switch and why, by uplink key. */
+  backends(): Record<string, BackendDecision> {
+    const out: Record<string, BackendDecision> = {};
+    for (const [pk, m] of this.switches) {
+      const b = m.started ? m.sw.backend() : undefined;
+      if (b) out[pk] = { backend: b.backend, reason: b.reason };
+    }
     return out;
   }
 

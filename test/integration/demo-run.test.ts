@@ -56,6 +56,7 @@ test('demo --seconds 2 prints the comparison table and tears down', { skip: need
   if (!/skipped/.test(engine[2]!)) {
     assert.ok(Number(engine[3]) > 0, `macdemux forwarded ${engine[3]}`);
     assert.match(r.stdout, /macdemux forwarded \d+\.\d\dx the Linux bridge/);
+    assert.match(r.stdout, /note: macdemux backend: tc \(auto: "[^"]+" is a veth device with one worker/, 'the demo runs the default backend, tc on its veth uplink');
   }
   // Live view lines (not a TTY: one line a second) for both forwarders.
   assert.match(r.stderr, /\[Linux bridge \(kernel\) \d+s\] offered .* fwd .* \| p1 /);

@@ -49,6 +49,8 @@ test('macdemux switch runs in the foreground, prints rates, forwards, stops on S
       const t0 = Date.now();
       while (!stderr.includes('started') && Date.now() - t0 < 20_000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
       assert.match(stderr, /started/, stderr);
+      // the default backend (auto) on a veth uplink with one worker: the tc fast path, said on the start line
+      assert.match(stderr, /1 worker\(s\); backend tc \(tc; auto: "up0" is a veth device with one worker: /, stderr);
       assert.equal(await ns1.ping('10.78.0.2', { count: 3, timeoutS: 2 }), true, 'ns1 reaches ns2 through the CLI switch');
       const tl = Date.now();
       while (stderr.split('\n').filter((l) => /^\[\d+s\] uplink rx/.test(l)).length < 2 && Date.now() - tl < 10_000)
@@ -61,7 +63,8 @@ test('macdemux switch runs in the foreground, prints rates, forwards, stops on S
     assert.ok(rateLines.length >= 2, `one rate line a second:\n${stderr}`);
     assert.match(stderr, /second: rx/);
     assert.match(stderr, /stopped; \d+ frames received/);
-    const final = JSON.parse(stdout) as { ports: Record<string, { txPackets: number }> };
+    const final = JSON.parse(stdout) as { ports: Record<string, { txPackets: number }>; backend: { backend: string } };
+    assert.equal(final.backend.backend, 'tc');
     assert.ok(final.ports.second!.txPackets >= 3, 'port "second" transmitted the echo requests');
   });
 });

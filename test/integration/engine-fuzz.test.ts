@@ -3,6 +3,8 @@
  * EtherTypes, multicast sources, pause frames) into the uplink and into a port, at the same time,
  * under live mode changes. The engine must not crash, every frame must be accounted for
  * (rx = forwarded + drops by reason), and it must still forward afterwards.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +53,7 @@ test('garbage frames into uplink and port under live changes: no crash, counters
     await lab.addVeth({ ns: sw, name: 'up0' }, { ns: trunk, name: 't0' });
     await lab.addVeth({ ns: sw, name: 'p1' }, { ns: ns1, name: 'e1', mac: MACS[0]!, addresses: ['10.81.0.1/24'] });
     await lab.addVeth({ ns: sw, name: 'p2' }, { ns: ns2, name: 'e2', mac: MACS[1]!, addresses: ['10.81.0.2/24'] });
-    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2 });
+    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2, backend: 'packet' });
     s.addPort({ name: 'p1', mac: MACS[0]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: MACS[1]!, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
     await s.start();

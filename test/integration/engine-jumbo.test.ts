@@ -32,7 +32,8 @@ test('jumbo frames through the engine', { skip: needsRoot, timeout: 60_000 }, as
     const ns1 = await lab.addNamespace('ns1');
     await lab.addVeth({ ns: sw, name: 'up0', mtu: 9000 }, { ns: trunk, name: 't0', mtu: 9000 });
     await lab.addVeth({ ns: sw, name: 'p1', mtu: 9000 }, { ns: ns1, name: 'e1', mac: M, mtu: 9000 });
-    const s = new Switch({ uplink: 'up0', netns: sw.name, maxFrameLen: 6014, ring: { blockSize: 1 << 20, blockCount: 4 }, portRing: { blockSize: 1 << 18, blockCount: 4 } });
+    // the ring engine's TX of frames above the batch cell: backend 'packet' (auto would take tc on veth)
+    const s = new Switch({ uplink: 'up0', netns: sw.name, backend: 'packet', maxFrameLen: 6014, ring: { blockSize: 1 << 20, blockCount: 4 }, portRing: { blockSize: 1 << 18, blockCount: 4 } });
     s.addPort({ name: 'p1', mac: M, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     await s.start();
     const t0 = PacketPort.open({ ifname: 't0', netns: trunk.name, rx: false, txFrameSize: 16384 });

@@ -2,6 +2,8 @@
  * Live reconfiguration under traffic: a generator blasts frames into the uplink while ports are
  * added, removed and re-moded (and JS ports come and go); no crash, no duplicate deliveries, and the
  * counters add up (rx = forwarded + dropped by reason; each port's tx = what its sink received).
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +32,7 @@ for (const workers of [1, 2]) {
         sinkNs.push(ns);
       }
       const sinks: Sink[] = sinkNs.map((ns, i) => openSink({ ifname: `e${i + 1}`, netns: ns.name, promisc: true }));
-      const s = new Switch({ uplink: 'up0', netns: sw.name, workers });
+      const s = new Switch({ uplink: 'up0', netns: sw.name, workers, backend: 'packet' });
       const port = (i: number, mode: MacvlanMode) => ({
         name: `p${i + 1}`,
         mac: macs[i]!,

@@ -6,6 +6,8 @@
  * frames completed and segmented in software by the engine. Checked with real TCP stacks:
  * iperf3 (1 and 4 streams), a 50 MiB transfer whose sha256 the receiver recomputes, and
  * /proc/net/snmp TcpInCsumErrors staying 0 in every endpoint namespace.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +46,7 @@ async function topology(lab: Lab, opts: { hairpin: boolean; e2Offloads?: boolean
 test('TCP with default offloads, port to port (bridge): iperf3 1 and 4 streams, 50 MiB hashed, no checksum errors, super-frames cross whole', { skip: needsRoot, timeout: 240_000 }, async () => {
   await withLab(async (lab) => {
     const t = await topology(lab, { hairpin: false });
-    const s = new Switch({ uplink: 'up0', netns: t.sw.name });
+    const s = new Switch({ uplink: 'up0', netns: t.sw.name, backend: 'packet' });
     s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: M2, mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });
     await s.start();
@@ -68,7 +70,7 @@ test('TCP with default offloads, port to port (bridge): iperf3 1 and 4 streams, 
 test('TCP with default offloads through the uplink and userspace VLANs (vepa, hairpin wire): tag insert/strip keeps GSO frames valid', { skip: needsRoot, timeout: 240_000 }, async () => {
   await withLab(async (lab) => {
     const t = await topology(lab, { hairpin: true });
-    const s = new Switch({ uplink: 'up0', netns: t.sw.name });
+    const s = new Switch({ uplink: 'up0', netns: t.sw.name, backend: 'packet' });
     // Both ports in VLAN 10: frames to the wire get a tag (csum_start moves by 4), come back
     // tagged through the hairpin and are delivered untagged.
     s.addPort({ name: 'p1', mac: M1, mode: 'vepa', vlan: 10, backend: { kind: 'packet', ifname: 'p1' } });
@@ -95,7 +97,7 @@ test('a JS port gets checksums completed and GSO segmented in software: a real T
     // e2 sends with offloads off: the test's stand-in device cannot complete checksums itself.
     const t = await topology(lab, { hairpin: false, e2Offloads: false });
     const tx = PacketPort.open({ ifname: 'p2', netns: t.sw.name, rx: false });
-    const s = new Switch({ uplink: 'up0', netns: t.sw.name });
+    const s = new Switch({ uplink: 'up0', netns: t.sw.name, backend: 'packet' });
     let oversized = 0;
     s.addPort({ name: 'p1', mac: M1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
     s.addPort({ name: 'p2', mac: '02:6d:64:00:0c:f2', mode: 'bridge', backend: { kind: 'packet', ifname: 'p2' } });

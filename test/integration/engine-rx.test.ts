@@ -3,6 +3,8 @@
  * the fair-scheduler slice each worker asks for (read back from /proc/self/task/TID/sched,
  * se.slice in ns, Linux 6.12+), and the adaptive-receive counters after real frames crossed the
  * switch on its V2 ring.
+ * Backend 'packet', named: this tests the AF_PACKET ring engine (the default, 'auto', takes the
+ * tc fast path on a veth uplink with one worker).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +47,7 @@ test('workers ask for a 100 us scheduler slice (sliceUs: 0 keeps the default); a
   await withLab(async (lab) => {
     const { sw, wire, ns1 } = await wireAndPort(lab);
     for (const sliceUs of [undefined, 0] as const) {
-      const s = new Switch({ uplink: 'up0', netns: sw.name, ...(sliceUs !== undefined ? { sliceUs } : {}) });
+      const s = new Switch({ uplink: 'up0', netns: sw.name, backend: 'packet', ...(sliceUs !== undefined ? { sliceUs } : {}) });
       s.addPort({ name: 'p1', mac: X1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
       await s.start();
       try {
@@ -84,7 +86,7 @@ test('two workers: each its own adaptive V2 + V3 pair; flows split between them,
     let got = 0;
     let all = 0;
     const isEcho = (f: Uint8Array) => f.length >= 34 && f[12] === 0x08 && f[13] === 0 && f[23] === 1 && f[33] === 50;
-    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2 });
+    const s = new Switch({ uplink: 'up0', netns: sw.name, workers: 2, backend: 'packet' });
     s.addPort({
       name: 'js',
       mac: JS_MAC,
@@ -121,7 +123,7 @@ test('the uplink rings do not receive what the engine sends out of the uplink (f
     const { sw, wire, ns1 } = await wireAndPort(lab);
     for (const [ns, dev] of [[sw, 'up0'], [sw, 'p1'], [wire, 'w0'], [ns1, 'e1']] as const) await ns.ip(['link', 'set', 'dev', dev, 'mtu', '9000']);
     for (const rx of ['adaptive', 'blocks'] as const) {
-      const s = new Switch({ uplink: 'up0', netns: sw.name, rx, workers: rx === 'blocks' ? 2 : 1 });
+      const s = new Switch({ uplink: 'up0', netns: sw.name, backend: 'packet', rx, workers: rx === 'blocks' ? 2 : 1 });
       s.addPort({ name: 'p1', mac: X1, mode: 'bridge', backend: { kind: 'packet', ifname: 'p1' } });
       await s.start();
       try {

@@ -132,6 +132,7 @@ test('daemon config: a vm: endpoint on a userspace network is a marked vnet_hdr 
     const status = cli(['status', '--state-dir', state]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /vm1: VM tap tvm1 \(netns [^)]+\), 2 queue\(s\), owner 65534, group 65534; QEMU: -netdev tap,id=tvm1,ifname=tvm1/);
+    assert.match(status.stdout, /\n {2}backend tc \(auto: "[^"]+" is a veth device with one worker/, 'the switch runs the default backend, and status says which and why');
 
     // The hypervisor's side: two queues by name, the endpoint answers through the engine.
     spawnSync('ip', ['-n', epNs, 'neigh', 'replace', VM_IP.join('.'), 'lladdr', VM_MAC, 'dev', 'eth0', 'nud', 'permanent']);

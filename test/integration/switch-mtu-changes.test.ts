@@ -97,6 +97,9 @@ test('daemon reload: a userspace network\'s mtu and backend changes reach the ru
     spawnSync('ip', ['-n', sw.name, 'link', 'set', port.switchIfname, 'mtu', '9000']);
     const oversized = async () => ((await apiRequest(socket, 'GET', '/counters')).body as any).switches[0].drops.oversized ?? 0;
     assert.ok(jumboPing(epNs, '10.95.0.1'), 'a 9000-byte ping crosses (the limit follows the uplink\'s MTU 9000)');
+    const backend = async () => ((await apiRequest(socket, 'GET', '/counters')).body as any).switches[0] as { backend: string; backendReason: string };
+    assert.equal((await backend()).backend, 'tc', 'no backend in the config: auto, the tc fast path on this veth parent');
+    assert.match((await backend()).backendReason, /^auto: "up0" is a veth device with one worker/);
 
     write({ mtu: 1500 });
     let at = d.mark();
@@ -108,12 +111,15 @@ test('daemon reload: a userspace network\'s mtu and backend changes reach the ru
     assert.ok((await oversized()) > o1, 'and the switch counts it oversized');
     assert.ok(spawnSync('ip', ['netns', 'exec', epNs, 'ping', '-c', '1', '-W', '2', '10.95.0.1']).status === 0, 'small frames still cross');
 
-    write({ mtu: 9000, backend: 'auto' });
+    write({ mtu: 9000, backend: 'packet' });
     at = d.mark();
     const r2 = await apiRequest(socket, 'POST', '/reload');
     assert.equal(r2.status, 200, JSON.stringify(r2.body));
-    await d.waitFor((l) => l.event === 'switch.restarting' && /backend packet -> auto, mtu 1500 -> 9000/.test(l.reason), 10_000, 'switch restart (backend, mtu)', at);
+    await d.waitFor((l) => l.event === 'switch.restarting' && /backend auto -> packet, mtu 1500 -> 9000/.test(l.reason), 10_000, 'switch restart (backend, mtu)', at);
     assert.ok(jumboPing(epNs, '10.95.0.1'), 'with mtu: 9000 it crosses again');
+    const named = await backend();
+    assert.equal(named.backend, 'packet', 'backend: packet in the config');
+    assert.equal(named.backendReason, 'requested');
   } finally {
     await d?.stop();
     cli(['down', '--state-dir', state]);

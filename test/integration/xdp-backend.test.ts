@@ -1,6 +1,6 @@
 /**
  * The XDP backend's refusals and choices on real devices: another XDP program on the uplink is
- * refused with a clear error (one program per device), 'auto' picks AF_PACKET on a veth and says why,
+ * refused with a clear error (one program per device), 'auto' never picks XDP on a veth and says why,
  * and a stopped switch leaves no program attached. Jumbo MTU: the program is multi-buffer
  * ("xdp.frags"), so it attaches at MTU 9000 and `ping -s 8972 -M do` crosses it both ways.
  */
@@ -32,12 +32,13 @@ test('XDP backend: refusals, auto choice, detach on stop', { skip: needsRoot, ti
     other.close();
     assert.equal(await xdpAttached(run, 'upl'), false, 'closing the program detached it');
 
-    // auto on a veth: AF_PACKET, with the reason
-    const s3 = new Switch({ uplink: 'upl', netns: ns.path, backend: 'auto' });
+    // auto on a veth: never XDP (the tc fast path with one worker, the rings with more), with the reason
+    const s3 = new Switch({ uplink: 'upl', netns: ns.path, backend: 'auto', workers: 2 });
     s3.addPort(port);
     await s3.start();
     assert.equal(s3.backend()?.backend, 'packet');
     assert.match(s3.backend()!.reason, /veth device/);
+    assert.equal(await xdpAttached(run, 'upl'), false, 'no XDP program on a veth under auto');
     await s3.stop();
 
     // xdp: attached while running, gone after stop

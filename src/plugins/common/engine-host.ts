@@ -43,7 +43,8 @@ export class EngineHost {
       await sw.start();
       r.ports.add(p.name);
       this.switches.set(dev, r);
-      logger().info({ event: 'switch.started', uplink: dev }, `engine on ${dev} started`);
+      const b = sw.backend();
+      logger().info({ event: 'switch.started', uplink: dev, backend: b?.backend, backendReason: b?.reason }, `engine on ${dev} started, backend ${b?.backend}`);
       return;
     }
     if (r.ports.has(p.name)) r.sw.removePort(p.name);
