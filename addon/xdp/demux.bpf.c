@@ -42,6 +42,13 @@ struct {
 } mdx_ports SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, MDX_XDP_UCAST_SIZE);
+  __type(key, __u32);
+  __type(value, struct mdx_xdp_ucast);
+} mdx_ucast SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, MDX_XDP_MAX_SOURCES);
   __type(key, __u64);
@@ -139,8 +146,10 @@ static __always_inline void count_rx(__u64* st, __u32 idx, __u32 len) {
   st[MDX_ST_RX_BYTES] += len;
 }
 
-static __always_inline int drop(__u32 reason, __u32 len) {
-  count_rx(stats(), MDX_ST_DROPS + reason, len);
+// The XDP path below takes the per-CPU counters once per frame (st, from stats(); 0 only if the
+// lookup failed) and passes them down: one lookup for every counter it bumps.
+static __always_inline int drop(__u64* st, __u32 reason, __u32 len) {
+  count_rx(st, MDX_ST_DROPS + reason, len);
   return XDP_DROP;
 }
 
@@ -149,8 +158,7 @@ static __always_inline int multi_buffer(struct xdp_md* ctx) {
   return bpf_xdp_get_buff_len(ctx) != (__u64)(ctx->data_end - ctx->data);
 }
 
-static __always_inline int to_user(struct xdp_md* ctx) {
-  __u64* st = stats();
+static __always_inline int to_user(struct xdp_md* ctx, __u64* st) {
   // The AF_XDP sockets are bound without XDP_USE_SG (one chunk per frame): a multi-buffer frame goes
   // up through the stack to the AF_PACKET ring instead.
   int act = multi_buffer(ctx) ? XDP_PASS : bpf_redirect_map(&mdx_xsks, ctx->rx_queue_index, XDP_PASS);
@@ -185,18 +193,42 @@ static __always_inline int pop_tag(struct xdp_md* ctx) {
   return 0;
 }
 
+// The 48-bit MAC at p as a number (most significant byte first), from bytes: also for a stack copy
+// (the tc programs' headers), where the verifier refuses misaligned wider loads.
 static __always_inline __u64 mac48(const __u8* p) {
   return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) | ((__u64)p[3] << 16) |
          ((__u64)p[4] << 8) | (__u64)p[5];
 }
 
-static __always_inline int to_port(struct xdp_md* ctx, const struct mdx_xdp_port* p, int tagged, __u32 len) {
-  if (p->ifindex == 0 || p->slot >= MDX_XDP_MAX_SLOTS) return to_user(ctx);
-  if (tagged && pop_tag(ctx)) return to_user(ctx);
-  int act = bpf_redirect_map(&mdx_tx, p->slot, 0);
-  if (act != XDP_REDIRECT) return to_user(ctx);  // not in mdx_tx (a sync in progress): let the engine decide
-  count_rx(stats(), MDX_ST_FORWARDED, len);
-  count_tx(&mdx_slot_stats, p->slot, tagged ? len - 4 : len);
+// The same from a packet pointer, in two loads: packet data may be misaligned (x86 and the other
+// architectures with efficient unaligned access allow it: kernel/bpf/verifier.c check_pkt_ptr_alignment).
+static __always_inline __u64 pkt_mac48(const __u8* p) {
+  return ((__u64)bpf_ntohs(*(const __u16*)p) << 32) | (__u64)bpf_ntohl(*(const __u32*)(p + 2));
+}
+
+// mdx_ports[key] through its array copy mdx_ucast (xdp_maps.h): inlined lookups, no call unless every
+// probe is taken by another key.
+static __always_inline const struct mdx_xdp_port* port_of(__u64 key) {
+  const __u32 h = mdx_ucast_hash(key);
+#pragma unroll
+  for (__u32 i = 0; i < MDX_XDP_UCAST_PROBES; i++) {
+    const __u32 idx = (h + i) & (MDX_XDP_UCAST_SIZE - 1);
+    const struct mdx_xdp_ucast* e = bpf_map_lookup_elem(&mdx_ucast, &idx);
+    if (!e || !e->used) return 0;
+    if (e->key == key) return &e->port;
+  }
+  return bpf_map_lookup_elem(&mdx_ports, &key);
+}
+
+static __always_inline int to_port(struct xdp_md* ctx, __u64* st, const struct mdx_xdp_port* p, int tagged,
+                                   __u32 len) {
+  const __u32 slot = p->slot;
+  if (p->ifindex == 0 || slot >= MDX_XDP_MAX_SLOTS) return to_user(ctx, st);
+  if (tagged && pop_tag(ctx)) return to_user(ctx, st);
+  int act = bpf_redirect_map(&mdx_tx, slot, 0);
+  if (act != XDP_REDIRECT) return to_user(ctx, st);  // not in mdx_tx (a sync in progress): let the engine decide
+  count_rx(st, MDX_ST_FORWARDED, len);
+  count_tx(&mdx_slot_stats, slot, tagged ? len - 4 : len);
   return act;
 }
 
@@ -205,10 +237,10 @@ static __always_inline int to_port(struct xdp_md* ctx, const struct mdx_xdp_port
     act = bpf_redirect_map(&mdx_flood##n, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS); \
     break
 
-static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u32 len) {
+static __always_inline int flood(struct xdp_md* ctx, __u64* st, __u32 map, int tagged, __u32 len) {
   // A broadcast redirect clones the frame per member (xdpf_clone), which copies one buffer only.
-  if (map >= MDX_XDP_FLOOD_MAPS || multi_buffer(ctx)) return to_user(ctx);
-  if (tagged && pop_tag(ctx)) return to_user(ctx);
+  if (map >= MDX_XDP_FLOOD_MAPS || multi_buffer(ctx)) return to_user(ctx, st);
+  if (tagged && pop_tag(ctx)) return to_user(ctx, st);
   int act = XDP_ABORTED;
   switch (map) {
     FLOOD_CASE(0); FLOOD_CASE(1); FLOOD_CASE(2); FLOOD_CASE(3);
@@ -216,79 +248,93 @@ static __always_inline int flood(struct xdp_md* ctx, __u32 map, int tagged, __u3
     FLOOD_CASE(8); FLOOD_CASE(9); FLOOD_CASE(10); FLOOD_CASE(11);
     FLOOD_CASE(12); FLOOD_CASE(13); FLOOD_CASE(14); FLOOD_CASE(15);
   }
-  if (act != XDP_REDIRECT) return to_user(ctx);
-  count_rx(stats(), MDX_ST_FORWARDED, len);
+  if (act != XDP_REDIRECT) return to_user(ctx, st);
+  count_rx(st, MDX_ST_FORWARDED, len);
   count_tx(&mdx_flood_stats, map, tagged ? len - 4 : len);
   return act;
+}
+
+// A broadcast/multicast from outside (macvlan_handle_frame's multicast branch; skey = (vlan, source)).
+static __always_inline int from_outside_mc(struct xdp_md* ctx, __u64* st, const struct mdx_xdp_domain* dom,
+                                           __u64 skey, __u32 et, int tagged, __u32 len) {
+  const __u8* data = (const __u8*)(long)ctx->data;
+  const __u8* end = (const __u8*)(long)ctx->data_end;
+  if (data + 6 > end) return to_user(ctx, st);  // cannot happen: the caller checked 14 bytes
+  const struct mdx_xdp_port* s = bpf_map_lookup_elem(&mdx_ports, &skey);
+  if (s) {
+    // reflected frame of a private/passthru/source port: back to it only
+    if (s->mode != MODE_VEPA && s->mode != MODE_BRIDGE) return to_port(ctx, st, s, tagged, len);
+    return to_user(ctx, st);  // flood set excluding our own sender: the engine's Broadcast()
+  }
+  if (et == 0x8808) return drop(st, DROP_PAUSE, len);
+  const int bcast = data[0] == 0xff && data[1] == 0xff && data[2] == 0xff && data[3] == 0xff &&
+                    data[4] == 0xff && data[5] == 0xff;
+  if (!bcast && (dom->flags & MDX_DOM_MC_DECLARED)) return to_user(ctx, st);
+  if (dom->floodCount == 0) return drop(st, DROP_NO_RECEIVER, len);
+  if (dom->flags & MDX_DOM_FLOOD_USER) return to_user(ctx, st);
+  return flood(ctx, st, dom->floodMap, tagged, len);
 }
 
 // "xdp.frags": loaded with BPF_F_XDP_HAS_FRAGS, so a device whose MTU needs more than one page per
 // frame (jumbo frames) accepts the program (drivers/net/veth.c veth_xdp_set refuses a program without
 // it: ERANGE). The headers are in the linear part; the length is the whole frame's.
+//
+// Per-frame cost (docs/dataplane.md, "XDP: cost per frame"): known unicast takes inlined array
+// lookups only (config, VLAN domain, mdx_ucast, the per-CPU counters: one lookup for all global ones,
+// one for the slot's) and two calls, bpf_xdp_get_buff_len and the devmap redirect; the source key is
+// built only when source-mode MACs exist or for a multicast.
 SEC("xdp.frags")
 int mdx_demux(struct xdp_md* ctx) {
   const __u8* data = (const __u8*)(long)ctx->data;
   const __u8* end = (const __u8*)(long)ctx->data_end;
-  const __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
   __u32 zero = 0;
   const struct mdx_xdp_config* cfg = bpf_map_lookup_elem(&mdx_config, &zero);
   if (!cfg) return XDP_PASS;
-  if (!cfg->enabled) return to_user(ctx);
+  __u64* st = stats();
+  if (!cfg->enabled) return to_user(ctx, st);
+  const __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
 
   // ParseFrame (addon/frame_parse.h) with parseTag = true and no TCI metadata.
-  if (data + 14 > end) return drop(DROP_RUNT, len);
-  __u16 et = ((__u16)data[12] << 8) | data[13];
+  if (data + 14 > end) return drop(st, DROP_RUNT, len);
+  __u32 et = bpf_ntohs(*(const __u16*)(data + 12));
   __u32 vlan = 0;
   int tagged = 0;
   __u32 untagged = len;
-  if (et == ETH_P_8021Q || et == ETH_P_8021AD) {
-    if (data + 18 > end) return drop(DROP_RUNT, len);
-    vlan = (((__u32)data[14] << 8) | data[15]) & 0x0fff;
-    et = ((__u16)data[16] << 8) | data[17];
+  if (__builtin_expect(et == ETH_P_8021Q || et == ETH_P_8021AD, 0)) {
+    if (data + 18 > end) return drop(st, DROP_RUNT, len);
+    vlan = bpf_ntohs(*(const __u16*)(data + 14)) & 0x0fff;
+    et = bpf_ntohs(*(const __u16*)(data + 16));
     tagged = 1;
     untagged = len - 4;
   }
-  if (untagged > cfg->maxFrameLen) return drop(DROP_OVERSIZED, len);
-  if (vlan == 0x0fff) return drop(DROP_MALFORMED, len);
-  if (data[6] & 1) return drop(DROP_MALFORMED, len);
+  if (untagged > cfg->maxFrameLen) return drop(st, DROP_OVERSIZED, len);
+  if (vlan == 0x0fff) return drop(st, DROP_MALFORMED, len);
+  if (data[6] & 1) return drop(st, DROP_MALFORMED, len);
 
   // Decide, ingress = uplink (demux.h LowerDeviceRx).
   const struct mdx_xdp_domain* dom = bpf_map_lookup_elem(&mdx_domains, &vlan);
-  if (!dom || !(dom->flags & MDX_DOM_PRESENT)) return drop(DROP_UNKNOWN_VLAN, len);
+  if (!dom || !(dom->flags & MDX_DOM_PRESENT)) return drop(st, DROP_UNKNOWN_VLAN, len);
   const __u64 vkey = (__u64)vlan << 48;
-  __u64 key = vkey | mac48(data + 6);
-  // macvlan_forward_source: source-mode ports listing this sender are served by userspace
-  if (cfg->hasSources && bpf_map_lookup_elem(&mdx_sources, &key)) return to_user(ctx);
-
-  if (data[0] & 1) {
-    const struct mdx_xdp_port* s = bpf_map_lookup_elem(&mdx_ports, &key);
-    if (s) {
-      // reflected frame of a private/passthru/source port: back to it only
-      if (s->mode != MODE_VEPA && s->mode != MODE_BRIDGE) return to_port(ctx, s, tagged, len);
-      return to_user(ctx);  // flood set excluding our own sender: the engine's Broadcast()
-    }
-    if (et == 0x8808) return drop(DROP_PAUSE, len);
-    const int bcast = data[0] == 0xff && data[1] == 0xff && data[2] == 0xff && data[3] == 0xff &&
-                      data[4] == 0xff && data[5] == 0xff;
-    if (!bcast && (dom->flags & MDX_DOM_MC_DECLARED)) return to_user(ctx);
-    if (dom->floodCount == 0) return drop(DROP_NO_RECEIVER, len);
-    if (dom->flags & MDX_DOM_FLOOD_USER) return to_user(ctx);
-    return flood(ctx, dom->floodMap, tagged, len);
+  const int mc = data[0] & 1;
+  if (__builtin_expect(mc || cfg->hasSources, 0)) {
+    const __u64 skey = vkey | pkt_mac48(data + 6);
+    // macvlan_forward_source: source-mode ports listing this sender are served by userspace
+    if (cfg->hasSources && bpf_map_lookup_elem(&mdx_sources, &skey)) return to_user(ctx, st);
+    if (mc) return from_outside_mc(ctx, st, dom, skey, et, tagged, len);
   }
 
   const struct mdx_xdp_port* t;
-  if (dom->flags & MDX_DOM_PASSTHRU) {
+  if (__builtin_expect(dom->flags & MDX_DOM_PASSTHRU, 0)) {
     t = &dom->passthru;
   } else {
-    key = vkey | mac48(data);
-    t = bpf_map_lookup_elem(&mdx_ports, &key);
+    t = port_of(vkey | pkt_mac48(data));
     if (!t) {
-      if (cfg->learning) return to_user(ctx);  // the engine's FDB, or its unknown-unicast flood
-      return drop(DROP_UNKNOWN_UNICAST, len);
+      if (cfg->learning) return to_user(ctx, st);  // the engine's FDB, or its unknown-unicast flood
+      return drop(st, DROP_UNKNOWN_UNICAST, len);
     }
   }
-  if (t->mode == MODE_SOURCE) return drop(DROP_UNKNOWN_UNICAST, len);
-  return to_port(ctx, t, tagged, len);
+  if (t->mode == MODE_SOURCE) return drop(st, DROP_UNKNOWN_UNICAST, len);
+  return to_port(ctx, st, t, tagged, len);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -33,6 +33,26 @@ struct mdx_xdp_port {
 // delivers into the peer with bpf_redirect_peer (demux.bpf.c, "tc fast path"; engine_xdp.cc).
 #define MDX_PORT_PEER 1
 
+// mdx_ucast: a copy of mdx_ports in an array, for the XDP unicast path. The verifier inlines an array
+// lookup (kernel/bpf/arraymap.c array_map_gen_lookup) where a hash map lookup is three calls
+// (__htab_map_lookup_elem, htab_map_hash, lookup_nulls_elem_raw), each return through the CPU's
+// return-thunk mitigation: about 20 ns a frame here. Open addressing: a key sits in one of the
+// MDX_XDP_UCAST_PROBES entries from mdx_ucast_hash(key) on; the loader rebuilds the array from
+// mdx_ports at every sync (keys in ascending order, each in the first free entry), so an unused entry
+// on the way means the key is in neither map, and a key that found no free entry is looked up in
+// mdx_ports (all probes used, no match).
+#define MDX_XDP_UCAST_BITS 15  // 32768 entries: load <= 0.5 at MDX_XDP_MAX_PORTS
+#define MDX_XDP_UCAST_SIZE (1u << MDX_XDP_UCAST_BITS)
+#define MDX_XDP_UCAST_PROBES 4
+struct mdx_xdp_ucast {
+  mdx_u64 key;  // as in mdx_ports
+  struct mdx_xdp_port port;
+  mdx_u32 used;
+};
+static inline mdx_u32 mdx_ucast_hash(mdx_u64 key) {
+  return (mdx_u32)((key * 0x9E3779B97F4A7C15ull) >> (64 - MDX_XDP_UCAST_BITS));  // Fibonacci hashing
+}
+
 // Value of mdx_domains, indexed by VLAN id (0..4095).
 #define MDX_DOM_PRESENT 1      // some port is bound to this VLAN
 #define MDX_DOM_MC_DECLARED 2  // a member declared its multicast groups: group traffic goes to userspace

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -110,6 +111,7 @@ int XdpProgram::Load(std::unique_ptr<XdpProgram>* out, std::string* err) {
   p->fds_.stats = f.stats;
   p->fds_.slotStats = f.slotStats;
   p->fds_.floodStats = f.floodStats;
+  p->fds_.ucast = f.ucast;
   for (int i = 0; i < MDX_XDP_FLOOD_MAPS; i++) {
     p->fds_.flood[i] = f.flood[i];
     p->floodOwner_[i] = -1;
@@ -276,6 +278,32 @@ int XdpProgram::Sync(const PortTable& t, const std::vector<uint32_t>& kernelIfin
     auto it = ports_.find(k);
     if ((it == ports_.end() || memcmp(&it->second, &v, sizeof(v)) != 0) && (rc = Update(fds_.ports, &k, &v)) < 0)
       return fail(rc);
+  }
+  what = "unicast array";
+  {
+    // mdx_ucast from the same ports (xdp_maps.h): keys in ascending order, each in the first free
+    // entry of its probe sequence; a key with none stays in mdx_ports only.
+    std::vector<uint64_t> keys;
+    keys.reserve(wantPorts.size());
+    for (auto& [k, v] : wantPorts) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+    std::vector<mdx_xdp_ucast> want(MDX_XDP_UCAST_SIZE);
+    for (uint64_t k : keys) {
+      const uint32_t h = mdx_ucast_hash(k);
+      for (uint32_t i = 0; i < MDX_XDP_UCAST_PROBES; i++) {
+        mdx_xdp_ucast& e = want[(h + i) & (MDX_XDP_UCAST_SIZE - 1)];
+        if (e.used) continue;
+        e.key = k;
+        e.port = wantPorts[k];
+        e.used = 1;
+        break;
+      }
+    }
+    for (uint32_t idx = 0; idx < MDX_XDP_UCAST_SIZE; idx++) {
+      if (memcmp(&want[idx], &ucast_[idx], sizeof(mdx_xdp_ucast)) == 0) continue;
+      if ((rc = Update(fds_.ucast, &idx, &want[idx])) < 0) return fail(rc);
+      ucast_[idx] = want[idx];
+    }
   }
   ports_ = std::move(wantPorts);
   what = "sources";

@@ -86,6 +86,7 @@ class XdpProgram {
     int prog = -1, tcProg = -1, tcPortProg = -1, uplinkFilter = -1, portDevs = -1, slotRx = -1, config = -1, domains = -1, sources = -1, ports = -1, tx = -1, xsks = -1, stats = -1,
         slotStats = -1, floodStats = -1;
     int flood[MDX_XDP_FLOOD_MAPS];
+    int ucast = -1;
   } fds_;
   int linkFd_ = -1;
   bool live_ = true;
@@ -94,6 +95,7 @@ class XdpProgram {
   mdx_xdp_config config_{};
   // What the maps hold (the last Sync), to write only differences.
   std::unordered_map<uint64_t, mdx_xdp_port> ports_;
+  std::vector<mdx_xdp_ucast> ucast_ = std::vector<mdx_xdp_ucast>(MDX_XDP_UCAST_SIZE);  // mdx_ucast
   std::unordered_map<uint64_t, uint32_t> sources_;
   std::vector<mdx_xdp_domain> domains_ = std::vector<mdx_xdp_domain>(4096);
   std::map<uint32_t, uint32_t> tx_;

@@ -37,6 +37,7 @@ void* mdx_xdp_skel_load(struct mdx_xdp_fds* fds, int* err) {
   fds->stats = s->maps.mdx_stats.map_fd;
   fds->slotStats = s->maps.mdx_slot_stats.map_fd;
   fds->floodStats = s->maps.mdx_flood_stats.map_fd;
+  fds->ucast = s->maps.mdx_ucast.map_fd;
   const struct bpf_map_desc* flood[MDX_XDP_FLOOD_MAPS] = {
       &s->maps.mdx_flood0,  &s->maps.mdx_flood1,  &s->maps.mdx_flood2,  &s->maps.mdx_flood3,
       &s->maps.mdx_flood4,  &s->maps.mdx_flood5,  &s->maps.mdx_flood6,  &s->maps.mdx_flood7,

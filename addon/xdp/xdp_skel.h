@@ -12,6 +12,7 @@ struct mdx_xdp_fds {
   int tcProg, tcPortProg, uplinkFilter, portDevs, slotRx;  // backend 'tc': the tc ingress program and the uplink sockets' filter
   int config, domains, sources, ports, tx, xsks, stats, slotStats, floodStats;
   int flood[MDX_XDP_FLOOD_MAPS];
+  int ucast;  // mdx_ucast, the array copy of mdx_ports
 };
 
 // Loads the program and creates its maps (bpf() syscalls; needs CAP_BPF, and CAP_NET_ADMIN to attach).

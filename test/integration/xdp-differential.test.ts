@@ -158,3 +158,58 @@ test(`XDP program == TypeScript oracle on ${TOTAL_FRAMES} random uplink frames (
     }
   });
 });
+
+/** mdx_ucast_hash (addon/xdp/xdp_maps.h): where a (VLAN, MAC) key's probe sequence in mdx_ucast starts. */
+const ucastHash = (key: bigint): number => Number(((key * 0x9e37_79b9_7f4a_7c15n) & 0xffff_ffff_ffff_ffffn) >> 49n);
+
+test('XDP unicast array: keys past its probe sequence are found in mdx_ports; a miss among them is dropped', { skip: needsRoot }, async () => {
+  await withLab(async (lab) => {
+    const ns = await lab.addNamespace('xdpucast');
+    const prog = XdpProgram.load();
+    try {
+      // Seven random unicast MACs (VLAN 0) whose probe sequences start at the same entry: the first
+      // four (ascending) fill MDX_XDP_UCAST_PROBES = 4 entries, the next two are in mdx_ports only,
+      // the seventh is no port.
+      const r = rng(0x0c011de);
+      const byHash = new Map<number, number[]>();
+      let macs: number[] = [];
+      while (macs.length < 7) {
+        const mac = 0x0200_0000_0000 + Math.floor(r() * 0xff_ffff_ffff);
+        const h = ucastHash(BigInt(mac));
+        const l = byHash.get(h) ?? [];
+        if (!l.includes(mac)) l.push(mac);
+        byHash.set(h, l);
+        if (l.length === 7) macs = l;
+      }
+      macs.sort((a, b) => a - b);
+      const absent = macs.pop()!;
+      const table = new PortTable(macs.map((mac, i) => ({ slot: i + 1, mac, vlan: 0, mode: 'bridge' as const })), {});
+      prog.sync(table, () => 1, { netns: ns.path }); // every port a kernel device (lo)
+      const frame = (dst: number): Uint8Array => {
+        const f = new Uint8Array(60);
+        for (let i = 0; i < 6; i++) f[i] = Math.floor(dst / 256 ** (5 - i)) % 256;
+        f.set([0x02, 0, 0, 0, 0xcc, 1, 0x08, 0x00], 6);
+        return f;
+      };
+      macs.forEach((mac, i) => {
+        const before = prog.slotTx(i + 1);
+        const d = decide(table, frame(mac), UPLINK);
+        assert.deepEqual(d.egress, [i + 1], 'oracle: delivered to its port');
+        assert.equal(prog.testRun(frame(mac)).action, XDP_ACTION.redirect, `port ${i + 1} (${i < 4 ? 'in the array' : 'past the probes'})`);
+        assert.equal(prog.slotTx(i + 1)[0]! - before[0]!, 1, `slot ${i + 1} counted`);
+      });
+      const b = prog.stats();
+      assert.equal(decide(table, frame(absent), UPLINK).reason, DropReason.unknownUnicast, 'oracle: unknown unicast');
+      assert.equal(prog.testRun(frame(absent)).action, XDP_ACTION.drop);
+      assert.equal(prog.stats()[DropReason.unknownUnicast]! - b[DropReason.unknownUnicast]!, 1, 'unknown unicast counted');
+      // The ports leave: the array forgets them too (the next sync rewrites it).
+      prog.sync(new PortTable([{ slot: 9, mac: absent, vlan: 0, mode: 'bridge' }], {}), () => 1, { netns: ns.path });
+      const b2 = prog.stats();
+      assert.equal(prog.testRun(frame(macs[0]!)).action, XDP_ACTION.drop, 'a removed port is unknown');
+      assert.equal(prog.stats()[DropReason.unknownUnicast]! - b2[DropReason.unknownUnicast]!, 1);
+      assert.equal(prog.testRun(frame(absent)).action, XDP_ACTION.redirect, 'the new port is found');
+    } finally {
+      prog.close();
+    }
+  });
+});
