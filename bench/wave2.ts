@@ -31,7 +31,8 @@
  *   [--only bridge,macdemux] [--skip max,live,ping,latency,half,busy,links,realtime,tcp] [--switch JSON]
  * (`npm run bench:wave2`). JSON defaults to docs/bench/wave2.json (live rows: `forwarders[].maxLoadLive`,
  * `liveBareGenerator`, the judged summary `liveMaxLoad`). --only/--skip run a subset (to compare receive settings quickly); --switch
- * adds macdemux Switch options (e.g. '{"spinUs":0}', '{"backend":"tc"}').
+ * adds macdemux Switch options (e.g. '{"spinUs":0}', '{"backend":"packet"}'); without it the macdemux column runs the
+ * Switch's default backend ('auto': the tc fast path on this veth uplink).
  * macdemux's worker counters (mode switches, per-ring drops, rollovers, sleeps) are printed per trial.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -300,6 +301,8 @@ async function main(): Promise<void> {
     }
   };
   // The bare generator into up0 (nothing forwards): its cost per frame, which the softirq forwarders' rate includes.
+  // The macdemux column: the Switch's default backend ('auto'), unless --switch names options.
+  const macdemuxOptions = opts.switchOptions ?? DEFAULT_BACKEND;
   let liveBare: LiveBare = 'not run';
   if (stepWanted('live'))
     await withTestbed('generator', false, undefined, async (tb) => (liveBare = await liveMax(tb, '[generator alone, live frames]'))).catch((err: Error) => {
@@ -310,7 +313,7 @@ async function main(): Promise<void> {
     const row: PerForwarder = { name };
     rows.push(row);
     try {
-      await withTestbed(name, false, name === 'macdemux' ? opts.switchOptions : undefined, async (tb, c) => {
+      await withTestbed(name, false, name === 'macdemux' ? macdemuxOptions : undefined, async (tb, c) => {
         if (name === 'bridge' && bridgeMax === null) {
           const t = await trial(tb, c, 0, '[bridge max]');
           row.maxLoad = pick(t);
@@ -369,8 +372,8 @@ async function main(): Promise<void> {
       progress.line(`[${name}] failed: ${row.error}`);
     }
   }
-  // The macdemux column is the scenario's backend (or --switch's): the Switch's default backend's live maximum next to it.
-  if (stepWanted('live') && opts.only.includes('macdemux')) {
+  // With --switch, the macdemux column is that configuration: the Switch's default backend's live maximum next to it.
+  if (stepWanted('live') && opts.only.includes('macdemux') && opts.switchOptions) {
     const row: PerForwarder = { name: 'macdemux-default' };
     rows.push(row);
     try {
@@ -385,7 +388,7 @@ async function main(): Promise<void> {
   try {
     if (!bridgeMax) throw new Error('no bridge maximum');
     const rate = bridgeMax / 2;
-    if (rows.includes(rt)) await withTestbed('macdemux', true, opts.switchOptions, async (tb, c) => {
+    if (rows.includes(rt)) await withTestbed('macdemux', true, macdemuxOptions, async (tb, c) => {
       const hogs = startHogs();
       try {
         await sleep(200);
@@ -551,7 +554,7 @@ function liveTable(rows: PerForwarder[], bare: LiveBare, switchOptions: Partial<
   if (bare === 'not run') return '';
   const lines: string[] = [];
   const label = (n: PerForwarder['name']): string =>
-    n === 'macdemux' ? (switchOptions ? `macdemux ${JSON.stringify(switchOptions)}` : 'macdemux') : n === 'macdemux-default' ? 'macdemux (default backend)' : n === 'macvlan' ? 'kernel macvlan' : n;
+    n === 'macdemux' ? (switchOptions ? `macdemux ${JSON.stringify(switchOptions)}` : 'macdemux (default backend)') : n === 'macdemux-default' ? 'macdemux (default backend)' : n === 'macvlan' ? 'kernel macvlan' : n;
   const v = liveVerdicts(rows, bare);
   const k = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : fmtPps(x));
   const x = (r: number | null) => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
