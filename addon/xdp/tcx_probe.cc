@@ -6,27 +6,12 @@
 // ENODEV means supported, and nothing was attached anywhere.
 #include "tcx_probe.h"
 
-#include <linux/bpf.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
-// Linux 6.6 include/uapi/linux/bpf.h enum bpf_attach_type (older libc headers lack it).
-#ifndef MDX_BPF_TCX_INGRESS
-#define MDX_BPF_TCX_INGRESS 46
-#endif
+#include "bpf_syscall.h"
 
 namespace mdx {
-
-namespace {
-int Bpf(int cmd, bpf_attr* a) {
-  const long rc = syscall(__NR_bpf, cmd, a, sizeof(*a));
-  return rc < 0 ? -errno : int(rc);
-}
-}  // namespace
 
 int ProbeTcx(const char** step) {
   const bpf_insn prog[2] = {

@@ -8,15 +8,14 @@
 // blocks the calling thread for the whole run (use it from a child process). With ratePps the
 // program paces itself (gen.bpf.c: one frame per 1/ratePps s, the repetitions in between dropped):
 // the run is repeated in slices until count frames went out.
-#include <linux/bpf.h>
 #include <net/if.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "bpf_syscall.h"
 #include "io/netns.h"
 #include "node/modules.h"
 #include "node/napi_args.h"
@@ -55,7 +54,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
     a.map_fd = uint32_t(mapFd);
     a.key = uint64_t(uintptr_t(&zero));
     a.value = uint64_t(uintptr_t(&ifindex));
-    if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &a, sizeof(a)) < 0) return -errno;
+    if (const int r = mdx::Bpf(BPF_MAP_UPDATE_ELEM, &a); r < 0) return r;
     struct Pace {  // gen.bpf.c struct mdx_gen_pace
       uint64_t interval, next, sent, limit;
     } pace{ratePps > 0 ? uint64_t(1e9 / ratePps) : 0, 0, 0, count};
@@ -64,7 +63,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
       a.map_fd = uint32_t(paceFd);
       a.key = uint64_t(uintptr_t(&zero));
       a.value = uint64_t(uintptr_t(&pace));
-      return syscall(__NR_bpf, cmd, &a, sizeof(a)) < 0 ? -errno : 0;
+      return std::min(mdx::Bpf(cmd, &a), 0);
     };
     if (const int r = pace_rw(BPF_MAP_UPDATE_ELEM); r < 0) return r;
     auto run = [&](uint32_t n) -> int {
@@ -75,7 +74,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
       a.test.repeat = n;
       a.test.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
       a.test.batch_size = batch;
-      if (syscall(__NR_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)) < 0) return -errno;
+      if (const int r = mdx::Bpf(BPF_PROG_TEST_RUN, &a); r < 0) return r;
       runNs += double(a.test.duration) * n;  // duration: mean ns per repetition
       return 0;
     };

@@ -4,7 +4,6 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,23 +11,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bpf_syscall.h"
 #include "xdp_skel.h"
-
-// Linux 6.6 include/uapi/linux/bpf.h enum bpf_attach_type (older libc headers lack it).
-#ifndef MDX_BPF_TCX_INGRESS
-#define MDX_BPF_TCX_INGRESS 46
-#endif
 
 namespace mdx {
 
 namespace {
 
 inline uint64_t Ptr(const void* p) { return uint64_t(uintptr_t(p)); }
-
-int Bpf(int cmd, bpf_attr* a) {
-  long rc = syscall(__NR_bpf, cmd, a, sizeof(*a));
-  return rc < 0 ? -errno : int(rc);
-}
 
 int Update(int fd, const void* key, const void* val) {
   bpf_attr a;
