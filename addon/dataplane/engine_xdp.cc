@@ -274,21 +274,29 @@ void Engine::XdpFoldCounters(Worker& w) {
     dropped += d[MDX_ST_DROPS + r];
   }
   Add(up[kSRxDropped], dropped);
+  // A per-slot (packets, bytes) pair of the program's, for each kernel port: what it grew by since
+  // the last fold (two words per slot in lastBySlot; a smaller reading, counters reset, starts over).
+  auto foldSlots = [&](auto read, std::vector<uint64_t>& lastBySlot, auto add) {
+    for (uint32_t slot = 1; slot < opts_.maxSlots && slot < MDX_XDP_MAX_SLOTS; slot++) {
+      PortBackend* pb = ports_[slot].load(std::memory_order_acquire);
+      if (!pb || pb->kernelIfindex() <= 0) continue;
+      uint64_t p, b;
+      if (read(slot, &p, &b) < 0) continue;
+      uint64_t* last = &lastBySlot[size_t(slot) * 2];
+      if (p < last[0] || b < last[1]) last[0] = last[1] = 0;
+      add(SlotC(w, slot), p - last[0], b - last[1]);
+      last[0] = p;
+      last[1] = b;
+    }
+  };
   // Unicast TX per kernel port. (A devmap transmit that fails later in the driver is not seen here:
   // the kernel counts it in the device's own drop counters.)
-  for (uint32_t slot = 1; slot < opts_.maxSlots && slot < MDX_XDP_MAX_SLOTS; slot++) {
-    PortBackend* pb = ports_[slot].load(std::memory_order_acquire);
-    if (!pb || pb->kernelIfindex() <= 0) continue;
-    uint64_t p, b;
-    if (xdp_->ReadSlotTx(slot, &p, &b) < 0) continue;
-    uint64_t* last = &xdpSlotLast_[size_t(slot) * 2];
-    if (p < last[0] || b < last[1]) last[0] = last[1] = 0;
-    Add(SlotC(w, slot)[kSTxPackets], p - last[0]);
-    Add(SlotC(w, slot)[kSTxBytes], b - last[1]);
-    Add(w.wc[kWEgressCopies], p - last[0]);
-    last[0] = p;
-    last[1] = b;
-  }
+  foldSlots([&](uint32_t slot, uint64_t* p, uint64_t* b) { return xdp_->ReadSlotTx(slot, p, b); }, xdpSlotLast_,
+            [&](uint64_t* c, uint64_t dp, uint64_t db) {
+              Add(c[kSTxPackets], dp);
+              Add(c[kSTxBytes], db);
+              Add(w.wc[kWEgressCopies], dp);
+            });
   // Backend 'tc': what the ports' program took from each port and sent to the uplink.
   if (opts_.tc) {
     Add(up[kSTxPackets], d[MDX_ST_UP_TX_FRAMES]);
@@ -296,19 +304,12 @@ void Engine::XdpFoldCounters(Worker& w) {
     Add(w.wc[kWForwarded], d[MDX_ST_UP_TX_FRAMES]);
     Add(w.wc[kWRxFrames], d[MDX_ST_UP_TX_FRAMES]);
     Add(w.wc[kWEgressCopies], d[MDX_ST_UP_TX_FRAMES]);
-    for (uint32_t slot = 1; slot < opts_.maxSlots && slot < MDX_XDP_MAX_SLOTS; slot++) {
-      PortBackend* pb = ports_[slot].load(std::memory_order_acquire);
-      if (!pb || pb->kernelIfindex() <= 0) continue;
-      uint64_t p, b;
-      if (xdp_->ReadSlotRx(slot, &p, &b) < 0) continue;
-      uint64_t* last = &xdpSlotRxLast_[size_t(slot) * 2];
-      if (p < last[0] || b < last[1]) last[0] = last[1] = 0;
-      Add(SlotC(w, slot)[kSRxPackets], p - last[0]);
-      Add(SlotC(w, slot)[kSRxBytes], b - last[1]);
-      Add(SlotC(w, slot)[kSForwarded], p - last[0]);
-      last[0] = p;
-      last[1] = b;
-    }
+    foldSlots([&](uint32_t slot, uint64_t* p, uint64_t* b) { return xdp_->ReadSlotRx(slot, p, b); }, xdpSlotRxLast_,
+              [&](uint64_t* c, uint64_t dp, uint64_t db) {
+                Add(c[kSRxPackets], dp);
+                Add(c[kSRxBytes], db);
+                Add(c[kSForwarded], dp);
+              });
   }
   // Floods: each one reached every member of the VLAN's flood set (as of the last sync).
   for (uint32_t m = 0; m < MDX_XDP_FLOOD_MAPS; m++) {
