@@ -14,21 +14,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { withLab, type Lab, type Namespace } from '../../src/lab/index.ts';
 import { Switch } from '../../src/dataplane/index.ts';
 import { XDP_STAT } from '../../src/dataplane/xdp-program.ts';
-import { needsRoot } from '../support.ts';
+import { kernelHasTcx, needsRoot } from '../support.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/macdemux.js', import.meta.url));
 const M1 = '02:6d:64:00:1a:01';
 
-/** tcx links (BPF_TCX_INGRESS) arrived in Linux 6.6. */
-function kernelHasTcx(): boolean {
-  const [maj, min] = release().split('.').map((x) => Number.parseInt(x, 10));
-  return maj! > 6 || (maj === 6 && min! >= 6);
-}
 const skip = needsRoot || (kernelHasTcx() ? false : 'the kernel has no tcx links (Linux 6.6+): auto takes packet there (unit-tested)');
 
 async function topology(lab: Lab): Promise<{ sw: Namespace; wire: Namespace; ns1: Namespace }> {

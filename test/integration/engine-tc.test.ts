@@ -11,13 +11,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { release } from 'node:os';
 import { withLab, type Lab, type Namespace } from '../../src/lab/index.ts';
 import { PacketPort } from '../../src/io/index.ts';
 import { Switch, type MacvlanMode } from '../../src/dataplane/index.ts';
 import { writeMac, parseMac } from '../../src/dataplane/mac.ts';
 import { XDP_STAT } from '../../src/dataplane/xdp-program.ts';
-import { needsRoot } from '../support.ts';
+import { kernelHasTcx, needsRoot } from '../support.ts';
 import { hashedTransfer, iperf, tcpCsumErrors } from './tcp-helpers.ts';
 
 const M1 = '02:6d:64:00:0d:01';
@@ -26,11 +25,6 @@ const OUTSIDE = '02:6d:64:00:0d:ee';
 const MIB = 1024 * 1024;
 const ETHERTYPE = 0x88b6;
 
-/** tcx links (BPF_TCX_INGRESS) arrived in Linux 6.6. */
-function kernelHasTcx(): boolean {
-  const [maj, min] = release().split('.').map((x) => Number.parseInt(x, 10));
-  return maj! > 6 || (maj === 6 && min! >= 6);
-}
 const skip = needsRoot || (kernelHasTcx() ? false : 'the kernel has no tcx links (Linux 6.6+)');
 
 interface Topo {
