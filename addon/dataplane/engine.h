@@ -170,11 +170,11 @@ class Engine {
   std::string xdpState();
   // The XDP program's own counters (xdp/xdp_maps.h MDX_ST_*), summed over CPUs; -ENOENT without XDP.
   int XdpStatsRead(XdpStats* s);
-  // Backend 'tc': probe every kernel port's device again (is it up, a veth, its peer in another
-  // namespace?) and re-sync the maps where the delivery changed; the control plane calls it on the
-  // ports' link events (a peer moved between namespaces goes down and up). Returns the number of
-  // ports whose delivery changed, or -errno.
-  int RefreshTcPeers(std::string* err);
+  // Backend 'tc': probe a kernel port's device again (is it up, a veth, its peer in another
+  // namespace?), or every port's with slot 0, and re-sync the maps if the delivery changed; the
+  // control plane calls it on a port's link events (a peer moved between namespaces goes down and
+  // up). Returns the number of ports whose delivery changed, or -errno.
+  int RefreshTcPeers(uint32_t slot, std::string* err);
   // Backend 'tc': 1 when the tc program delivers into slot's veth peer (bpf_redirect_peer), else 0.
   int TcPeer(uint32_t slot);
 

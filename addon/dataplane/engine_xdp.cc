@@ -194,12 +194,15 @@ uint8_t Engine::TcPeerProbe(const PortBackend* b) const {
   return rc == 0 && li.up && li.veth && li.peerElsewhere ? MDX_PORT_PEER : 0;
 }
 
-int Engine::RefreshTcPeers(std::string* err) {
+int Engine::RefreshTcPeers(uint32_t slot, std::string* err) {
   std::lock_guard<std::mutex> g(controlMu_);
   if (!xdp_ || !opts_.tc) return 0;
-  std::vector<uint8_t> now(tcPeer_.size(), 0);
+  if (slot >= tcPeer_.size()) return -EINVAL;
+  // Only the slot asked for is probed again (one link event, one RTM_GETLINK); the others keep theirs.
+  std::vector<uint8_t> now = tcPeer_;
+  const uint32_t first = slot ? slot : 1, end = slot ? slot + 1 : uint32_t(now.size());
   const int rc = RunInNetns(opts_.netns, [&] {
-    for (uint32_t s = 1; s < now.size(); s++) now[s] = TcPeerProbe(ports_[s].load(std::memory_order_acquire));
+    for (uint32_t s = first; s < end; s++) now[s] = TcPeerProbe(ports_[s].load(std::memory_order_acquire));
     return 0;
   });
   if (rc < 0) {

@@ -196,12 +196,13 @@ Napi::Value EngineReplaceUplink(const Napi::CallbackInfo& info) {
   return Num(info.Env(), rc);
 }
 
-// engineRefreshTcPeers(e, detail?) -> ports whose tc delivery changed | -errno
+// engineRefreshTcPeers(e, detail?, slot?) -> ports whose tc delivery changed | -errno (slot 0 or
+// absent: every port)
 Napi::Value EngineRefreshTcPeers(const Napi::CallbackInfo& info) {
   Engine* e = EngineArg(info);
   if (!e) return Num(info.Env(), -EBADF);
   std::string err;
-  const int rc = e->RefreshTcPeers(&err);
+  const int rc = e->RefreshTcPeers(uint32_t(OptInt(info, 2, 0)), &err);
   if (rc < 0) SetErrorDetail(info, 1, err);
   return Num(info.Env(), rc);
 }

@@ -58,7 +58,7 @@ export interface EngineNative {
   /** The XDP program's own counters (indexes: XDP_STAT in xdp-program.ts) or -errno. */
   engineXdpStats(e: NativeHandle): number[] | number;
   /** Backend 'tc': probe the ports' devices again (veth peer in another namespace?): ports changed or -errno. */
-  engineRefreshTcPeers(e: NativeHandle, detail?: NativeErrorDetail): number;
+  engineRefreshTcPeers(e: NativeHandle, detail?: NativeErrorDetail, slot?: number): number;
   /** Backend 'tc': 1 when the tc program delivers into the slot's veth peer (bpf_redirect_peer), else 0. */
   engineTcPeer(e: NativeHandle, slot: number): number;
 }

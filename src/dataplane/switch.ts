@@ -322,15 +322,22 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
   }
 
   /**
-   * Backend 'tc': probe the ports' devices again and re-sync the program where a port's delivery
-   * changed (its veth peer moved into or out of the switch's namespace, the device went down or up).
-   * The link watch calls it on the ports' link events; callable directly (e.g. with
-   * `watchLinks: false`). Returns the number of ports whose delivery changed.
+   * Backend 'tc': probe the ports' devices again (only `port`'s, when named) and re-sync the program
+   * where a port's delivery changed (its veth peer moved into or out of the switch's namespace, the
+   * device went down or up). The link watch calls it with the port of each link event; callable
+   * directly (e.g. with `watchLinks: false`). Returns the number of ports whose delivery changed.
    */
-  refreshTcPeers(): number {
+  refreshTcPeers(port?: string): number {
     if (!this.engine || this.backendDecision?.backend !== 'tc') return 0;
+    let slot = 0;
+    if (port !== undefined) {
+      const st = this.ports.get(port);
+      if (!st) throw new InvalidArgumentError('port', 'a port of this switch', port);
+      if (!st.attached) return 0;
+      slot = st.slot;
+    }
     const detail: NativeErrorDetail = {};
-    const rc = this.n.engineRefreshTcPeers(this.engine, detail);
+    const rc = this.n.engineRefreshTcPeers(this.engine, detail, slot);
     if (rc < 0) throw systemError(rc, 'engineRefreshTcPeers', { what: 'switch', ifname: this.opts.uplink, op: detail.step || 'tc map sync' });
     return rc;
   }
@@ -567,9 +574,9 @@ export class Switch extends EventEmitter<{ link: [SwitchLinkEvent] }> {
     else this.logger.info({ event: 'link.state', ...f }, `${ev.role} link ${ev.state}`);
     // A veth peer that changes namespace goes down and up (dev_change_net_namespace closes it), which
     // the port device sees as carrier down/up: the tc program's peer delivery is checked again.
-    if (ev.role === 'port' && (ev.state === 'up' || ev.state === 'down')) {
+    if (ev.role === 'port' && (ev.state === 'up' || ev.state === 'down') && (ev.port === undefined || this.ports.has(ev.port))) {
       try {
-        const n = this.refreshTcPeers();
+        const n = this.refreshTcPeers(ev.port);
         if (n > 0) this.logger.info({ event: 'tc.peer-refresh', ...f, ports: n, peer: this.tcPeerPorts() }, 'tc delivery re-probed');
       } catch (err) {
         this.logger.error({ event: 'tc.peer-refresh-failed', ...f, err }, 'tc delivery not re-probed');
